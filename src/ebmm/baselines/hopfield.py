@@ -1,0 +1,302 @@
+"""Classical Hopfield memories: Hebb, Storkey and pseudo-inverse write rules, sign dynamics.
+
+A binary pattern ``x ∈ {0, 1}^d`` is stored through its ±1 image ``s = 2x − 1`` (an erased
+entry 0.5 maps to 0). Writing computes a symmetric coupling matrix ``W (d, d)`` with zero
+diagonal and a bias (threshold) vector ``b (d)``, zero for all three rules; reading iterates
+
+    s ← sign(W s + b),   sign(0) = the unit's current value,
+
+synchronously (all units at once) or asynchronously (one unit at a time, in a random order
+each sweep) until no unit changes, or ``max_sweeps`` sweeps.
+
+Every function here is batched over a leading episode axis ``B`` and is a pure function of
+its inputs. The memory state holds exactly ``d(d−1)/2 + d`` floats per episode: the strict
+upper triangle of ``W`` (``"weights_upper"``) and the bias (``"bias"``).
+
+The diagonal is zero for every rule, the pseudo-inverse one included: the projection's
+diagonal is dropped and stored nowhere. A stored pattern ``ξ`` stays an exact fixed point,
+since ``(P ξ)_i − P_ii ξ_i = (1 − P_ii) ξ_i`` and ``0 ≤ P_ii < 1`` unless the span of the
+patterns contains the unit vector ``e_i``; dropping the self-coupling also widens the basins of
+attraction (Kanter & Sompolinsky 1987).
+
+References:
+    J. J. Hopfield, "Neural networks and physical systems with emergent collective
+    computational abilities", PNAS 79 (1982).
+    A. Storkey, "Increasing the capacity of a Hopfield network without sacrificing
+    functionality", ICANN 1997.
+    L. Personnaz, I. Guyon, G. Dreyfus, "Information storage and retrieval in spin-glass like
+    neural networks", J. Physique Lettres 46 (1985).
+    I. Kanter, H. Sompolinsky, "Associative recall of memory without errors", Phys. Rev. A 35
+    (1987).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..energies import memory_size
+from ..memory import AssociativeMemory
+
+HOPFIELD_RULES = ("hebb", "storkey", "pseudo_inverse")
+"""Names of the write rules, as accepted by :class:`HopfieldMemory`."""
+
+HOPFIELD_UPDATES = ("sync", "async")
+"""Names of the update modes, as accepted by :class:`HopfieldMemory`."""
+
+DEFAULT_MAX_SWEEPS = {"sync": 100, "async": 20}
+"""Sweeps allowed before reading stops, per update mode, when ``max_sweeps`` is not given."""
+
+
+# --- ±1 images ---------------------------------------------------------------------------------
+def to_spins(x: Tensor) -> Tensor:
+    """``x ∈ [0, 1]`` -> ``s = 2x − 1 ∈ [−1, 1]`` (binary 0/1 -> −1/+1, erased 0.5 -> 0)."""
+    return 2.0 * x - 1.0
+
+
+def from_spins(s: Tensor) -> Tensor:
+    """``s ∈ [−1, 1]`` -> ``x = (s + 1) / 2 ∈ [0, 1]`` (the inverse of :func:`to_spins`)."""
+    return (s + 1.0) / 2.0
+
+
+def _zero_diagonal(w: Tensor) -> Tensor:
+    return w * (1.0 - torch.eye(w.shape[-1], dtype=w.dtype, device=w.device))
+
+
+# --- write rules: s (B, N, d) -> W (B, d, d), symmetric, zero diagonal --------------------------
+def hebb_weights(s: Tensor) -> Tensor:
+    """Hebb's outer-product rule (Hopfield 1982).
+
+        W = (1/d) Σ_μ s_μ s_μᵀ,   W_ii = 0
+
+    **Arguments:** ``s (B, N, d)`` — the ±1 images of the N patterns of each episode.
+
+    **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
+    """
+    d = s.shape[-1]
+    return _zero_diagonal(s.transpose(-1, -2) @ s / d)  # (B, d, d)
+
+
+def storkey_weights(s: Tensor) -> Tensor:
+    """Storkey's incremental rule (Storkey 1997), one pattern after another.
+
+        h = W s_μ   (h_i = Σ_{k≠i} W_ik s_k, since W_ii = 0)
+        W ← W + (1/d) (s_μ s_μᵀ − s_μ hᵀ − h s_μᵀ),   W_ii = 0
+
+    This is the common local-field form of the rule; Storkey's paper uses
+    ``h_ij = Σ_{k≠i,j} W_ik s_k``, which adds ``(2/d) W_ij`` to each update. Vectorised over
+    episodes and units; the loop runs over the N patterns. Starting from ``W = 0``, the first
+    pattern's update is Hebb's.
+
+    **Arguments:** ``s (B, N, d)`` — the ±1 images of the N patterns of each episode.
+
+    **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
+    """
+    b, n, d = s.shape
+    w = s.new_zeros(b, d, d)
+    for mu in range(n):
+        x = s[:, mu, :].unsqueeze(-1)  # (B, d, 1)
+        h = w @ x  # (B, d, 1)
+        xt, ht = x.transpose(-1, -2), h.transpose(-1, -2)
+        w = _zero_diagonal(w + (x @ xt - x @ ht - h @ xt) / d)
+    return w
+
+
+def pseudo_inverse_weights(s: Tensor) -> Tensor:
+    """The pseudo-inverse (projection) rule (Personnaz, Guyon & Dreyfus 1985).
+
+        W = Sᵀ (S Sᵀ)⁺ S = S⁺ S,   then W_ii = 0
+
+    ``S⁺ S`` is the orthogonal projection onto the span of the patterns, so every stored
+    pattern is a fixed point, with no crosstalk, as long as the patterns are linearly
+    independent (``N < d`` for random patterns). Its diagonal is set to zero and stored
+    nowhere (see the module docstring: stored patterns remain exact fixed points, and the
+    basins widen). Computed in float64 and returned in the input's dtype.
+
+    **Arguments:** ``s (B, N, d)`` — the ±1 images of the N patterns of each episode.
+
+    **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
+    """
+    s64 = s.double()
+    p = torch.linalg.pinv(s64) @ s64  # (B, d, N) @ (B, N, d) -> (B, d, d)
+    p = (p + p.transpose(-1, -2)) / 2  # exactly symmetric
+    return _zero_diagonal(p).to(s.dtype)
+
+
+WRITE_RULES: dict[str, Callable[[Tensor], Tensor]] = {
+    "hebb": hebb_weights,
+    "storkey": storkey_weights,
+    "pseudo_inverse": pseudo_inverse_weights,
+}
+"""Write rule by name: ``s (B, N, d) -> W (B, d, d)``."""
+
+
+# --- packing the symmetric matrix into its strict upper triangle --------------------------------
+def pack_symmetric(w: Tensor) -> Tensor:
+    """Strict upper triangle of ``W (B, d, d)``, row by row: ``-> (B, d(d−1)/2)``.
+
+    ``W`` is taken to be symmetric: its diagonal and lower triangle are not read.
+    """
+    d = w.shape[-1]
+    i, j = torch.triu_indices(d, d, offset=1, device=w.device)
+    return w[..., i, j]
+
+
+def unpack_symmetric(v: Tensor, d: int) -> Tensor:
+    """The symmetric ``W (B, d, d)`` with zero diagonal whose strict upper triangle is
+    ``v (B, d(d−1)/2)``; the inverse of :func:`pack_symmetric`."""
+    if v.shape[-1] != d * (d - 1) // 2:
+        raise ValueError(f"a packed {d}x{d} triangle has {d * (d - 1) // 2} entries, got {v.shape[-1]}")
+    i, j = torch.triu_indices(d, d, offset=1, device=v.device)
+    w = v.new_zeros(*v.shape[:-1], d, d)
+    w[..., i, j] = v
+    w[..., j, i] = v
+    return w
+
+
+# --- read dynamics ------------------------------------------------------------------------------
+def sign_update(field: Tensor, s: Tensor) -> Tensor:
+    """``sign(field)`` where it is nonzero, the current ``s`` where it is exactly zero."""
+    return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, s))
+
+
+def sync_sweep(s: Tensor, w: Tensor, bias: Tensor) -> Tensor:
+    """All units at once: ``s (B, M, d) -> sign(W s + b)`` with ``W (B, d, d)``, ``b (B, d)``."""
+    return sign_update(s @ w + bias.unsqueeze(-2), s)  # W symmetric: s W = (W s)ᵀ
+
+
+def async_sweep(s: Tensor, w: Tensor, bias: Tensor, order: Tensor) -> Tensor:
+    """One unit at a time: unit ``order[b, m, t]`` of query ``(b, m)`` is updated at step t.
+
+    **Arguments:** ``s (B, M, d)``, ``W (B, d, d)``, ``b (B, d)``, ``order (B, M, d)`` a
+    permutation of the units per query.
+
+    **Returns:** the state after all d single-unit updates, ``(B, M, d)``.
+    """
+    s = s.clone()
+    bsz, m, d = s.shape
+    episode = torch.arange(bsz, device=s.device).unsqueeze(-1).expand(bsz, m)  # (B, M)
+    for t in range(d):
+        unit = order[..., t : t + 1]  # (B, M, 1)
+        rows = w[episode, unit.squeeze(-1)]  # (B, M, d): row W_unit of each query's episode
+        field = (rows * s).sum(-1, keepdim=True) + bias.gather(-1, unit.squeeze(-1)).unsqueeze(-1)
+        s.scatter_(-1, unit, sign_update(field, s.gather(-1, unit)))
+    return s
+
+
+def hopfield_retrieve(
+    s: Tensor,
+    w: Tensor,
+    bias: Tensor,
+    *,
+    update: str = "sync",
+    max_sweeps: int = 100,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Run the sign dynamics from ``s`` until no unit of any query changes, at most
+    ``max_sweeps`` sweeps.
+
+    **Arguments:** ``s (B, M, d)`` the queries' ±1 images (0 for erased entries), ``W (B, d, d)``
+    symmetric, ``b (B, d)``; ``update`` ``"sync"`` or ``"async"`` (a fresh random order per
+    query and sweep, drawn from ``generator``).
+
+    **Returns:** the trajectory ``(S, B, M, d)``: the query, then the state after each sweep
+    that changed some query. A query that settles earlier repeats its fixed point, so all
+    queries have the same length; ``S ≤ max_sweeps + 1``.
+    """
+    if update not in HOPFIELD_UPDATES:
+        raise ValueError(f"unknown update {update!r}; choose one of {HOPFIELD_UPDATES}")
+    states = [s]
+    for _ in range(max_sweeps):
+        if update == "sync":
+            new = sync_sweep(s, w, bias)
+        else:
+            order = torch.rand(s.shape, generator=generator, device=s.device).argsort(dim=-1)
+            new = async_sweep(s, w, bias, order)
+        if torch.equal(new, s):
+            break
+        s = new
+        states.append(s)
+    return torch.stack(states)
+
+
+# --- the memory ---------------------------------------------------------------------------------
+class HopfieldMemory(AssociativeMemory):
+    """A classical Hopfield network behind the ``write`` / ``read`` interface.
+
+    **Arguments:**
+        rule: ``"hebb"``, ``"storkey"`` or ``"pseudo_inverse"`` (see :data:`WRITE_RULES`).
+        dim: pattern dimension d.
+        update: ``"sync"`` (all units at once) or ``"async"`` (one at a time, random order).
+        max_sweeps: sweeps before reading stops; default 100 (sync) or 20 (async).
+        seed: seeds the async update order; every read starts from it afresh, so reads are
+            deterministic.
+
+    The state holds ``d(d−1)/2 + d`` floats per episode: ``"weights_upper"`` (the packed
+    strict upper triangle of W) and ``"bias"`` (zero for these rules).
+
+    Example:
+        >>> from ebmm.tasks import sample_episodes
+        >>> x, q = sample_episodes(1, 10, 128, "flip:8")
+        >>> mem = HopfieldMemory("pseudo_inverse", dim=128)
+        >>> out = mem.read(q[0], mem.write(x[0]))  # (10, 128), values in {0, 1}
+    """
+
+    max_patterns = None
+
+    def __init__(
+        self,
+        rule: str = "hebb",
+        dim: int = 128,
+        update: str = "sync",
+        max_sweeps: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if rule not in HOPFIELD_RULES:
+            raise ValueError(f"unknown Hopfield rule {rule!r}; choose one of {HOPFIELD_RULES}")
+        if update not in HOPFIELD_UPDATES:
+            raise ValueError(f"unknown update {update!r}; choose one of {HOPFIELD_UPDATES}")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+            raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
+        if max_sweeps is None:
+            max_sweeps = DEFAULT_MAX_SWEEPS[update]
+        if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
+            raise ValueError(f"max_sweeps must be a positive integer, got {max_sweeps!r}")
+        self.rule = rule
+        self.dim = dim
+        self.update = update
+        self.max_sweeps = max_sweeps
+        self.seed = int(seed)
+        self.name = f"hopfield-{rule}"
+
+    def _write(self, patterns: Tensor) -> dict[str, Tensor]:
+        s = to_spins(patterns)  # (B, N, d)
+        w = WRITE_RULES[self.rule](s)  # (B, d, d)
+        return {"weights_upper": pack_symmetric(w), "bias": s.new_zeros(s.shape[0], self.dim)}
+
+    def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
+        w = unpack_symmetric(tensors["weights_upper"], self.dim)  # (B, d, d)
+        generator = torch.Generator(device=queries.device).manual_seed(self.seed)
+        traj = hopfield_retrieve(
+            to_spins(queries),
+            w,
+            tensors["bias"],
+            update=self.update,
+            max_sweeps=self.max_sweeps,
+            generator=generator,
+        )  # (S, B, M, d)
+        out = from_spins(traj)
+        return out.transpose(0, 1) if trajectory else out[-1]  # (B, S, M, d) or (B, M, d)
+
+    def memory_size(self) -> int:
+        d = self.dim
+        state = {
+            "weights_upper": torch.empty(d * (d - 1) // 2, device="meta"),
+            "bias": torch.empty(d, device="meta"),
+        }
+        return memory_size(state)
+
+    def compatible(self, other: AssociativeMemory) -> bool:
+        return isinstance(other, HopfieldMemory) and other.rule == self.rule and other.dim == self.dim

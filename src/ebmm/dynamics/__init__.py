@@ -1,0 +1,17 @@
+"""Read and write dynamics: pure functions of explicit weights."""
+
+from .read import EnergyFn, energy_grad, project, read
+from .schedules import inverse_softplus, logit, non_increasing
+from .write import write, writing_terms
+
+__all__ = [
+    "EnergyFn",
+    "energy_grad",
+    "inverse_softplus",
+    "logit",
+    "non_increasing",
+    "project",
+    "read",
+    "write",
+    "writing_terms",
+]

@@ -1,0 +1,58 @@
+"""Reading: projected gradient descent on x with Nesterov momentum (paper eq. 1, appendix A).
+
+    x̂   = proj(x_k + ψ_k v_{k-1})
+    v_k = ψ_k v_{k-1} − γ_k ∇ₓE(x̂)
+    x_{k+1} = proj(x_k + v_k)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..energies import Params
+
+EnergyFn = Callable[[Params, Tensor], Tensor]
+"""``energy_fn(theta, x: (..., d)) -> (...)``: the energy under writable weights ``theta``."""
+
+
+def project(x: Tensor, leak: float = 0.0) -> Tensor:
+    """Clip into [0, 1]. With ``leak > 0`` the value is still clipped but that fraction of the
+    gradient passes outside the bounds (used only while meta-training)."""
+    y = x.clamp(0.0, 1.0)
+    if leak > 0.0:
+        outside = x - y
+        y = y + leak * (outside - outside.detach())
+    return y
+
+
+def energy_grad(energy_fn: EnergyFn, theta: Params, x: Tensor) -> Tensor:
+    """``∇ₓE`` row by row: ``x (..., d) -> (..., d)``."""
+    return torch.func.grad(lambda x_: energy_fn(theta, x_).sum())(x)
+
+
+def read(
+    energy_fn: EnergyFn,
+    theta: Params,
+    queries: Tensor,
+    step_sizes: Tensor,
+    momenta: Tensor,
+    leak: float = 0.0,
+) -> Tensor:
+    """Retrieve from ``queries (M, d)`` by ``K = len(step_sizes)`` projected Nesterov steps.
+
+    A pure function of the writable weights ``theta``.
+
+    **Returns:** the iterates ``x_1 … x_K`` as ``(K, M, d)``; the retrieval is the last.
+    """
+    x = queries
+    v = torch.zeros_like(queries)
+    iterates = []
+    for k in range(step_sizes.shape[0]):
+        x_ahead = project(x + momenta[k] * v, leak)
+        v = momenta[k] * v - step_sizes[k] * energy_grad(energy_fn, theta, x_ahead)
+        x = project(x + v, leak)
+        iterates.append(x)
+    return torch.stack(iterates)

@@ -1,0 +1,68 @@
+"""Writing: T steps of gradient descent on the writable weights (paper eqs. 3–4).
+
+    W(x, θ) = E(x; θ) + α‖∇ₓE(x; θ)‖² + β‖θ − θ̄‖²
+    θ_{t+1} = θ_t − Σ_terms r[t, layer, term] · ∇_θ (1/N Σ_i term(x_i, θ_t)),   θ_0 = θ̄
+
+The weights α, β are folded into the learned per-layer, per-term rates ``r`` (appendix).
+The gradient-norm term is differentiated through ∇ₓE (second order), and the whole write is
+differentiable with respect to θ̄, the rates and the static weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..config import WRITE_TERMS
+from ..energies import Params
+from .read import EnergyFn, energy_grad
+
+
+def writing_terms(energy_fn: EnergyFn, theta: Params, patterns: Tensor) -> tuple[Tensor, Tensor]:
+    """The data terms of the writing loss, averaged over ``patterns (..., N, d)``:
+    ``(mean E, mean ‖∇ₓE‖²)``, summed over any leading episode axes (episodes are
+    independent, so each episode's weights get only their own gradient)."""
+    energy = energy_fn(theta, patterns).mean(-1).sum()
+    grad_sq = energy_grad(energy_fn, theta, patterns).pow(2).sum(-1).mean(-1).sum()
+    return energy, grad_sq
+
+
+def write(
+    energy_fn: EnergyFn,
+    theta_init: Params,
+    patterns: Tensor,
+    rates: Tensor,
+    layers: list[list[str]],
+    terms: tuple[str, ...] = WRITE_TERMS,
+) -> Params:
+    """Store ``patterns (N, d)``; return the new writable weights (``theta_init`` is untouched).
+
+    Batched: with ``patterns (B, N, d)`` and every ``theta_init`` tensor given a leading
+    episode axis B (e.g. ``expand``), each episode is written into its own weights.
+
+    **Arguments:** ``rates (T, L, 3)`` non-negative rates per step, layer and term (in the
+    order of :data:`ebmm.config.WRITE_TERMS`); ``layers`` the writable names grouped into the
+    ``L`` layers; ``terms`` which terms are on.
+    """
+    use_e, use_g, use_p = (t in terms for t in WRITE_TERMS)
+    theta = dict(theta_init)
+    for t in range(rates.shape[0]):
+        if use_e or use_g:
+            (e, g), vjp_fn = torch.func.vjp(lambda th: writing_terms(energy_fn, th, patterns), theta)
+            one, zero = torch.ones_like(e), torch.zeros_like(e)
+            grad_e = vjp_fn((one, zero))[0] if use_e else None
+            grad_g = vjp_fn((zero, one))[0] if use_g else None
+        new = {}
+        for li, names in enumerate(layers):
+            r = rates[t, li]
+            for name in names:
+                step = torch.zeros_like(theta[name])
+                if use_e:
+                    step = step + r[0] * grad_e[name]
+                if use_g:
+                    step = step + r[1] * grad_g[name]
+                if use_p:
+                    step = step + r[2] * 2.0 * (theta[name] - theta_init[name])
+                new[name] = theta[name] - step
+        theta = new
+    return theta

@@ -1,0 +1,30 @@
+"""Energy networks whose writable weights are the memory."""
+
+from ._base import EnergyModel, Params, is_writable, memory_size, split_params
+from .gated_rnn import GatedRNNEnergy
+from .logcosh import LogCoshEnergy
+
+ENERGIES: dict[str, type[EnergyModel]] = {
+    "gated_rnn": GatedRNNEnergy,
+    "logcosh": LogCoshEnergy,
+}
+
+
+def build_energy(kind: str, **kwargs) -> EnergyModel:
+    """Build an energy model by registry name (``gated_rnn`` or ``logcosh``)."""
+    if kind not in ENERGIES:
+        raise ValueError(f"unknown energy {kind!r}; choose one of {sorted(ENERGIES)}")
+    return ENERGIES[kind](**kwargs)
+
+
+__all__ = [
+    "ENERGIES",
+    "EnergyModel",
+    "GatedRNNEnergy",
+    "LogCoshEnergy",
+    "Params",
+    "build_energy",
+    "is_writable",
+    "memory_size",
+    "split_params",
+]

@@ -1,0 +1,100 @@
+"""Energy models: the base class, the writable/static split and the one memory-size count.
+
+An energy model maps a pattern ``x`` of shape ``(..., d)`` to a scalar energy per pattern
+``(...)``. Its *writable* (fast) weights are the parameters of every submodule named
+``memory`` — the convention of the paper's pseudocode. Everything else is *static*
+(slow, meta-learned only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+WRITABLE_MODULE_NAME = "memory"
+
+Params = dict[str, Tensor]
+
+
+class EnergyModel(nn.Module):
+    """Base class of all energy networks.
+
+    Subclasses set ``self.dim`` and implement ``forward(x: (..., dim)) -> (...)``.
+    Parameters of submodules named ``memory`` are writable.
+    """
+
+    dim: int
+
+    def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def writable_names(self) -> list[str]:
+        """Names (as in ``named_parameters``) of the writable parameters, in a fixed order."""
+        return [n for n, _ in self.named_parameters() if is_writable(n)]
+
+    def writable_layers(self) -> list[list[str]]:
+        """Writable parameter names grouped by the layer (module) that owns them.
+
+        The write rule learns one rate per layer and per loss term.
+        """
+        groups: dict[str, list[str]] = {}
+        for name in self.writable_names():
+            groups.setdefault(name.rsplit(".", 1)[0], []).append(name)
+        return list(groups.values())
+
+
+def is_writable(param_name: str) -> bool:
+    """True when a parameter belongs to a module named ``memory``."""
+    return WRITABLE_MODULE_NAME in param_name.split(".")[:-1]
+
+
+def split_params(model: nn.Module) -> tuple[Params, Params]:
+    """Split a model's parameters into ``(static, writable)`` dicts of detached copies."""
+    static, writable = {}, {}
+    for name, p in model.named_parameters():
+        (writable if is_writable(name) else static)[name] = p.detach().clone()
+    if not writable:
+        raise ValueError(
+            f"{type(model).__name__} has no writable weights: put them in a submodule named "
+            f"'{WRITABLE_MODULE_NAME}'"
+        )
+    return static, writable
+
+
+def memory_size(memory: nn.Module | Mapping[str, Tensor]) -> int:
+    """Memory size in float32 numbers — the one count every model is compared by.
+
+    For an energy model: the number of writable weights. For a memory state (a mapping of
+    tensors, e.g. a Hopfield network's packed upper triangle and biases): the number of
+    floats it holds. Objects exposing ``memory_tensors()`` are counted through it.
+    """
+    if hasattr(memory, "memory_tensors"):
+        memory = memory.memory_tensors()  # type: ignore[union-attr]
+    if isinstance(memory, EnergyModel):
+        return sum(p.numel() for n, p in memory.named_parameters() if is_writable(n))
+    if isinstance(memory, nn.Module):
+        raise TypeError(f"{type(memory).__name__} is not an EnergyModel; cannot count its memory")
+    return int(sum(t.numel() for t in memory.values()))
+
+
+class WritableLinear(nn.Linear):
+    """``nn.Linear`` whose weights may carry leading episode axes.
+
+    With ``weight (..., out, in)`` and ``bias (..., out)`` (as after writing a batch of
+    episodes), ``x (..., n, in) -> (..., n, out)``: every episode reads its own weights, no
+    ``vmap`` needed. With ordinary 2-D weights it is exactly ``nn.Linear``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight.dim() == 2:
+            return super().forward(x)
+        out = x @ self.weight.transpose(-1, -2)
+        return out + self.bias.unsqueeze(-2) if self.bias is not None else out
+
+
+def logcosh(h: Tensor) -> Tensor:
+    """Numerically stable ``log(cosh(h))``."""
+    h = h.abs()
+    return h + torch.nn.functional.softplus(-2.0 * h) - 0.6931471805599453

@@ -1,0 +1,121 @@
+"""The binary-pattern protocol: error bits averaged over ≥ 1000 stored patterns, with 5th–95th
+percentiles over batches (one batch = one stored set of N patterns), as the paper reports."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from ..memory import AssociativeMemory
+from ..tasks import Distortion, error_bits, sample_episodes
+
+#: Table 1 of the paper (error bits at N = 16, 32, 48, 64, 96; 128-bit patterns, 8256 floats).
+PAPER_TABLE1: dict[str, list[float]] = {
+    "Hopfield network, Hebb rule": [0.4, 5.0, 9.8, 13.0, 16.5],
+    "Hopfield network, Storkey rule": [0.0, 0.9, 6.3, 11.3, 17.1],
+    "Hopfield network, pseudo-inverse rule": [0.0, 0.0, 0.3, 4.3, 22.5],
+    "Differentiable Plasticity": [3.0, 13.2, 20.8, 26.3, 34.9],
+    "MANN": [0.1, 0.2, 1.8, 4.25, 9.6],
+    "LSTM": [30, 58, 63, 64, 64],
+    "Memory Networks": [0.0, 0.0, 0.0, 0.0, 10.5],
+    "EBMM (paper)": [0.0, 0.0, 0.1, 0.5, 4.2],
+}
+PAPER_PATTERNS = (16, 32, 48, 64, 96)
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    """Error bits of one memory at one N: mean over all stored patterns and the 5th/95th
+    percentiles of the per-batch means."""
+
+    mean: float
+    p5: float
+    p95: float
+    patterns: int
+    batches: int
+    query_mean: float  # error bits of the distorted queries themselves, for reference
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} [{self.p5:.1f}, {self.p95:.1f}]"
+
+
+def evaluate_binary(
+    memory: AssociativeMemory,
+    n_patterns: int,
+    distortion: str | Distortion = "erase:64",
+    *,
+    min_patterns: int = 1000,
+    min_batches: int = 32,
+    chunk: int = 32,
+    seed: int = 1234,
+) -> ErrorStats:
+    """Store random sets of ``n_patterns`` and count error bits of the retrievals.
+
+    Uses ``max(ceil(min_patterns / N), min_batches)`` independent sets, written ``chunk`` at a
+    time through the memory's batched ``write``/``read``. Deterministic given ``seed``; the
+    same seed gives every memory the same patterns and queries.
+    """
+    if n_patterns < 1:
+        raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
+    batches = max(math.ceil(min_patterns / n_patterns), min_batches)
+    gen = torch.Generator().manual_seed(seed)
+    per_batch, query_bits = [], []
+    done = 0
+    while done < batches:
+        b = min(chunk, batches - done)
+        x, q = sample_episodes(b, n_patterns, memory.dim, distortion, generator=gen)
+        state = memory.write(x)
+        r = torch.from_numpy(memory.read(q, state))
+        per_batch.append(error_bits(r, x).mean(-1))
+        query_bits.append(error_bits(q, x).mean(-1))
+        done += b
+    errs = torch.cat(per_batch).numpy()
+    return ErrorStats(
+        mean=float(errs.mean()),
+        p5=float(np.percentile(errs, 5)),
+        p95=float(np.percentile(errs, 95)),
+        patterns=batches * n_patterns,
+        batches=batches,
+        query_mean=float(torch.cat(query_bits).mean()),
+    )
+
+
+def binary_table(
+    memories: dict[str, AssociativeMemory],
+    patterns: tuple[int, ...] = PAPER_PATTERNS,
+    distortion: str | Distortion = "erase:64",
+    *,
+    progress=None,
+    **kwargs,
+) -> dict[str, dict[int, ErrorStats]]:
+    """:func:`evaluate_binary` for every memory and every N: ``{name: {N: stats}}``."""
+    out: dict[str, dict[int, ErrorStats]] = {}
+    for name, mem in memories.items():
+        out[name] = {}
+        for n in patterns:
+            out[name][n] = evaluate_binary(mem, n, distortion, **kwargs)
+            if progress is not None:
+                progress(name, n, out[name][n])
+    return out
+
+
+def table_markdown(results: dict[str, dict[int, ErrorStats]], paper: dict[str, list[float]] | None = None) -> str:
+    """A markdown table: one row per memory, ``mean [p5, p95]`` per N; paper rows appended."""
+    ns = sorted({n for r in results.values() for n in r})
+    lines = ["| memory | memory size | " + " | ".join(f"N = {n}" for n in ns) + " |",
+             "|---|---|" + "---|" * len(ns)]
+    for name, row in results.items():
+        size = row.get("_memory_size", "") if isinstance(row, dict) else ""
+        cells = [str(row[n]) if n in row else "" for n in ns]
+        lines.append(f"| {name} | {size} | " + " | ".join(cells) + " |")
+    if paper:
+        for name, vals in paper.items():
+            by_n = dict(zip(PAPER_PATTERNS, vals))
+            lines.append(f"| *paper: {name}* | 8256 | " + " | ".join(f"*{by_n[n]}*" if n in by_n else "" for n in ns) + " |")
+    return "\n".join(lines)

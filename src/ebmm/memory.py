@@ -1,0 +1,150 @@
+"""The public memory interface: ``write(patterns) -> state``, ``read(queries, state)``.
+
+Every memory — the meta-learned energy memory and every baseline — subclasses
+:class:`AssociativeMemory`, which validates inputs at the boundary (numpy arrays or torch
+tensors, values in [0, 1], right dimension, finite, non-empty) and converts results back to
+numpy. Subclasses implement the batched, validated core: ``_write(X: (B, N, d)) -> tensors``
+and ``_read(Q: (B, M, d), tensors, trajectory) -> (B, [K+1,] M, d)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .energies import memory_size
+from .errors import CapacityWarning
+
+ArrayLike = Any  # numpy.ndarray | torch.Tensor | nested sequences of numbers
+
+
+@dataclass(frozen=True, eq=False)
+class MemoryState:
+    """What ``write`` returns: the memory's contents (its writable tensors) after storing.
+
+    ``tensors`` carry a leading episode axis ``B``; ``batched`` says whether the user wrote a
+    batch ``(B, N, d)`` or a single set ``(N, d)`` (then ``B = 1`` and reads are unbatched).
+    """
+
+    tensors: dict[str, Tensor]
+    n_patterns: int
+    batch_size: int
+    batched: bool
+    owner: AssociativeMemory
+
+    def memory_size(self) -> int:
+        """Floats held per episode (the one shared count)."""
+        return memory_size({k: v[0] for k, v in self.tensors.items()})
+
+
+def as_patterns(values: ArrayLike, dim: int, what: str) -> tuple[Tensor, bool]:
+    """Validate and convert user input to a float32 tensor ``(B, N, d)``.
+
+    Returns ``(tensor, batched)``. Raises ``ValueError``/``TypeError`` with a clear message.
+    """
+    if isinstance(values, Tensor):
+        t = values.detach().to("cpu")
+    else:
+        try:
+            arr = np.asarray(values)
+        except Exception as e:  # ragged lists and the like
+            raise TypeError(f"{what}: cannot convert to an array ({e})") from e
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{what}: expected numbers, got dtype {arr.dtype}")
+        t = torch.from_numpy(arr.astype(np.float32, copy=False))
+    if t.is_complex():
+        raise TypeError(f"{what}: complex values are not patterns")
+    t = t.float()
+    if t.dim() not in (2, 3):
+        raise ValueError(f"{what}: expected shape (N, {dim}) or (B, N, {dim}), got {tuple(t.shape)}")
+    if t.shape[-1] != dim:
+        raise ValueError(f"{what}: this memory stores {dim}-dimensional patterns, got dimension {t.shape[-1]}")
+    if t.shape[-2] == 0 or (t.dim() == 3 and t.shape[0] == 0):
+        raise ValueError(f"{what}: empty set (shape {tuple(t.shape)})")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{what}: contains NaN or infinite values")
+    if t.min() < 0 or t.max() > 1:
+        raise ValueError(
+            f"{what}: values must lie in [0, 1] (got [{float(t.min()):g}, {float(t.max()):g}]); "
+            "binary patterns are {0, 1}, erased entries 0.5"
+        )
+    batched = t.dim() == 3
+    return (t if batched else t.unsqueeze(0)).contiguous(), batched
+
+
+class AssociativeMemory(ABC):
+    """A memory that stores a set of patterns and retrieves them from distorted queries."""
+
+    #: pattern dimension d
+    dim: int
+    #: most patterns the memory was built or trained to store (None: no stated limit)
+    max_patterns: int | None = None
+    #: a short name for tables
+    name: str = "memory"
+
+    # --- the validated, batched core each memory implements ---------------------------------
+    @abstractmethod
+    def _write(self, patterns: Tensor) -> dict[str, Tensor]:
+        """``patterns (B, N, d)`` in [0, 1] -> memory tensors with a leading axis B."""
+
+    @abstractmethod
+    def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
+        """``queries (B, M, d)`` -> ``(B, M, d)`` or, with ``trajectory``, ``(B, S, M, d)``
+        whose first entry is the query and last the retrieval."""
+
+    @abstractmethod
+    def memory_size(self) -> int:
+        """Memory size in float32 numbers (see :func:`ebmm.memory_size`)."""
+
+    # --- the public API ---------------------------------------------------------------------
+    def write(self, patterns: ArrayLike) -> MemoryState:
+        """Store ``patterns`` — ``(N, d)``, or ``(B, N, d)`` for B independent sets — in [0, 1].
+
+        Returns the memory state to pass to :meth:`read`. Warns (:class:`CapacityWarning`)
+        when N exceeds what the memory was trained for.
+        """
+        x, batched = as_patterns(patterns, self.dim, "patterns")
+        n = x.shape[1]
+        if self.max_patterns is not None and n > self.max_patterns:
+            warnings.warn(
+                f"{self.name}: writing {n} patterns, more than the {self.max_patterns} it was "
+                "trained for; expect retrieval to degrade",
+                CapacityWarning,
+                stacklevel=2,
+            )
+        with torch.no_grad():
+            tensors = self._write(x)
+        return MemoryState({k: v.detach() for k, v in tensors.items()}, n, x.shape[0], batched, self)
+
+    def read(self, queries: ArrayLike, state: MemoryState, trajectory: bool = False) -> np.ndarray:
+        """Retrieve from ``queries`` — ``(M, d)``, or ``(B, M, d)`` matching a batched write.
+
+        **Returns:** the retrieved patterns, same shape as ``queries`` (values in [0, 1]); with
+        ``trajectory=True``, every iterate: ``(S, M, d)`` (or ``(B, S, M, d)``), where the first
+        is the query and the last the retrieval.
+        """
+        if not isinstance(state, MemoryState):
+            raise TypeError(f"state must be the MemoryState returned by write(), got {type(state).__name__}")
+        if not self.compatible(state.owner):
+            raise ValueError(f"this state was written by {state.owner.name}, not by {self.name}")
+        q, batched = as_patterns(queries, self.dim, "queries")
+        if batched != state.batched or q.shape[0] != state.batch_size:
+            want = f"(B={state.batch_size}, M, {self.dim})" if state.batched else f"(M, {self.dim})"
+            raise ValueError(f"queries of shape {tuple(q.shape if batched else q.shape[1:])} do not match the written state: expected {want}")
+        with torch.no_grad():
+            out = self._read(q, state.tensors, trajectory)
+        out = out.float().clamp(0, 1).numpy()
+        return out if batched else out[0]
+
+    def compatible(self, other: AssociativeMemory) -> bool:
+        """Whether a state written by ``other`` can be read by this memory."""
+        return other is self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, memory_size={self.memory_size()})"

@@ -1,0 +1,1 @@
+"""Meta-learning: parameters, objective, training loop and checkpoints."""

@@ -1,0 +1,146 @@
+"""Checkpoints: one safetensors file holding a memory (and, for training runs, the optimiser).
+
+Layout — tensors ``params/<group>/<name>`` (the :data:`MetaParams` pytree) and, in training
+checkpoints, ``optim/<i>/<key>``; string metadata ``format``, ``memory_config`` (JSON),
+``train_config`` (JSON), ``step``, ``skipped``, ``optim_groups`` (JSON) and free ``info``.
+
+Writes are atomic: the file is written beside its target, flushed to disk, then renamed over
+it, so a crash mid-write never damages the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from ..config import MemoryConfig, TrainConfig, memory_config_from_dict, to_dict, train_config_from_dict
+from ..errors import CheckpointError
+from .model import Architecture, MetaParams, init_params
+
+FORMAT = "ebmm-memory-v1"
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds."""
+
+    memory_config: MemoryConfig
+    params: MetaParams
+    train_config: TrainConfig | None = None
+    step: int = 0
+    skipped: int = 0
+    optimizer_state: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _flatten(params: MetaParams) -> dict[str, Tensor]:
+    return {f"params/{g}/{n}": t.detach().contiguous() for g, d in params.items() for n, t in d.items()}
+
+
+def _optim_to_tensors(state: dict[str, Any]) -> tuple[dict[str, Tensor], str]:
+    tensors = {}
+    for idx, s in state["state"].items():
+        for key, val in s.items():
+            tensors[f"optim/{idx}/{key}"] = torch.as_tensor(val).detach().contiguous()
+    return tensors, json.dumps(state["param_groups"])
+
+
+def _optim_from_tensors(tensors: dict[str, Tensor], groups_json: str) -> dict[str, Any]:
+    state: dict[int, dict[str, Tensor]] = {}
+    for key, val in tensors.items():
+        if key.startswith("optim/"):
+            _, idx, name = key.split("/", 2)
+            state.setdefault(int(idx), {})[name] = val
+    return {"state": state, "param_groups": json.loads(groups_json)}
+
+
+def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` atomically. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = _flatten(ckpt.params)
+    meta = {
+        "format": FORMAT,
+        "memory_config": json.dumps(to_dict(ckpt.memory_config)),
+        "step": str(ckpt.step),
+        "skipped": str(ckpt.skipped),
+        "info": json.dumps(ckpt.info),
+    }
+    if ckpt.train_config is not None:
+        meta["train_config"] = json.dumps(to_dict(ckpt.train_config))
+    if ckpt.optimizer_state is not None:
+        opt_tensors, groups = _optim_to_tensors(ckpt.optimizer_state)
+        tensors.update(opt_tensors)
+        meta["optim_groups"] = groups
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and validate a checkpoint.
+
+    Raises :class:`~ebmm.errors.CheckpointError` when the file is missing, unreadable,
+    truncated, of another format, or its tensors do not match its own configuration.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from e
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an ebmm memory (format {meta.get('format')!r}, expected {FORMAT!r})")
+    try:
+        mcfg = memory_config_from_dict(json.loads(meta["memory_config"]))
+        tcfg = train_config_from_dict(json.loads(meta["train_config"])) if "train_config" in meta else None
+        step, skipped = int(meta.get("step", 0)), int(meta.get("skipped", 0))
+        info = json.loads(meta.get("info", "{}"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} has malformed metadata: {e}") from e
+
+    expected = init_params(Architecture.from_config(mcfg))
+    params: MetaParams = {}
+    for group, d in expected.items():
+        params[group] = {}
+        for name, ref in d.items():
+            key = f"params/{group}/{name}"
+            if key not in tensors:
+                raise CheckpointError(f"{path} lacks tensor {key!r} required by its configuration")
+            if tensors[key].shape != ref.shape:
+                raise CheckpointError(
+                    f"{path}: tensor {key!r} has shape {tuple(tensors[key].shape)}, "
+                    f"its configuration needs {tuple(ref.shape)}"
+                )
+            if not torch.isfinite(tensors[key]).all():
+                raise CheckpointError(f"{path}: tensor {key!r} holds non-finite values")
+            params[group][name] = tensors[key].float()
+    extra = {k for k in tensors if k.startswith("params/")} - {
+        f"params/{g}/{n}" for g, d in expected.items() for n in d
+    }
+    if extra:
+        raise CheckpointError(f"{path} holds tensors its configuration does not know: {sorted(extra)[:5]}")
+    optim = _optim_from_tensors(tensors, meta["optim_groups"]) if "optim_groups" in meta else None
+    return Checkpoint(mcfg, params, tcfg, step, skipped, optim, info)

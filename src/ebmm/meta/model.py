@@ -1,0 +1,148 @@
+"""The meta-learned energy memory as pure functions of an explicit parameter pytree.
+
+``MetaParams`` is a nested dict of tensors — every leaf is meta-learned::
+
+    {"static": {...},            # slow energy weights
+     "init":   {...},            # θ̄, the initial writable weights
+     "read":   {"step": (), "step_decay": (K-1,), "momentum": (), "momentum_decay": (K-1,)},
+     "write":  {"rates": (T, L, 3)}}
+
+:class:`Architecture` holds what is *not* learned (the energy network's structure and the
+configuration); the functions below take it plus ``MetaParams`` and never mutate either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+from torch import Tensor
+from torch.func import functional_call
+
+from ..config import MemoryConfig
+from ..dynamics import EnergyFn, inverse_softplus, logit, non_increasing, read, write
+from ..energies import EnergyModel, Params, build_energy, split_params
+
+MetaParams = dict[str, dict[str, Tensor]]
+
+
+@dataclass(frozen=True, eq=False)
+class Architecture:
+    """An energy network's structure plus the memory configuration."""
+
+    config: MemoryConfig
+    energy: EnergyModel
+
+    @classmethod
+    def from_config(cls, config: MemoryConfig) -> Architecture:
+        energy = build_energy(config.energy.kind, dim=config.energy.dim, **config.energy.kwargs)
+        return cls(config, energy)
+
+    @property
+    def dim(self) -> int:
+        return self.config.energy.dim
+
+    @cached_property
+    def layers(self) -> list[list[str]]:
+        return self.energy.writable_layers()
+
+    def energy_fn(self, static: Params) -> EnergyFn:
+        """``(theta, x) -> E(x; static, theta)``."""
+        energy = self.energy
+
+        def fn(theta: Params, x: Tensor) -> Tensor:
+            return functional_call(energy, (static, theta), (x,))
+
+        return fn
+
+
+def init_params(arch: Architecture, *, seed: int = 0) -> MetaParams:
+    """Fresh meta-parameters: the energy's own initialisation (seeded) and the configured
+    initial step sizes, momenta and write rates."""
+    torch.manual_seed(seed)
+    fresh = build_energy(arch.config.energy.kind, dim=arch.dim, **arch.config.energy.kwargs)
+    static, writable = split_params(fresh)
+    rc, wc = arch.config.read, arch.config.write
+    k = rc.steps
+    return {
+        "static": static,
+        "init": writable,
+        "read": {
+            "step": torch.tensor(inverse_softplus(rc.step_init)),
+            "step_decay": torch.full((k - 1,), rc.decay_logit_init),
+            "momentum": torch.tensor(logit(rc.momentum_init)),
+            "momentum_decay": torch.full((k - 1,), rc.decay_logit_init),
+        },
+        "write": {
+            "rates": torch.full((wc.steps, len(arch.layers), 3), inverse_softplus(wc.rate_init)),
+        },
+    }
+
+
+def read_schedule(params: MetaParams) -> tuple[Tensor, Tensor]:
+    """Step sizes ``γ (K,)`` and momenta ``ψ (K,)``, both non-increasing."""
+    r = params["read"]
+    gammas = non_increasing(torch.nn.functional.softplus(r["step"]), r["step_decay"])
+    momenta = non_increasing(torch.sigmoid(r["momentum"]), r["momentum_decay"])
+    return gammas, momenta
+
+
+def write_rates(params: MetaParams) -> Tensor:
+    """Non-negative write rates ``(T, L, 3)``."""
+    return torch.nn.functional.softplus(params["write"]["rates"])
+
+
+def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor) -> Params:
+    """Store one episode ``patterns (N, d)``; returns writable weights θ."""
+    return write(
+        arch.energy_fn(params["static"]),
+        params["init"],
+        patterns,
+        write_rates(params),
+        arch.layers,
+        arch.config.write.terms,
+    )
+
+
+def read_episode(
+    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0
+) -> Tensor:
+    """Retrieve ``queries (M, d)`` from θ; returns the iterates ``(K, M, d)``."""
+    gammas, momenta = read_schedule(params)
+    return read(arch.energy_fn(params["static"]), theta, queries, gammas, momenta, leak)
+
+
+def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor) -> Params:
+    """``patterns (B, N, d)`` -> θ with a leading episode axis B.
+
+    The energies' writable layers accept per-episode weights, so a batch is written in one
+    pass (measured ~3× faster than ``vmap`` over episodes in eager mode)."""
+    b = patterns.shape[0]
+    init = {k: v.expand(b, *v.shape) for k, v in params["init"].items()}
+    return write(
+        arch.energy_fn(params["static"]), init, patterns, write_rates(params), arch.layers,
+        arch.config.write.terms,
+    )
+
+
+def read_batch(
+    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0
+) -> Tensor:
+    """``queries (B, M, d)`` with batched θ -> iterates ``(B, K, M, d)``."""
+    return read_episode(arch, params, theta, queries, leak).transpose(0, 1)
+
+
+def meta_loss(
+    arch: Architecture, params: MetaParams, patterns: Tensor, queries: Tensor, leak: float = 0.0
+) -> tuple[Tensor, Tensor]:
+    """The meta-training objective: squared reconstruction error summed over all K read
+    iterates, averaged over patterns and episodes.
+
+    **Arguments:** ``patterns (B, N, d)`` stored; ``queries (B, N, d)`` their distortions.
+    **Returns:** ``(loss, final_iterate (B, N, d))``.
+    """
+    theta = write_batch(arch, params, patterns)
+    iterates = read_batch(arch, params, theta, queries, leak)  # (B, K, N, d)
+    sq = (iterates - patterns.unsqueeze(1)).pow(2).sum(-1)  # (B, K, N)
+    return sq.mean(dim=(0, 2)).sum(), iterates[:, -1].detach()

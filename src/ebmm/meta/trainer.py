@@ -1,0 +1,237 @@
+"""The meta-training loop: fresh random episodes each step, one (optionally compiled) step
+batched over episodes, AdamW with global-norm clipping, a non-finite guard, a progress bar,
+JSONL metrics, atomic checkpoints and exact resumption.
+
+The library never reads argv; the CLI builds the configs and calls :func:`train`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..config import MemoryConfig, TrainConfig, to_dict
+from ..errors import CheckpointError
+from ..tasks import Distortion, error_bits, sample_episodes
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .model import Architecture, MetaParams, init_params, meta_loss
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+BEST_NAME = "best.safetensors"
+METRICS_NAME = "metrics.jsonl"
+
+
+def leaves(params: MetaParams) -> list[Tensor]:
+    """The leaves of a ``MetaParams`` pytree in a fixed order (the optimiser's order)."""
+    return [t for g in params.values() for t in g.values()]
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine."""
+
+    def f(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "constant":
+            return 1.0
+        span = max(1, cfg.steps - cfg.warmup_steps)
+        progress = min(1.0, (step - cfg.warmup_steps) / span)
+        lo = cfg.final_lr_fraction
+        return lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+def distortion_at(cfg: TrainConfig, step: int) -> Distortion:
+    """The training distortion at ``step``, with the curriculum's ramp of corrupted positions."""
+    target = Distortion.parse(cfg.distortion)
+    if cfg.curriculum_steps <= 0 or step >= cfg.curriculum_steps:
+        return target
+    frac = cfg.curriculum_start_fraction + (1 - cfg.curriculum_start_fraction) * step / cfg.curriculum_steps
+    return target.with_count(max(1, round(target.count * frac)))
+
+
+def episode_generator(seed: int, step: int) -> torch.Generator:
+    """The RNG of one training step: a function of (seed, step), so a resumed run sees exactly
+    the episodes the interrupted one would have."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+@dataclass
+class TrainResult:
+    params: MetaParams
+    step: int
+    skipped: int
+    final_eval_error_bits: float | None
+    best_eval_error_bits: float | None
+    out_dir: Path | None
+
+
+class MetaStep:
+    """One meta-gradient evaluation: ``(params, stored, queries) -> (grads, loss, retrieved)``.
+
+    Built once per run; with ``compile=True`` the whole write–read–backward graph is compiled by
+    ``torch.compile`` (the ``torch.func`` form compiles; autograd's double backward does not).
+    """
+
+    def __init__(self, arch: Architecture, leak: float, compile: bool):
+        def loss_fn(params: MetaParams, x: Tensor, q: Tensor):
+            loss, last = meta_loss(arch, params, x, q, leak)
+            return loss, last
+
+        fn = torch.func.grad_and_value(loss_fn, has_aux=True)
+        self._fn = torch.compile(fn, dynamic=False) if compile else fn
+
+    def __call__(self, params: MetaParams, x: Tensor, q: Tensor):
+        grads, (loss, last) = self._fn(params, x, q)
+        return grads, loss, last
+
+
+def evaluate_params(
+    arch: Architecture, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int
+) -> float:
+    """Mean error bits of the final read iterate on a fixed set of episodes."""
+    gen = torch.Generator().manual_seed(seed)
+    x, q = sample_episodes(episodes, patterns, arch.dim, distortion, generator=gen)
+    _, last = meta_loss(arch, params, x, q)
+    return float(error_bits(last, x).mean())
+
+
+def train(
+    memory_config: MemoryConfig,
+    train_config: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    params: MetaParams | None = None,
+) -> TrainResult:
+    """Meta-train an energy memory.
+
+    **Arguments:** the memory and training configs; ``out_dir`` for checkpoints and metrics
+    (None: keep nothing on disk); ``resume`` continues the run saved in ``out_dir`` (its
+    configs must match, except the bookkeeping fields of :data:`RESUMABLE_CHANGES`; raise
+    ``steps`` to train longer); ``params`` a starting point
+    (e.g. a pretrained memory to fine-tune).
+
+    **Returns:** a :class:`TrainResult`.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    arch = Architecture.from_config(memory_config)
+    cfg = train_config
+    step, skipped, opt_state = 0, 0, None
+    best = math.inf
+    if resume:
+        if out is None or not (out / CHECKPOINT_NAME).is_file():
+            raise CheckpointError(f"--resume: no checkpoint to resume in {out}")
+        ck = load_checkpoint(out / CHECKPOINT_NAME)
+        if ck.memory_config != memory_config:
+            raise CheckpointError(
+                f"--resume: the run in {out} has a different memory configuration "
+                f"({to_dict(ck.memory_config)} vs {to_dict(memory_config)})"
+            )
+        if ck.train_config is None or _without_steps(ck.train_config) != _without_steps(cfg):
+            raise CheckpointError(f"--resume: the run in {out} was started with a different training configuration")
+        params, step, skipped, opt_state = ck.params, ck.step, ck.skipped, ck.optimizer_state
+        best = float(ck.info.get("best_eval_error_bits", math.inf))
+    elif params is None:
+        params = init_params(arch, seed=cfg.seed)
+    params = {g: {n: t.detach().clone() for n, t in d.items()} for g, d in params.items()}
+
+    flat = leaves(params)
+    opt = torch.optim.AdamW(flat, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg), last_epoch=step - 1)
+
+    meta_step = MetaStep(arch, memory_config.read.train_leak, cfg.compile)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(
+            json.dumps({"memory": to_dict(memory_config), "train": to_dict(cfg)}, indent=2)
+        )
+
+    metrics = open(out / METRICS_NAME, "a") if out is not None else None
+
+    def checkpoint(path_name: str, with_optim: bool):
+        if out is None:
+            return
+        save_checkpoint(
+            out / path_name,
+            Checkpoint(
+                memory_config, params, cfg, step, skipped, opt.state_dict() if with_optim else None,
+                info={"best_eval_error_bits": best if math.isfinite(best) else None},
+            ),
+        )
+
+    def log(record: dict[str, Any]):
+        if metrics is not None:
+            metrics.write(json.dumps(record) + "\n")
+            metrics.flush()
+
+    last_eval = None
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="meta-train", unit="step", dynamic_ncols=True)
+    t0, steps_since = time.perf_counter(), 0
+    try:
+        while step < cfg.steps:
+            gen = episode_generator(cfg.seed, step)
+            x, q = sample_episodes(cfg.episodes, cfg.patterns, arch.dim, distortion_at(cfg, step), generator=gen)
+            grads, loss, last = meta_step(params, x, q)
+            gflat = leaves(grads)
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in gflat]))
+            finite = bool(torch.isfinite(norm)) and bool(torch.isfinite(loss))
+            if finite:
+                scale = min(1.0, cfg.clip_norm / (float(norm) + 1e-12))
+                for p, g in zip(flat, gflat):
+                    p.grad = g * scale
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+            else:
+                skipped += 1
+            sched.step()
+            step += 1
+            steps_since += 1
+            bits = float(error_bits(last, x).mean())
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                dt = time.perf_counter() - t0
+                rate = steps_since / dt if dt > 0 else float("nan")
+                t0, steps_since = time.perf_counter(), 0
+                log({"step": step, "loss": float(loss), "error_bits": bits, "grad_norm": float(norm),
+                     "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped,
+                     "distortion": str(distortion_at(cfg, step - 1))})
+            if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                last_eval = evaluate_params(arch, params, cfg.patterns, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed)
+                log({"step": step, "eval_error_bits": last_eval})
+                if last_eval < best:
+                    best = last_eval
+                    checkpoint(BEST_NAME, with_optim=False)
+            if out is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                checkpoint(CHECKPOINT_NAME, with_optim=True)
+            bar.set_postfix(loss=f"{float(loss):.2f}", bits=f"{bits:.2f}", eval="-" if last_eval is None else f"{last_eval:.2f}", skipped=skipped)
+            bar.update(1)
+    finally:
+        bar.close()
+        checkpoint(CHECKPOINT_NAME, with_optim=True)  # at exit, also on Ctrl-C or error
+        if metrics is not None:
+            metrics.close()
+    return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out)
+
+
+#: Fields that may change when a run is resumed (bookkeeping, not the optimisation problem).
+RESUMABLE_CHANGES = ("steps", "log_every", "eval_every", "eval_episodes", "checkpoint_every", "compile")
+
+
+def _without_steps(cfg: TrainConfig) -> dict[str, Any]:
+    d = to_dict(cfg)
+    for k in RESUMABLE_CHANGES:
+        d.pop(k)
+    return d

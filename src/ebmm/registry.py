@@ -1,0 +1,65 @@
+"""Finding memories by name: the pretrained ones shipped in the package, the classical
+baselines, and files on disk."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from .errors import UnknownMemoryError
+from .memory import AssociativeMemory
+
+_PRETRAINED_DIR = "pretrained"
+
+
+def _pretrained_root() -> Path:
+    return Path(str(resources.files("ebmm").joinpath(_PRETRAINED_DIR)))
+
+
+def pretrained() -> dict[str, dict]:
+    """The memories shipped inside the package: ``{name: description}`` (from their index)."""
+    index = _pretrained_root() / "index.json"
+    if not index.is_file():
+        return {}
+    return json.loads(index.read_text())
+
+
+def _baselines() -> dict[str, callable]:
+    from .baselines import BASELINES
+
+    return BASELINES
+
+
+def available() -> list[str]:
+    """Every name :func:`load` accepts besides file paths."""
+    return sorted(pretrained()) + sorted(_baselines())
+
+
+def load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
+    """Load a memory: a shipped pretrained name (see :func:`pretrained`), a baseline name
+    (e.g. ``hopfield-hebb``; ``kwargs`` go to its constructor), or a ``.safetensors`` path
+    written by :meth:`EnergyMemory.save` or by ``ebmm train``.
+
+    Raises :class:`~ebmm.errors.UnknownMemoryError` for an unknown name and
+    :class:`~ebmm.errors.CheckpointError` for a bad file.
+    """
+    from .energy_memory import EnergyMemory
+
+    key = str(name_or_path)
+    shipped = pretrained()
+    if key in shipped:
+        return EnergyMemory.from_file(_pretrained_root() / shipped[key]["file"], name=key)
+    baselines = _baselines()
+    if key in baselines:
+        return baselines[key](**kwargs)
+    path = Path(key)
+    if path.is_dir():
+        for candidate in ("best.safetensors", "checkpoint.safetensors", "memory.safetensors"):
+            if (path / candidate).is_file():
+                return EnergyMemory.from_file(path / candidate)
+    if path.exists() or path.suffix == ".safetensors":
+        return EnergyMemory.from_file(path)
+    raise UnknownMemoryError(
+        f"unknown memory {key!r}: not a file, and not one of {', '.join(available()) or '(none)'}"
+    )
