@@ -103,5 +103,189 @@ def train_binary(preset, patterns, steps, out_dir, resume, distortion, energy, h
     click.echo(json.dumps(summary))
 
 
+# ------------------------------------------------------------------------------------ helpers
+def _load_memory(name_or_path: str):
+    from .registry import load
+
+    try:
+        return load(name_or_path)
+    except EBMMError as e:
+        raise click.BadParameter(str(e), param_hint="--memory") from None
+
+
+def _parse_patterns(value: str) -> tuple[int, ...]:
+    try:
+        ns = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint="--patterns") from None
+    if not ns or min(ns) < 1:
+        raise click.BadParameter(f"expected positive integers, got {value!r}", param_hint="--patterns")
+    return ns
+
+
+def _parse_distortion(value: str):
+    from .tasks import Distortion
+
+    try:
+        return Distortion.parse(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--distortion") from None
+
+
+def _command_line() -> str:
+    return "ebmm " + " ".join(sys.argv[1:])
+
+
+HOPFIELD_NAMES = ("hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse")
+
+
+# ------------------------------------------------------------------------------------- eval
+@main.group("eval")
+def eval_():
+    """Evaluate memories under the paper's protocols."""
+
+
+@eval_.command("binary")
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
+@click.option("--patterns", "-N", default="16,32,48,64,96", show_default=True, help="Comma-separated numbers of stored patterns.")
+@click.option("--distortion", default="erase:64", show_default=True, help="KIND:K, KIND in erase|replace|flip|zero.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also evaluate the three Hopfield rules.")
+@click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True, help="Stored patterns averaged over, per N.")
+@click.option("--seed", type=int, default=1234, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json, table.md and a plot here.")
+@click.option("--threads", type=click.IntRange(1))
+def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed, out_dir, threads):
+    """Error bits (mean [5th, 95th percentile]) at each N: a markdown table, plus JSON."""
+    import warnings
+
+    from .errors import CapacityWarning
+    from .evaluation import PAPER_TABLE1, binary_table, table_markdown
+
+    _set_threads(threads)
+    ns = _parse_patterns(patterns)
+    dist = _parse_distortion(distortion)
+    memories = {memory_name: _load_memory(memory_name)}
+    if baselines:
+        memories.update({n: _load_memory(n) for n in HOPFIELD_NAMES if n != memory_name})
+    for m in memories.values():
+        if dist.count > m.dim:
+            raise click.BadParameter(f"cannot corrupt {dist.count} of {m.dim} positions", param_hint="--distortion")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed,
+                               progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
+    sizes = {name: m.memory_size() for name, m in memories.items()}
+    md = _with_sizes(table_markdown(results, PAPER_TABLE1 if dist.count == 64 else None), sizes)
+    record = {"command": _command_line(), "distortion": str(dist), "min_patterns": min_patterns, "seed": seed,
+              "memory_size": sizes,
+              "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
+    click.echo(md)
+    if out_dir is not None:
+        from .evaluation.plots import plot_error_vs_patterns
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "results.json").write_text(json.dumps(record, indent=2))
+        (out_dir / "table.md").write_text(f"{md}\n\nMade by: `{record['command']}`\n")
+        plot_error_vs_patterns(results, out_dir / "error_bits.png", title=f"binary 128-bit, {dist}", caption=record["command"])
+        click.echo(f"wrote {out_dir}/results.json, table.md, error_bits.png", err=True)
+    else:
+        click.echo(json.dumps(record))
+
+
+def _with_sizes(md: str, sizes: dict[str, int]) -> str:
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        for name, size in sizes.items():
+            if line.startswith(f"| {name} | |"):
+                lines[i] = line.replace(f"| {name} | |", f"| {name} | {size} |", 1)
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------- recall
+@main.command()
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
+@click.option("--store", "store_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="(N, d) .npy of patterns in [0, 1] to store.")
+@click.option("--queries", "query_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="(M, d) .npy of queries in [0, 1].")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the (M, d) retrievals (.npy).")
+@click.option("--trajectory", is_flag=True, help="Write every read iterate, (S, M, d), instead.")
+def recall(memory_name, store_path, query_path, out_path, trajectory):
+    """Store the rows of --store, retrieve every row of --queries, write the result."""
+    import numpy as np
+
+    memory = _load_memory(memory_name)
+    arrays = {}
+    for hint, path in (("--store", store_path), ("--queries", query_path)):
+        try:
+            arrays[hint] = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise click.BadParameter(f"{path} is not a readable .npy array: {e}", param_hint=hint) from None
+        if arrays[hint].ndim != 2:
+            raise click.BadParameter(f"{path}: expected a 2-D (rows, {memory.dim}) array, got shape {arrays[hint].shape}", param_hint=hint)
+    try:
+        state = memory.write(arrays["--store"])
+        result = memory.read(arrays["--queries"], state, trajectory=trajectory)
+    except (ValueError, TypeError) as e:
+        raise click.ClickException(str(e)) from None
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out_path, result.astype(np.float32))
+    click.echo(f"stored {arrays['--store'].shape[0]} patterns, retrieved {arrays['--queries'].shape[0]} queries -> {out_path} {result.shape}", err=True)
+
+
+# ------------------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True)
+@click.option("--patterns", "-N", type=click.IntRange(1), default=32, show_default=True, help="Patterns to store.")
+@click.option("--distortion", default="erase:64", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-demo.png"), show_default=True)
+def demo(memory_name, patterns, distortion, seed, out_path):
+    """Store fresh random patterns in the shipped memory, corrupt and retrieve them, compare
+    with the Hopfield rules and save a PNG of the retrieval trajectory."""
+    import warnings
+
+    import torch
+
+    from .errors import CapacityWarning
+    from .evaluation.plots import plot_trajectory
+    from .tasks import error_bits, random_patterns
+
+    memory = _load_memory(memory_name)
+    dist = _parse_distortion(distortion)
+    gen = torch.Generator().manual_seed(seed)
+    x = random_patterns((patterns, memory.dim), generator=gen)
+    q = dist.apply(x, generator=gen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CapacityWarning)
+        state = memory.write(x)
+    traj = memory.read(q, state, trajectory=True)
+    rows = [("query (no memory)", float(error_bits(q, x).mean()))]
+    rows.append((f"{memory.name} (EBMM, {memory.memory_size()} floats)", float(error_bits(torch.from_numpy(traj[-1]), x).mean())))
+    extra = {}
+    for name in HOPFIELD_NAMES:
+        hop = _load_memory(name)
+        r = hop.read(q, hop.write(x))
+        extra[name.replace("hopfield-", "")] = r
+        rows.append((f"{name} ({hop.memory_size()} floats)", float(error_bits(torch.from_numpy(r), x).mean())))
+    click.echo(f"stored {patterns} random {memory.dim}-bit patterns; queries: {dist}\n")
+    click.echo("| memory | error bits |\n|---|---|")
+    for name, bits in rows:
+        click.echo(f"| {name} | {bits:.2f} |")
+    plot_trajectory(x.numpy(), traj, out_path, title=f"{memory.name}: N={patterns}, {dist}",
+                    caption=_command_line(), extra_columns=extra)
+    click.echo(f"\nsaved {out_path}")
+
+
+# ------------------------------------------------------------------------------------- list
+@main.command("list")
+def list_():
+    """The shipped pretrained memories and the baseline names --memory accepts."""
+    from .registry import _baselines, pretrained
+
+    for name, desc in pretrained().items():
+        click.echo(f"{name:<28} {desc.get('description', '')}")
+    for name in _baselines():
+        click.echo(f"{name:<28} classical baseline")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

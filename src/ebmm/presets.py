@@ -15,27 +15,28 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
         ),
         TrainConfig(lr=5e-5, weight_decay=1e-6, clip_norm=0.05, steps=2_000_000),
     ),
-    # Our CPU-budget recipe: log-cosh energy (8256 writable floats), higher lr with cosine decay,
-    # looser clipping, a slightly leaky projection and a curriculum on the corruption.
+    # Our CPU-budget recipe: log-cosh energy (8256 writable floats) initialised so that the
+    # untrained memory already behaves like a Hebbian network (small θ̄, write rate 0.1, read
+    # step 0.3: 6.6 error bits at N = 32 before any training, against 33 with the paper's
+    # 1e-4 rates), higher lr with cosine decay, looser clipping, a slightly leaky projection.
     "fast": (
         MemoryConfig(
-            energy=EnergyConfig("logcosh", 128, {"hidden": 64, "static_hidden": 0}),
-            read=ReadConfig(steps=10, step_init=0.01, train_leak=0.1),
-            write=WriteConfig(steps=5, rate_init=1e-3),
+            energy=EnergyConfig("logcosh", 128, {"hidden": 64, "static_hidden": 0, "init_scale": 0.1}),
+            read=ReadConfig(steps=10, step_init=0.3, train_leak=0.1),
+            write=WriteConfig(steps=5, rate_init=0.1),
         ),
-        TrainConfig(lr=3e-3, lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100,
-                    clip_norm=1.0, curriculum_steps=2000, curriculum_start_fraction=0.25,
-                    steps=20_000, compile=True),
+        TrainConfig(lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100,
+                    clip_norm=1.0, steps=20_000, compile=True),
     ),
     # Tiny and quick: for tests and smoke runs.
     "tiny": (
         MemoryConfig(
-            energy=EnergyConfig("logcosh", 32, {"hidden": 16, "static_hidden": 0}),
-            read=ReadConfig(steps=5, step_init=0.01, train_leak=0.1),
-            write=WriteConfig(steps=3, rate_init=1e-3),
+            energy=EnergyConfig("logcosh", 32, {"hidden": 16, "static_hidden": 0, "init_scale": 0.1}),
+            read=ReadConfig(steps=5, step_init=0.3, train_leak=0.1),
+            write=WriteConfig(steps=3, rate_init=0.1),
             max_patterns=8,
         ),
-        TrainConfig(patterns=8, episodes=8, distortion="erase:16", lr=3e-3, clip_norm=1.0,
+        TrainConfig(patterns=8, episodes=8, distortion="erase:16", lr=1e-2, clip_norm=1.0,
                     steps=200, eval_every=50, checkpoint_every=50, log_every=10),
     ),
 }

@@ -4,6 +4,8 @@ baselines, and files on disk."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -25,10 +27,10 @@ def pretrained() -> dict[str, dict]:
     return json.loads(index.read_text())
 
 
-def _baselines() -> dict[str, callable]:
-    from .baselines import BASELINES
+def _baselines() -> dict[str, Callable[..., AssociativeMemory]]:
+    from .baselines import HOPFIELD_RULES, HopfieldMemory
 
-    return BASELINES
+    return {f"hopfield-{r.replace('_', '-')}": partial(HopfieldMemory, rule=r) for r in HOPFIELD_RULES}
 
 
 def available() -> list[str]:

@@ -17,7 +17,14 @@ The diagonal is zero for every rule, the pseudo-inverse one included: the projec
 diagonal is dropped and stored nowhere. A stored pattern ``ξ`` stays an exact fixed point,
 since ``(P ξ)_i − P_ii ξ_i = (1 − P_ii) ξ_i`` and ``0 ≤ P_ii < 1`` unless the span of the
 patterns contains the unit vector ``e_i``; dropping the self-coupling also widens the basins of
-attraction (Kanter & Sompolinsky 1987).
+attraction (Kanter & Sompolinsky 1987). The price is paid at high load: without its diagonal
+the projection has eigenvalues near ``−N/d``, and synchronous reading then falls into 2-cycles
+(random patterns, d = 128: every query at N = 96, nearly every ``erase:64`` query at
+N = 64). Asynchronous reading, given enough sweeps, always settles on a fixed point: with W
+symmetric and its diagonal zero, every flip lowers the energy ``−½ sᵀW s − bᵀs``.
+
+A synchronous read that reaches ``max_sweeps`` without settling returns the state of its last
+sweep, which may be one phase of a 2-cycle rather than a fixed point.
 
 References:
     J. J. Hopfield, "Neural networks and physical systems with emergent collective

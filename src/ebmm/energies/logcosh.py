@@ -33,14 +33,22 @@ class LogCoshEnergy(EnergyModel):
     stationary points. Cheap: one matmul per energy, 30–60× cheaper than the gated RNN.
 
     **Arguments:** ``dim`` d; ``hidden`` writable units; ``static_hidden`` static units
-    (0 for none); ``quadratic`` adds the per-dimension quadratic.
+    (0 for none); ``quadratic`` adds the per-dimension quadratic; ``init_scale`` scales the
+    initial writable weights (std ``init_scale/√d``).
     """
 
-    def __init__(self, dim: int = 128, hidden: int = 64, static_hidden: int = 256, quadratic: bool = True):
+    def __init__(
+        self,
+        dim: int = 128,
+        hidden: int = 64,
+        static_hidden: int = 256,
+        quadratic: bool = True,
+        init_scale: float = 1.0,
+    ):
         super().__init__()
         self.dim, self.hidden = dim, hidden
         self.memory = WritableLinear(dim, hidden)
-        nn.init.normal_(self.memory.weight, std=1.0 / math.sqrt(dim))
+        nn.init.normal_(self.memory.weight, std=init_scale / math.sqrt(dim))
         nn.init.zeros_(self.memory.bias)
         self.v = nn.Parameter(torch.ones(hidden))
         self.static = nn.Linear(dim, static_hidden) if static_hidden > 0 else None

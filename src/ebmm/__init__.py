@@ -1,0 +1,45 @@
+"""ebmm — meta-learned energy-based associative memory (Bartunov et al., 2019).
+
+Quick start::
+
+    import numpy as np, ebmm
+    memory = ebmm.load("binary-erase")                  # a shipped pretrained memory
+    patterns = np.random.randint(0, 2, (32, 128))
+    state = memory.write(patterns)                      # store
+    queries = patterns.astype(float); queries[:, :64] = 0.5   # erase half of every pattern
+    retrieved = memory.read(queries, state)             # retrieve, (32, 128) in [0, 1]
+
+Public names are re-exported here once; submodules hold the pieces (``energies``,
+``dynamics``, ``meta``, ``tasks``, ``baselines``, ``evaluation``).
+"""
+
+from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
+from .energies import EnergyModel, GatedRNNEnergy, LogCoshEnergy, memory_size
+from .energy_memory import EnergyMemory
+from .errors import CapacityWarning, CheckpointError, EBMMError, UnknownMemoryError
+from .memory import AssociativeMemory, MemoryState
+from .registry import available, load, pretrained
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssociativeMemory",
+    "CapacityWarning",
+    "CheckpointError",
+    "EBMMError",
+    "EnergyConfig",
+    "EnergyMemory",
+    "EnergyModel",
+    "GatedRNNEnergy",
+    "LogCoshEnergy",
+    "MemoryConfig",
+    "MemoryState",
+    "ReadConfig",
+    "TrainConfig",
+    "UnknownMemoryError",
+    "WriteConfig",
+    "available",
+    "load",
+    "memory_size",
+    "pretrained",
+]

@@ -1,0 +1,105 @@
+"""Figures: the retrieval trajectory (the paper's Figure 2) and error-vs-N curves.
+
+Every figure is stamped with the command and configuration that made it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _as_images(rows: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
+    """``(n, d) -> (n, h, w)``: reshape flat patterns to near-square images."""
+    n, d = rows.shape
+    if shape is None:
+        h = int(np.sqrt(d))
+        while d % h:
+            h -= 1
+        shape = (h, d // h)
+    return rows.reshape(n, *shape)
+
+
+def plot_trajectory(
+    stored: np.ndarray,
+    trajectory: np.ndarray,
+    path: str | Path,
+    *,
+    image_shape: tuple[int, int] | None = None,
+    max_rows: int = 6,
+    title: str = "",
+    caption: str = "",
+    extra_columns: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Save a grid: one row per pattern — stored, query, every read iterate, retrieval.
+
+    **Arguments:** ``stored (M, d)``; ``trajectory (S, M, d)`` whose first entry is the query
+    and last the retrieval; ``extra_columns`` name -> ``(M, d)`` (e.g. a Hopfield network's
+    retrieval) appended on the right; ``caption`` is printed under the grid (the command).
+    """
+    rows = min(max_rows, stored.shape[0])
+    cols = [("stored", stored[:rows]), ("query", trajectory[0, :rows])]
+    cols += [(f"k={k}", trajectory[k, :rows]) for k in range(1, trajectory.shape[0])]
+    for name, arr in (extra_columns or {}).items():
+        cols.append((name, arr[:rows]))
+    fig, axes = plt.subplots(rows, len(cols), figsize=(1.1 * len(cols), 1.1 * rows + 0.6), squeeze=False)
+    for j, (name, arr) in enumerate(cols):
+        imgs = _as_images(arr, image_shape)
+        for i in range(rows):
+            ax = axes[i, j]
+            ax.imshow(imgs[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=5, family="monospace")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def plot_error_vs_patterns(
+    results: dict[str, dict[int, "object"]],
+    path: str | Path,
+    *,
+    paper: dict[str, list[float]] | None = None,
+    paper_patterns: tuple[int, ...] = (16, 32, 48, 64, 96),
+    title: str = "",
+    caption: str = "",
+) -> Path:
+    """Error bits (mean with 5th–95th percentile bars) against the number of stored patterns;
+    published numbers as dashed lines."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, row in results.items():
+        ns = sorted(row)
+        mean = np.array([row[n].mean for n in ns])
+        lo = mean - np.array([row[n].p5 for n in ns])
+        hi = np.array([row[n].p95 for n in ns]) - mean
+        ax.errorbar(ns, mean, yerr=[lo, hi], marker="o", capsize=3, label=name)
+    for name, vals in (paper or {}).items():
+        ax.plot(paper_patterns, vals, "--", alpha=0.5, label=f"paper: {name}")
+    ax.set_xlabel("stored patterns N")
+    ax.set_ylabel("error bits (of 128)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    if title:
+        ax.set_title(title, fontsize=9)
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=5, family="monospace")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
