@@ -104,11 +104,11 @@ def train_binary(preset, patterns, steps, out_dir, resume, distortion, energy, h
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _load_memory(name_or_path: str):
+def _load_memory(name_or_path: str, **kwargs):
     from .registry import load
 
     try:
-        return load(name_or_path)
+        return load(name_or_path, **kwargs)
     except EBMMError as e:
         raise click.BadParameter(str(e), param_hint="--memory") from None
 
@@ -166,7 +166,8 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
     dist = _parse_distortion(distortion)
     memories = {memory_name: _load_memory(memory_name)}
     if baselines:
-        memories.update({n: _load_memory(n) for n in HOPFIELD_NAMES if n != memory_name})
+        dim = memories[memory_name].dim
+        memories.update({n: _load_memory(n, dim=dim) for n in HOPFIELD_NAMES if n != memory_name})
     for m in memories.values():
         if dist.count > m.dim:
             raise click.BadParameter(f"cannot corrupt {dist.count} of {m.dim} positions", param_hint="--distortion")
@@ -175,7 +176,7 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
         results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed,
                                progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
     sizes = {name: m.memory_size() for name, m in memories.items()}
-    md = _with_sizes(table_markdown(results, PAPER_TABLE1 if dist.count == 64 else None), sizes)
+    md = table_markdown(results, PAPER_TABLE1 if dist.count == 64 else None, sizes)
     record = {"command": _command_line(), "distortion": str(dist), "min_patterns": min_patterns, "seed": seed,
               "memory_size": sizes,
               "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
@@ -190,15 +191,6 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
         click.echo(f"wrote {out_dir}/results.json, table.md, error_bits.png", err=True)
     else:
         click.echo(json.dumps(record))
-
-
-def _with_sizes(md: str, sizes: dict[str, int]) -> str:
-    lines = md.splitlines()
-    for i, line in enumerate(lines):
-        for name, size in sizes.items():
-            if line.startswith(f"| {name} | |"):
-                lines[i] = line.replace(f"| {name} | |", f"| {name} | {size} |", 1)
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------- recall
@@ -262,7 +254,7 @@ def demo(memory_name, patterns, distortion, seed, out_path):
     rows.append((f"{memory.name} (EBMM, {memory.memory_size()} floats)", float(error_bits(torch.from_numpy(traj[-1]), x).mean())))
     extra = {}
     for name in HOPFIELD_NAMES:
-        hop = _load_memory(name)
+        hop = _load_memory(name, dim=memory.dim)
         r = hop.read(q, hop.write(x))
         extra[name.replace("hopfield-", "")] = r
         rows.append((f"{name} ({hop.memory_size()} floats)", float(error_bits(torch.from_numpy(r), x).mean())))

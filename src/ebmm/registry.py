@@ -40,7 +40,7 @@ def available() -> list[str]:
 
 def load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
     """Load a memory: a shipped pretrained name (see :func:`pretrained`), a baseline name
-    (e.g. ``hopfield-hebb``; ``kwargs`` go to its constructor), or a ``.safetensors`` path
+    (e.g. ``hopfield-hebb``; ``kwargs`` such as ``dim`` go to its constructor), or a ``.safetensors`` path
     written by :meth:`EnergyMemory.save` or by ``ebmm train``.
 
     Raises :class:`~ebmm.errors.UnknownMemoryError` for an unknown name and
@@ -50,9 +50,11 @@ def load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
 
     key = str(name_or_path)
     shipped = pretrained()
+    baselines = _baselines()
+    if kwargs and key not in baselines:
+        raise TypeError(f"keyword arguments {sorted(kwargs)} apply only to baseline names, not to {key!r}")
     if key in shipped:
         return EnergyMemory.from_file(_pretrained_root() / shipped[key]["file"], name=key)
-    baselines = _baselines()
     if key in baselines:
         return baselines[key](**kwargs)
     path = Path(key)

@@ -20,13 +20,13 @@ class LogCoshEnergy(EnergyModel):
                -\sum_l r_l \log\cosh(u_l^\top [s, h] + c_l)
                + \tfrac12 \sum_i a_i (x_i - m_i)^2,   s = 2x - 1,  h = \tanh(Ws + b)
 
-    Inputs are centred (``s`` is the ±1 image of a binary pattern, erased entries 0), so a
-    write step's Hebbian-like update is not dominated by the patterns' common mean.
-
     where ``(W, b)`` — ``memory = Linear(d -> hidden)`` — is writable: with d = 128 and
     hidden = 64 that is 64·129 = 8256 floats, exactly the binary task's budget. ``v`` and
-    the optional static layer ``(U, c, r)``, which sees the input and the writable features, are slow weights; ``a = softplus(.)`` and ``m``
-    give a per-dimension quadratic that keeps reading stable inside [0, 1].
+    the optional static layer ``(U, c, r)``, which sees the input and the writable features,
+    are slow weights; ``a = softplus(.)`` and ``m``
+    give a per-dimension quadratic that keeps reading stable inside [0, 1]. Inputs are
+    centred (``s`` is the ±1 image of a binary pattern, erased entries 0), so a write step's
+    Hebbian-like update is not dominated by the patterns' common mean.
 
     Writing by gradient descent on ``E`` at stored patterns is a Hebbian-like update of the
     rows of ``W`` towards the patterns; the gradient-norm term of the writing loss makes them
@@ -41,7 +41,7 @@ class LogCoshEnergy(EnergyModel):
         self,
         dim: int = 128,
         hidden: int = 64,
-        static_hidden: int = 256,
+        static_hidden: int = 0,
         quadratic: bool = True,
         init_scale: float = 1.0,
     ):
@@ -51,9 +51,9 @@ class LogCoshEnergy(EnergyModel):
         nn.init.normal_(self.memory.weight, std=init_scale / math.sqrt(dim))
         nn.init.zeros_(self.memory.bias)
         self.v = nn.Parameter(torch.ones(hidden))
-        self.static = nn.Linear(dim, static_hidden) if static_hidden > 0 else None
+        self.static = nn.Linear(dim + hidden, static_hidden) if static_hidden > 0 else None
         if self.static is not None:
-            nn.init.normal_(self.static.weight, std=1.0 / math.sqrt(dim))
+            nn.init.normal_(self.static.weight, std=1.0 / math.sqrt(dim + hidden))
             nn.init.zeros_(self.static.bias)
             self.s = nn.Parameter(torch.full((static_hidden,), 0.1))
         self.quad_raw = nn.Parameter(torch.full((dim,), -2.0)) if quadratic else None

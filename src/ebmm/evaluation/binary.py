@@ -105,13 +105,18 @@ def binary_table(
     return out
 
 
-def table_markdown(results: dict[str, dict[int, ErrorStats]], paper: dict[str, list[float]] | None = None) -> str:
-    """A markdown table: one row per memory, ``mean [p5, p95]`` per N; paper rows appended."""
+def table_markdown(
+    results: dict[str, dict[int, ErrorStats]],
+    paper: dict[str, list[float]] | None = None,
+    sizes: dict[str, int] | None = None,
+) -> str:
+    """A markdown table: one row per memory, ``mean [p5, p95]`` per N, its memory size (float32
+    count) from ``sizes``; the paper's rows (all at 8256 floats) appended in italics."""
     ns = sorted({n for r in results.values() for n in r})
     lines = ["| memory | memory size | " + " | ".join(f"N = {n}" for n in ns) + " |",
              "|---|---|" + "---|" * len(ns)]
     for name, row in results.items():
-        size = row.get("_memory_size", "") if isinstance(row, dict) else ""
+        size = (sizes or {}).get(name, "")
         cells = [str(row[n]) if n in row else "" for n in ns]
         lines.append(f"| {name} | {size} | " + " | ".join(cells) + " |")
     if paper:

@@ -84,8 +84,8 @@ def plot_error_vs_patterns(
     for name, row in results.items():
         ns = sorted(row)
         mean = np.array([row[n].mean for n in ns])
-        lo = mean - np.array([row[n].p5 for n in ns])
-        hi = np.array([row[n].p95 for n in ns]) - mean
+        lo = np.maximum(0, mean - np.array([row[n].p5 for n in ns]))  # a skewed batch distribution
+        hi = np.maximum(0, np.array([row[n].p95 for n in ns]) - mean)  # can put the mean outside
         ax.errorbar(ns, mean, yerr=[lo, hi], marker="o", capsize=3, label=name)
     for name, vals in (paper or {}).items():
         ax.plot(paper_patterns, vals, "--", alpha=0.5, label=f"paper: {name}")

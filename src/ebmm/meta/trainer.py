@@ -220,9 +220,11 @@ def train(
             bar.update(1)
     finally:
         bar.close()
-        checkpoint(CHECKPOINT_NAME, with_optim=True)  # at exit, also on Ctrl-C or error
-        if metrics is not None:
-            metrics.close()
+        try:
+            checkpoint(CHECKPOINT_NAME, with_optim=True)  # at exit, also on Ctrl-C or error
+        finally:
+            if metrics is not None:
+                metrics.close()
     return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out)
 
 

@@ -1,0 +1,33 @@
+"""Shared fixtures: small configurations that run in seconds on one CPU core."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def gen():
+    """A seeded torch generator."""
+    return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def tiny_memory_config() -> MemoryConfig:
+    """A 32-dimensional log-cosh memory (16 hidden units), K = 5, T = 3."""
+    return MemoryConfig(
+        energy=EnergyConfig("logcosh", 32, {"hidden": 16, "static_hidden": 0, "init_scale": 0.1}),
+        read=ReadConfig(steps=5, step_init=0.3, train_leak=0.1),
+        write=WriteConfig(steps=3, rate_init=0.1),
+        max_patterns=8,
+    )
+
+
+@pytest.fixture
+def tiny_train_config() -> TrainConfig:
+    return TrainConfig(patterns=8, episodes=8, distortion="erase:16", lr=1e-2, clip_norm=1.0, steps=20,
+                       eval_every=10, eval_episodes=8, checkpoint_every=10, log_every=5)

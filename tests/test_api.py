@@ -1,0 +1,153 @@
+"""The public API: numpy in, numpy out, saved memories reload exactly, bad input is refused."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import ebmm
+from ebmm import CapacityWarning, CheckpointError, EnergyMemory, UnknownMemoryError
+from ebmm.meta.checkpoint import FORMAT, load_checkpoint
+from ebmm.tasks import Distortion, error_bits, random_patterns
+
+
+@pytest.fixture
+def memory(tiny_memory_config):
+    return EnergyMemory(tiny_memory_config, name="tiny")
+
+
+@pytest.fixture
+def patterns(gen):
+    return random_patterns((6, 32), generator=gen).numpy()
+
+
+def test_write_read_roundtrip_numpy_and_torch(memory, patterns):
+    state = memory.write(patterns)
+    out = memory.read(patterns, state)
+    assert isinstance(out, np.ndarray) and out.shape == patterns.shape and out.dtype == np.float32
+    assert (out >= 0).all() and (out <= 1).all()
+    out_t = memory.read(torch.from_numpy(patterns), memory.write(torch.from_numpy(patterns)))
+    np.testing.assert_allclose(out, out_t)
+    traj = memory.read(patterns, state, trajectory=True)
+    assert traj.shape == (memory.config.read.steps + 1, *patterns.shape)
+    np.testing.assert_array_equal(traj[0], patterns)
+    np.testing.assert_allclose(traj[-1], out)
+
+
+def test_batched_write_and_read(memory, gen):
+    x = random_patterns((3, 5, 32), generator=gen).numpy()
+    state = memory.write(x)
+    assert state.batched and state.batch_size == 3 and state.memory_size() == memory.memory_size()
+    out = memory.read(x, state)
+    assert out.shape == (3, 5, 32)
+    single = memory.read(x[1], memory.write(x[1]))
+    np.testing.assert_allclose(out[1], single, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="do not match"):
+        memory.read(x[0], state)
+
+
+def test_saved_memory_reloads_to_identical_outputs(memory, patterns, tmp_path, gen):
+    # perturb the parameters so the test does not pass on a fresh initialisation alone
+    for d in memory.params.values():
+        for k in d:
+            d[k] = d[k] + 0.01 * torch.randn(d[k].shape, generator=gen)
+    q = Distortion.parse("erase:16").apply(torch.from_numpy(patterns), generator=gen).numpy()
+    expected = memory.read(q, memory.write(patterns), trajectory=True)
+    path = memory.save(tmp_path / "m.safetensors")
+    again = ebmm.load(path)
+    np.testing.assert_array_equal(again.read(q, again.write(patterns), trajectory=True), expected)
+    assert again.config == memory.config and again.name == "tiny"
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.zeros((4, 31)), ValueError, "32-dimensional"),
+        (np.full((4, 32), 1.5), ValueError, r"\[0, 1\]"),
+        (np.full((4, 32), -0.1), ValueError, r"\[0, 1\]"),
+        (np.full((4, 32), np.nan), ValueError, "NaN"),
+        (np.full((4, 32), np.inf), ValueError, "NaN or infinite"),
+        (np.zeros((0, 32)), ValueError, "empty"),
+        (np.zeros(32), ValueError, "shape"),
+        (np.array([["a"] * 32]), TypeError, "numbers"),
+    ],
+)
+def test_bad_patterns_are_refused(memory, bad, error, match):
+    with pytest.raises(error, match=match):
+        memory.write(bad)
+    state = memory.write(np.zeros((2, 32)))
+    with pytest.raises(error, match=match):
+        memory.read(bad, state)
+
+
+def test_more_patterns_than_trained_for_warns(memory, gen):
+    x = random_patterns((memory.max_patterns + 1, 32), generator=gen).numpy()
+    with pytest.warns(CapacityWarning, match="trained for"):
+        memory.write(x)
+
+
+def test_state_from_another_memory_is_refused(memory, tiny_memory_config, patterns):
+    other = EnergyMemory(tiny_memory_config, name="other")
+    with pytest.raises(ValueError, match="written by"):
+        other.read(patterns, memory.write(patterns))
+    with pytest.raises(TypeError, match="MemoryState"):
+        memory.read(patterns, {"memory.weight": 0})
+
+
+def test_unknown_memory_name():
+    with pytest.raises(UnknownMemoryError, match="unknown memory 'no-such-memory'"):
+        ebmm.load("no-such-memory")
+
+
+def test_corrupt_truncated_and_mismatched_checkpoints(memory, tmp_path, tiny_memory_config):
+    path = memory.save(tmp_path / "m.safetensors")
+    raw = path.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        ebmm.load(tmp_path / "trunc.safetensors")
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError):
+        ebmm.load(tmp_path / "garbage.safetensors")
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        ebmm.load(tmp_path / "missing.safetensors")
+
+    # a file whose configuration promises a different architecture than its tensors hold
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    cfg = json.loads(meta["memory_config"])
+    cfg["energy"]["kwargs"]["hidden"] = 17
+    save_file(load_file(str(path)), str(tmp_path / "mismatch.safetensors"), metadata={**meta, "memory_config": json.dumps(cfg)})
+    with pytest.raises(CheckpointError, match="shape"):
+        ebmm.load(tmp_path / "mismatch.safetensors")
+    save_file(load_file(str(path)), str(tmp_path / "other.safetensors"), metadata={**meta, "format": "something-else"})
+    with pytest.raises(CheckpointError, match="not an ebmm memory"):
+        ebmm.load(tmp_path / "other.safetensors")
+    tensors = load_file(str(path))
+    tensors["params/init/memory.weight"][0, 0] = float("nan")
+    save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="non-finite"):
+        ebmm.load(tmp_path / "nan.safetensors")
+    assert load_checkpoint(path).memory_config == tiny_memory_config and meta["format"] == FORMAT
+
+
+def test_hopfield_baselines_by_name(gen):
+    x = random_patterns((8, 128), generator=gen).numpy()
+    q = Distortion.parse("flip:8").apply(torch.from_numpy(x), generator=gen).numpy()
+    for name in ("hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse"):
+        mem = ebmm.load(name)
+        assert mem.memory_size() == 8256
+        r = mem.read(q, mem.write(x))
+        assert float(error_bits(torch.from_numpy(r), torch.from_numpy(x)).mean()) < 1.0
+
+
+def test_evaluate_binary_reports_percentiles(memory):
+    from ebmm.evaluation import evaluate_binary
+
+    st = evaluate_binary(memory, 4, "erase:16", min_patterns=64, min_batches=8)
+    assert st.batches == 16 and st.patterns == 64
+    assert st.p5 <= st.mean <= st.p95
+    assert st.query_mean == pytest.approx(8.0, abs=1.5)

@@ -1,0 +1,110 @@
+"""The command line, run in-process with click's runner."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ebmm
+from ebmm.cli import main
+from ebmm.tasks import Distortion, error_bits, random_patterns
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def tiny_file(tmp_path, tiny_memory_config):
+    return ebmm.EnergyMemory(tiny_memory_config, name="tiny").save(tmp_path / "tiny.safetensors")
+
+
+def test_recall_round_trip_on_files(runner, tmp_path, tiny_file, gen):
+    x = random_patterns((6, 32), generator=gen)
+    q = Distortion.parse("erase:16").apply(x, generator=gen)
+    np.save(tmp_path / "p.npy", x.numpy())
+    np.save(tmp_path / "q.npy", q.numpy())
+    res = runner.invoke(main, ["recall", "--memory", str(tiny_file), "--store", str(tmp_path / "p.npy"),
+                               "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r.npy")])
+    assert res.exit_code == 0, res.output
+    r = np.load(tmp_path / "r.npy")
+    mem = ebmm.load(tiny_file)
+    np.testing.assert_array_equal(r, mem.read(q.numpy(), mem.write(x.numpy())))
+    # a Hopfield baseline through the same command really retrieves
+    big = random_patterns((8, 128), generator=gen)
+    np.save(tmp_path / "bp.npy", big.numpy())
+    np.save(tmp_path / "bq.npy", Distortion.parse("flip:6").apply(big, generator=gen).numpy())
+    res = runner.invoke(main, ["recall", "--memory", "hopfield-pseudo-inverse", "--store", str(tmp_path / "bp.npy"),
+                               "--queries", str(tmp_path / "bq.npy"), "--out", str(tmp_path / "br.npy")])
+    assert res.exit_code == 0, res.output
+    assert float(error_bits(torch.from_numpy(np.load(tmp_path / "br.npy")), big).mean()) == 0.0
+
+
+def test_recall_bad_inputs(runner, tmp_path, tiny_file):
+    np.save(tmp_path / "wrong_dim.npy", np.zeros((4, 31)))
+    np.save(tmp_path / "ok.npy", np.zeros((4, 32)))
+    np.save(tmp_path / "three_d.npy", np.zeros((2, 4, 32)))
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    base = ["recall", "--memory", str(tiny_file), "--out", str(tmp_path / "r.npy")]
+    res = runner.invoke(main, base + ["--store", str(tmp_path / "wrong_dim.npy"), "--queries", str(tmp_path / "ok.npy")])
+    assert res.exit_code == 1 and "32-dimensional" in res.output
+    res = runner.invoke(main, base + ["--store", str(tmp_path / "junk.npy"), "--queries", str(tmp_path / "ok.npy")])
+    assert res.exit_code == 2 and "not a readable .npy" in res.output
+    res = runner.invoke(main, base + ["--store", str(tmp_path / "three_d.npy"), "--queries", str(tmp_path / "ok.npy")])
+    assert res.exit_code == 2 and "2-D" in res.output
+    res = runner.invoke(main, base + ["--store", str(tmp_path / "missing.npy"), "--queries", str(tmp_path / "ok.npy")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(main, ["recall", "--memory", "nope", "--store", str(tmp_path / "ok.npy"),
+                               "--queries", str(tmp_path / "ok.npy"), "--out", str(tmp_path / "r.npy")])
+    assert res.exit_code == 2 and "unknown memory 'nope'" in res.output
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(tiny_file.read_bytes()[:100])
+    res = runner.invoke(main, ["recall", "--memory", str(corrupt), "--store", str(tmp_path / "ok.npy"),
+                               "--queries", str(tmp_path / "ok.npy"), "--out", str(tmp_path / "r.npy")])
+    assert res.exit_code == 2 and "corrupt or truncated" in res.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["eval", "binary", "--patterns", "16,x"], "comma-separated integers"),
+        (["eval", "binary", "--patterns", "0"], "positive"),
+        (["eval", "binary", "--distortion", "smudge:3"], "bad distortion"),
+        (["train", "binary", "--steps", "0"], "0 is not in the range"),
+        (["train", "binary", "--distortion", "erase:200", "--steps", "1"], "cannot corrupt"),
+        (["train", "binary", "--energy", "transformer"], "transformer"),
+        (["train", "binary", "--resume", "--out", "/nonexistent/run"], "no checkpoint"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_cli_arguments(runner, args, message):
+    res = runner.invoke(main, args)
+    assert res.exit_code != 0
+    assert message in res.output
+
+
+def test_train_then_resume_then_eval(runner, tmp_path):
+    out = tmp_path / "run"
+    res = runner.invoke(main, ["train", "binary", "--preset", "tiny", "--steps", "6", "--out", str(out), "--quiet",
+                               "--eval-every", "3", "--checkpoint-every", "3"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["step"] == 6
+    res = runner.invoke(main, ["train", "binary", "--steps", "9", "--out", str(out), "--resume", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["step"] == 9
+    res = runner.invoke(main, ["eval", "binary", "--memory", str(out), "--patterns", "4,8", "--distortion", "erase:16",
+                               "--min-patterns", "32", "--out", str(tmp_path / "ev")])
+    assert res.exit_code == 0, res.output
+    record = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert set(record["results"]) == {str(out), "hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse"}
+    assert record["memory_size"]["hopfield-hebb"] == 32 * 31 // 2 + 32
+    assert (tmp_path / "ev" / "error_bits.png").stat().st_size > 1000
+    assert "| hopfield-hebb | 528 |" in (tmp_path / "ev" / "table.md").read_text()
+
+
+def test_list(runner):
+    res = runner.invoke(main, ["list"])
+    assert res.exit_code == 0 and "hopfield-storkey" in res.output

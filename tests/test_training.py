@@ -1,0 +1,94 @@
+"""Meta-training: it learns, it resumes exactly, it survives bad steps and crashes."""
+
+import json
+import math
+
+import pytest
+import torch
+
+import ebmm.meta.trainer as trainer_mod
+from ebmm.config import TrainConfig
+from ebmm.errors import CheckpointError
+from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.meta.model import Architecture, init_params
+from ebmm.meta.trainer import CHECKPOINT_NAME, METRICS_NAME, distortion_at, evaluate_params, lr_lambda, train
+
+from dataclasses import replace
+
+
+def test_tiny_meta_training_beats_the_query_and_the_untrained_memory(tiny_memory_config, tiny_train_config):
+    cfg = replace(tiny_train_config, steps=250, eval_every=0)
+    arch = Architecture.from_config(tiny_memory_config)
+    before = evaluate_params(arch, init_params(arch), 8, "erase:16", 32, seed=99)
+    result = train(tiny_memory_config, cfg, progress=False)
+    after = evaluate_params(arch, result.params, 8, "erase:16", 32, seed=99)
+    query_bits = 8.0  # 16 erased positions of random bits: half are wrong after thresholding at 0.5
+    assert after < 0.5 * query_bits
+    assert after < 0.8 * before, (before, after)
+
+
+def test_resumed_run_continues_the_interrupted_one(tiny_memory_config, tiny_train_config, tmp_path):
+    straight = train(tiny_memory_config, tiny_train_config, tmp_path / "a", progress=False)
+    half = replace(tiny_train_config, steps=10)
+    train(tiny_memory_config, half, tmp_path / "b", progress=False)
+    resumed = train(tiny_memory_config, tiny_train_config, tmp_path / "b", resume=True, progress=False)
+    assert resumed.step == straight.step == 20
+    for g in straight.params:
+        for k in straight.params[g]:
+            torch.testing.assert_close(resumed.params[g][k], straight.params[g][k], rtol=1e-5, atol=1e-6)
+    steps = [json.loads(l)["step"] for l in (tmp_path / "b" / METRICS_NAME).read_text().splitlines()]
+    assert steps == sorted(steps) and steps[-1] == 20
+
+
+def test_resume_refuses_a_different_run(tiny_memory_config, tiny_train_config, tmp_path):
+    train(tiny_memory_config, replace(tiny_train_config, steps=5), tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="different training configuration"):
+        train(tiny_memory_config, replace(tiny_train_config, lr=0.5), tmp_path, resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train(tiny_memory_config, tiny_train_config, tmp_path / "empty", resume=True, progress=False)
+
+
+def test_non_finite_meta_gradients_are_skipped_and_counted(tiny_memory_config, tiny_train_config, monkeypatch):
+    real = trainer_mod.MetaStep.__call__
+    calls = {"n": 0}
+
+    def poisoned(self, params, x, q):
+        grads, loss, last = real(self, params, x, q)
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            grads = {g: {k: torch.full_like(v, math.nan) for k, v in d.items()} for g, d in grads.items()}
+        return grads, loss, last
+
+    monkeypatch.setattr(trainer_mod.MetaStep, "__call__", poisoned)
+    result = train(tiny_memory_config, replace(tiny_train_config, steps=6, eval_every=0), progress=False)
+    assert result.skipped == 3
+    assert all(torch.isfinite(t).all() for d in result.params.values() for t in d.values())
+
+
+def test_a_crash_while_checkpointing_keeps_the_last_good_checkpoint(tiny_memory_config, tiny_train_config, tmp_path, monkeypatch):
+    train(tiny_memory_config, replace(tiny_train_config, steps=10), tmp_path, progress=False)
+    good = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    import ebmm.meta.checkpoint as ck
+
+    def crash(tensors, path, metadata=None):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ck, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train(tiny_memory_config, tiny_train_config, tmp_path, resume=True, progress=False)
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == good
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME).step == 10
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_lr_schedule_and_curriculum():
+    cfg = TrainConfig(steps=100, warmup_steps=10, lr_schedule="cosine", final_lr_fraction=0.1,
+                      curriculum_steps=50, curriculum_start_fraction=0.25, distortion="erase:64")
+    f = lr_lambda(cfg)
+    assert f(0) == pytest.approx(0.1) and f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.1)
+    assert distortion_at(cfg, 0).count == 16 and distortion_at(cfg, 50).count == 64
+    assert distortion_at(cfg, 25).count == 40
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")
