@@ -108,3 +108,41 @@ def test_train_then_resume_then_eval(runner, tmp_path):
 def test_list(runner):
     res = runner.invoke(main, ["list"])
     assert res.exit_code == 0 and "hopfield-storkey" in res.output
+
+
+def test_demo_writes_a_figure_and_compares_with_hopfield(runner, tmp_path, tiny_file):
+    out = tmp_path / "demo.png"
+    res = runner.invoke(main, ["demo", "--memory", str(tiny_file), "--patterns", "6", "--distortion", "erase:16",
+                               "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "hopfield-pseudo-inverse" in res.output and "query (no memory)" in res.output
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.size[0] > 400 and im.size[1] > 200
+
+
+def test_shipped_memories_load_and_retrieve():
+    shipped = ebmm.pretrained()
+    if not shipped:
+        pytest.skip("no pretrained memory shipped in this checkout")
+    for name in shipped:
+        memory = ebmm.load(name)
+        assert memory.memory_size() <= 8256
+        gen = torch.Generator().manual_seed(5)
+        x = random_patterns((32, memory.dim), generator=gen)
+        q = Distortion.parse("erase:64").apply(x, generator=gen)
+        r = torch.from_numpy(memory.read(q.numpy(), memory.write(x.numpy())))
+        assert float(error_bits(r, x).mean()) < 0.5 * float(error_bits(q, x).mean())
+
+
+def test_export_strips_optimiser_state_and_keeps_outputs(runner, tmp_path, gen):
+    run = tmp_path / "run"
+    assert runner.invoke(main, ["train", "binary", "--preset", "tiny", "--steps", "3", "--out", str(run), "--quiet", "--eval-every", "0"]).exit_code == 0
+    res = runner.invoke(main, ["export", str(run / "checkpoint.safetensors"), str(tmp_path / "m.safetensors"), "--note", "tiny run"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "m.safetensors").stat().st_size < (run / "checkpoint.safetensors").stat().st_size
+    a, b = ebmm.load(run / "checkpoint.safetensors"), ebmm.load(tmp_path / "m.safetensors")
+    x = random_patterns((5, 32), generator=gen).numpy()
+    np.testing.assert_array_equal(a.read(x, a.write(x)), b.read(x, b.write(x)))
+    assert b.name == "m" and b.info["note"] == "tiny run" and b.info["trained_steps"] == 3

@@ -267,6 +267,27 @@ def demo(memory_name, patterns, distortion, seed, out_path):
     click.echo(f"\nsaved {out_path}")
 
 
+# ----------------------------------------------------------------------------------- export
+@main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", help="Name stored in the file (default: DEST's stem).")
+@click.option("--note", default="", help="Free text stored with the memory (e.g. the training command).")
+def export(source, dest, name, note):
+    """Write the memory of a run directory or checkpoint (SOURCE) to DEST without optimiser
+    state: a small file that ebmm.load reads."""
+    from .energy_memory import EnergyMemory
+
+    memory = _load_memory(str(source))
+    if not isinstance(memory, EnergyMemory):
+        raise click.BadParameter(f"{source} is not an energy memory", param_hint="SOURCE")
+    memory.name = name or dest.stem
+    if note:
+        memory.info["note"] = note
+    memory.save(dest)
+    click.echo(f"wrote {dest} ({dest.stat().st_size} bytes, {memory.memory_size()} writable floats)")
+
+
 # ------------------------------------------------------------------------------------- list
 @main.command("list")
 def list_():
