@@ -131,7 +131,7 @@ def test_corrupt_truncated_and_mismatched_checkpoints(memory, tmp_path, tiny_mem
     save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=meta)
     with pytest.raises(CheckpointError, match="non-finite"):
         ebmm.load(tmp_path / "nan.safetensors")
-    assert load_checkpoint(path).memory_config == tiny_memory_config and meta["format"] == FORMAT
+    assert load_checkpoint(path).model.config == tiny_memory_config and meta["format"] == FORMAT
 
 
 def test_hopfield_baselines_by_name(gen):

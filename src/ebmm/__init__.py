@@ -16,6 +16,7 @@ Public names are re-exported here once; submodules hold the pieces (``energies``
 from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
 from .energies import EnergyModel, GatedRNNEnergy, LogCoshEnergy, memory_size
 from .energy_memory import EnergyMemory
+from .learned_memory import LearnedMemory
 from .errors import CapacityWarning, CheckpointError, EBMMError, UnknownMemoryError
 from .memory import AssociativeMemory, MemoryState
 from .registry import available, load, pretrained
@@ -31,6 +32,7 @@ __all__ = [
     "EnergyMemory",
     "EnergyModel",
     "GatedRNNEnergy",
+    "LearnedMemory",
     "LogCoshEnergy",
     "MemoryConfig",
     "MemoryState",

@@ -70,7 +70,11 @@ def train_binary(preset, patterns, steps, out_dir, resume, distortion, energy, h
             ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
         except EBMMError as e:
             raise click.ClickException(f"--resume: {e}") from None
-        mcfg, tcfg = ck.memory_config, ck.train_config or tcfg
+        from .meta.model import Architecture
+
+        if not isinstance(ck.model, Architecture):
+            raise click.ClickException(f"--resume: {out_dir} holds a {ck.model.kind} run, not an energy memory")
+        mcfg, tcfg = ck.model.config, ck.train_config or tcfg
     if distortion is not None:
         try:
             Distortion.parse(distortion)
@@ -276,11 +280,11 @@ def demo(memory_name, patterns, distortion, seed, out_path):
 def export(source, dest, name, note):
     """Write the memory of a run directory or checkpoint (SOURCE) to DEST without optimiser
     state: a small file that ebmm.load reads."""
-    from .energy_memory import EnergyMemory
+    from .learned_memory import LearnedMemory
 
     memory = _load_memory(str(source))
-    if not isinstance(memory, EnergyMemory):
-        raise click.BadParameter(f"{source} is not an energy memory", param_hint="SOURCE")
+    if not isinstance(memory, LearnedMemory):
+        raise click.BadParameter(f"{source} is not a trained memory", param_hint="SOURCE")
     memory.name = name or dest.stem
     if note:
         memory.info["note"] = note

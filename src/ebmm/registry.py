@@ -40,13 +40,13 @@ def available() -> list[str]:
 
 def load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
     """Load a memory: a shipped pretrained name (see :func:`pretrained`), a baseline name
-    (e.g. ``hopfield-hebb``; ``kwargs`` such as ``dim`` go to its constructor), or a ``.safetensors`` path
-    written by :meth:`EnergyMemory.save` or by ``ebmm train``.
+    (e.g. ``hopfield-hebb``; ``kwargs`` such as ``dim`` go to its constructor), or a
+    ``.safetensors`` path (or run directory) written by ``save`` or by ``ebmm train``.
 
     Raises :class:`~ebmm.errors.UnknownMemoryError` for an unknown name and
     :class:`~ebmm.errors.CheckpointError` for a bad file.
     """
-    from .energy_memory import EnergyMemory
+    from .learned_memory import LearnedMemory
 
     key = str(name_or_path)
     shipped = pretrained()
@@ -54,16 +54,16 @@ def load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
     if kwargs and key not in baselines:
         raise TypeError(f"keyword arguments {sorted(kwargs)} apply only to baseline names, not to {key!r}")
     if key in shipped:
-        return EnergyMemory.from_file(_pretrained_root() / shipped[key]["file"], name=key)
+        return LearnedMemory.from_file(_pretrained_root() / shipped[key]["file"], name=key)
     if key in baselines:
         return baselines[key](**kwargs)
     path = Path(key)
     if path.is_dir():
         for candidate in ("best.safetensors", "checkpoint.safetensors", "memory.safetensors"):
             if (path / candidate).is_file():
-                return EnergyMemory.from_file(path / candidate)
+                return LearnedMemory.from_file(path / candidate)
     if path.exists() or path.suffix == ".safetensors":
-        return EnergyMemory.from_file(path)
+        return LearnedMemory.from_file(path)
     raise UnknownMemoryError(
         f"unknown memory {key!r}: not a file, and not one of {', '.join(available()) or '(none)'}"
     )

@@ -1,7 +1,8 @@
 """Checkpoints: one safetensors file holding a memory (and, for training runs, the optimiser).
 
 Layout — tensors ``params/<group>/<name>`` (the :data:`MetaParams` pytree) and, in training
-checkpoints, ``optim/<i>/<key>``; string metadata ``format``, ``memory_config`` (JSON),
+checkpoints, ``optim/<i>/<key>``; string metadata ``format``, ``model_kind`` (``ebmm`` or a
+learned baseline; absent means ``ebmm``), ``memory_config`` (the model's JSON config),
 ``train_config`` (JSON), ``step``, ``skipped``, ``optim_groups`` (JSON) and free ``info``.
 
 Writes are atomic: the file is written beside its target, flushed to disk, then renamed over
@@ -22,9 +23,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ..config import MemoryConfig, TrainConfig, memory_config_from_dict, to_dict, train_config_from_dict
+from ..config import TrainConfig, to_dict, train_config_from_dict
 from ..errors import CheckpointError
-from .model import Architecture, MetaParams, init_params
+from .protocol import LearnedModel, MetaParams, model_from_config
 
 FORMAT = "ebmm-memory-v1"
 
@@ -33,7 +34,7 @@ FORMAT = "ebmm-memory-v1"
 class Checkpoint:
     """What a checkpoint file holds."""
 
-    memory_config: MemoryConfig
+    model: LearnedModel
     params: MetaParams
     train_config: TrainConfig | None = None
     step: int = 0
@@ -70,7 +71,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
     tensors = _flatten(ckpt.params)
     meta = {
         "format": FORMAT,
-        "memory_config": json.dumps(to_dict(ckpt.memory_config)),
+        "model_kind": ckpt.model.kind,
+        "memory_config": json.dumps(ckpt.model.config_dict()),
         "step": str(ckpt.step),
         "skipped": str(ckpt.skipped),
         "info": json.dumps(ckpt.info),
@@ -114,14 +116,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an ebmm memory (format {meta.get('format')!r}, expected {FORMAT!r})")
     try:
-        mcfg = memory_config_from_dict(json.loads(meta["memory_config"]))
+        model = model_from_config(meta.get("model_kind", "ebmm"), json.loads(meta["memory_config"]))
         tcfg = train_config_from_dict(json.loads(meta["train_config"])) if "train_config" in meta else None
         step, skipped = int(meta.get("step", 0)), int(meta.get("skipped", 0))
         info = json.loads(meta.get("info", "{}"))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} has malformed metadata: {e}") from e
 
-    expected = init_params(Architecture.from_config(mcfg))
+    expected = model.init_params()
     params: MetaParams = {}
     for group, d in expected.items():
         params[group] = {}
@@ -143,4 +145,4 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if extra:
         raise CheckpointError(f"{path} holds tensors its configuration does not know: {sorted(extra)[:5]}")
     optim = _optim_from_tensors(tensors, meta["optim_groups"]) if "optim_groups" in meta else None
-    return Checkpoint(mcfg, params, tcfg, step, skipped, optim, info)
+    return Checkpoint(model, params, tcfg, step, skipped, optim, info)

@@ -20,28 +20,60 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
-from ..config import MemoryConfig
+from ..config import MemoryConfig, memory_config_from_dict, to_dict
 from ..dynamics import EnergyFn, inverse_softplus, logit, non_increasing, read, write
-from ..energies import EnergyModel, Params, build_energy, split_params
+from ..energies import EnergyModel, Params, build_energy, memory_size, split_params
+from .protocol import MetaParams, register_model
 
-MetaParams = dict[str, dict[str, Tensor]]
 
-
+@register_model
 @dataclass(frozen=True, eq=False)
 class Architecture:
-    """An energy network's structure plus the memory configuration."""
+    """An energy network's structure plus the memory configuration: the EBMM
+    :class:`~ebmm.meta.protocol.LearnedModel`. Its methods delegate to the pure functions below."""
 
     config: MemoryConfig
     energy: EnergyModel
+    kind = "ebmm"
 
     @classmethod
     def from_config(cls, config: MemoryConfig) -> Architecture:
         energy = build_energy(config.energy.kind, dim=config.energy.dim, **config.energy.kwargs)
         return cls(config, energy)
 
+    # --- LearnedModel protocol ----------------------------------------------------------------
     @property
     def dim(self) -> int:
         return self.config.energy.dim
+
+    @property
+    def max_patterns(self) -> int:
+        return self.config.max_patterns
+
+    def config_dict(self) -> dict:
+        return to_dict(self.config)
+
+    @classmethod
+    def from_config_dict(cls, d: dict) -> Architecture:
+        return cls.from_config(memory_config_from_dict(d))
+
+    def init_params(self, seed: int = 0) -> MetaParams:
+        return init_params(self, seed=seed)
+
+    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor) -> tuple[Tensor, Tensor]:
+        return meta_loss(self, params, patterns, queries, self.config.read.train_leak)
+
+    def write(self, params: MetaParams, patterns: Tensor) -> Params:
+        return write_batch(self, params, patterns)
+
+    def read(self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool) -> Tensor:
+        iterates = read_batch(self, params, state, queries)  # (B, K, M, d)
+        return torch.cat([queries.unsqueeze(1), iterates], dim=1) if trajectory else iterates[:, -1]
+
+    def memory_size(self) -> int:
+        return memory_size(self.energy)
+
+    # --- helpers ------------------------------------------------------------------------------
 
     @cached_property
     def layers(self) -> list[list[str]]:

@@ -22,7 +22,8 @@ from ..config import MemoryConfig, TrainConfig, to_dict
 from ..errors import CheckpointError
 from ..tasks import Distortion, error_bits, sample_episodes
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .model import Architecture, MetaParams, init_params, meta_loss
+from .model import Architecture
+from .protocol import LearnedModel, MetaParams
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 BEST_NAME = "best.safetensors"
@@ -82,12 +83,8 @@ class MetaStep:
     ``torch.compile`` (the ``torch.func`` form compiles; autograd's double backward does not).
     """
 
-    def __init__(self, arch: Architecture, leak: float, compile: bool):
-        def loss_fn(params: MetaParams, x: Tensor, q: Tensor):
-            loss, last = meta_loss(arch, params, x, q, leak)
-            return loss, last
-
-        fn = torch.func.grad_and_value(loss_fn, has_aux=True)
+    def __init__(self, model: LearnedModel, compile: bool):
+        fn = torch.func.grad_and_value(model.loss, has_aux=True)
         self._fn = torch.compile(fn, dynamic=False) if compile else fn
 
     def __call__(self, params: MetaParams, x: Tensor, q: Tensor):
@@ -96,17 +93,19 @@ class MetaStep:
 
 
 def evaluate_params(
-    arch: Architecture, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int
+    model: LearnedModel, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int
 ) -> float:
-    """Mean error bits of the final read iterate on a fixed set of episodes."""
+    """Mean error bits of the retrievals on a fixed set of episodes."""
     gen = torch.Generator().manual_seed(seed)
-    x, q = sample_episodes(episodes, patterns, arch.dim, distortion, generator=gen)
-    _, last = meta_loss(arch, params, x, q)
-    return float(error_bits(last, x).mean())
+    x, q = sample_episodes(episodes, patterns, model.dim, distortion, generator=gen)
+    with torch.no_grad():
+        state = model.write(params, x)
+        retrieved = model.read(params, state, q, False)
+    return float(error_bits(retrieved, x).mean())
 
 
 def train(
-    memory_config: MemoryConfig,
+    model: LearnedModel | MemoryConfig,
     train_config: TrainConfig,
     out_dir: str | Path | None = None,
     *,
@@ -114,9 +113,10 @@ def train(
     progress: bool = True,
     params: MetaParams | None = None,
 ) -> TrainResult:
-    """Meta-train an energy memory.
+    """Meta-train a memory model.
 
-    **Arguments:** the memory and training configs; ``out_dir`` for checkpoints and metrics
+    **Arguments:** the model (any :class:`~ebmm.meta.protocol.LearnedModel`; a
+    :class:`~ebmm.config.MemoryConfig` means the energy memory) and the training config; ``out_dir`` for checkpoints and metrics
     (None: keep nothing on disk); ``resume`` continues the run saved in ``out_dir`` (its
     configs must match, except the bookkeeping fields of :data:`RESUMABLE_CHANGES`; raise
     ``steps`` to train longer); ``params`` a starting point
@@ -125,7 +125,8 @@ def train(
     **Returns:** a :class:`TrainResult`.
     """
     out = Path(out_dir) if out_dir is not None else None
-    arch = Architecture.from_config(memory_config)
+    if isinstance(model, MemoryConfig):
+        model = Architecture.from_config(model)
     cfg = train_config
     step, skipped, opt_state = 0, 0, None
     best = math.inf
@@ -133,17 +134,17 @@ def train(
         if out is None or not (out / CHECKPOINT_NAME).is_file():
             raise CheckpointError(f"--resume: no checkpoint to resume in {out}")
         ck = load_checkpoint(out / CHECKPOINT_NAME)
-        if ck.memory_config != memory_config:
+        if ck.model.kind != model.kind or ck.model.config_dict() != model.config_dict():
             raise CheckpointError(
-                f"--resume: the run in {out} has a different memory configuration "
-                f"({to_dict(ck.memory_config)} vs {to_dict(memory_config)})"
+                f"--resume: the run in {out} has a different model "
+                f"({ck.model.kind} {ck.model.config_dict()} vs {model.kind} {model.config_dict()})"
             )
         if ck.train_config is None or _without_steps(ck.train_config) != _without_steps(cfg):
             raise CheckpointError(f"--resume: the run in {out} was started with a different training configuration")
         params, step, skipped, opt_state = ck.params, ck.step, ck.skipped, ck.optimizer_state
         best = float(ck.info.get("best_eval_error_bits", math.inf))
     elif params is None:
-        params = init_params(arch, seed=cfg.seed)
+        params = model.init_params(seed=cfg.seed)
     params = {g: {n: t.detach().clone() for n, t in d.items()} for g, d in params.items()}
 
     flat = leaves(params)
@@ -153,11 +154,11 @@ def train(
         opt.load_state_dict(opt_state)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg), last_epoch=step - 1)
 
-    meta_step = MetaStep(arch, memory_config.read.train_leak, cfg.compile)
+    meta_step = MetaStep(model, cfg.compile)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(
-            json.dumps({"memory": to_dict(memory_config), "train": to_dict(cfg)}, indent=2)
+            json.dumps({"model_kind": model.kind, "model": model.config_dict(), "train": to_dict(cfg)}, indent=2)
         )
 
     metrics = open(out / METRICS_NAME, "a") if out is not None else None
@@ -168,7 +169,7 @@ def train(
         save_checkpoint(
             out / path_name,
             Checkpoint(
-                memory_config, params, cfg, step, skipped, opt.state_dict() if with_optim else None,
+                model, params, cfg, step, skipped, opt.state_dict() if with_optim else None,
                 info={"best_eval_error_bits": best if math.isfinite(best) else None},
             ),
         )
@@ -184,7 +185,7 @@ def train(
     try:
         while step < cfg.steps:
             gen = episode_generator(cfg.seed, step)
-            x, q = sample_episodes(cfg.episodes, cfg.patterns, arch.dim, distortion_at(cfg, step), generator=gen)
+            x, q = sample_episodes(cfg.episodes, cfg.patterns, model.dim, distortion_at(cfg, step), generator=gen)
             grads, loss, last = meta_step(params, x, q)
             gflat = leaves(grads)
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in gflat]))
@@ -209,7 +210,7 @@ def train(
                      "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped,
                      "distortion": str(distortion_at(cfg, step - 1))})
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-                last_eval = evaluate_params(arch, params, cfg.patterns, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed)
+                last_eval = evaluate_params(model, params, cfg.patterns, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed)
                 log({"step": step, "eval_error_bits": last_eval})
                 if last_eval < best:
                     best = last_eval

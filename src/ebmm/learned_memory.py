@@ -1,0 +1,64 @@
+"""A meta-trained memory — the energy memory or a learned baseline — behind the public
+:class:`~ebmm.memory.AssociativeMemory` API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import Tensor
+
+from .memory import AssociativeMemory
+from .meta.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .meta.protocol import LearnedModel, MetaParams
+
+
+class LearnedMemory(AssociativeMemory):
+    """A :class:`~ebmm.meta.protocol.LearnedModel` plus its meta-learned parameters.
+
+    ``write`` runs the model's write on the validated patterns, ``read`` its read; ``save``
+    writes one ``.safetensors`` file that :func:`ebmm.load` reads back.
+    """
+
+    def __init__(self, model: LearnedModel, params: MetaParams | None = None, *, name: str | None = None, info: dict | None = None):
+        self.model = model
+        self.params = params if params is not None else model.init_params()
+        self.dim = model.dim
+        self.max_patterns = model.max_patterns
+        self.name = name or model.kind
+        self.info = dict(info or {})
+
+    def _write(self, patterns: Tensor) -> dict[str, Tensor]:
+        return self.model.write(self.params, patterns)
+
+    def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
+        return self.model.read(self.params, tensors, queries, trajectory)
+
+    def memory_size(self) -> int:
+        return self.model.memory_size()
+
+    def compatible(self, other: AssociativeMemory) -> bool:
+        return other is self or (
+            isinstance(other, LearnedMemory) and other.model is self.model and other.params is self.params
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the memory to a ``.safetensors`` file (atomically); ``ebmm.load(path)`` reads it."""
+        return save_checkpoint(path, Checkpoint(self.model, self.params, info={"name": self.name, **self.info}))
+
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> LearnedMemory:
+        """Load a memory or a training checkpoint (raises :class:`~ebmm.errors.CheckpointError`)."""
+        from .energy_memory import EnergyMemory
+        from .meta.model import Architecture
+
+        ck = load_checkpoint(path)
+        info = dict(ck.info)
+        if ck.train_config is not None:
+            info.setdefault("trained_patterns", ck.train_config.patterns)
+            info.setdefault("trained_distortion", ck.train_config.distortion)
+            info.setdefault("trained_steps", ck.step)
+        name = name or info.pop("name", None) or Path(path).stem
+        info.pop("name", None)
+        if isinstance(ck.model, Architecture):
+            return EnergyMemory(ck.model.config, ck.params, name=name, info=info)
+        return LearnedMemory(ck.model, ck.params, name=name, info=info)
