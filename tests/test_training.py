@@ -92,3 +92,24 @@ def test_lr_schedule_and_curriculum():
     assert distortion_at(cfg, 25).count == 40
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="linear")
+
+
+def test_sigterm_writes_the_exit_checkpoint(tiny_memory_config, tiny_train_config, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    real = trainer_mod.MetaStep.__call__
+    calls = {"n": 0}
+
+    def terminated_at_step_7(self, params, x, q):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, params, x, q)
+
+    monkeypatch.setattr(trainer_mod.MetaStep, "__call__", terminated_at_step_7)
+    cfg = replace(tiny_train_config, steps=50, checkpoint_every=1000, eval_every=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_memory_config, cfg, tmp_path, progress=False)
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME).step in (6, 7)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,19 @@ def episode_generator(seed: int, step: int) -> torch.Generator:
     """The RNG of one training step: a function of (seed, step), so a resumed run sees exactly
     the episodes the interrupted one would have."""
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """Turn SIGTERM (a scheduler's pre-emption, ``kill``) into ``KeyboardInterrupt`` so the
+    loop's ``finally`` writes the exit checkpoint. Main thread only. Returns the restorer."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -182,6 +198,7 @@ def train(
     last_eval = None
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="meta-train", unit="step", dynamic_ncols=True)
     t0, steps_since = time.perf_counter(), 0
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         while step < cfg.steps:
             gen = episode_generator(cfg.seed, step)
@@ -222,8 +239,9 @@ def train(
     finally:
         bar.close()
         try:
-            checkpoint(CHECKPOINT_NAME, with_optim=True)  # at exit, also on Ctrl-C or error
+            checkpoint(CHECKPOINT_NAME, with_optim=True)  # at exit, also on Ctrl-C, SIGTERM or error
         finally:
+            restore_sigterm()
             if metrics is not None:
                 metrics.close()
     return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out)
