@@ -78,6 +78,7 @@ def test_recall_bad_inputs(runner, tmp_path, tiny_file):
         (["train", "binary", "--energy", "transformer"], "transformer"),
         (["train", "binary", "--resume", "--out", "/nonexistent/run"], "no checkpoint"),
         (["frobnicate"], "No such command"),
+        (["train", "binary", "--model", "nope"], "unknown model 'nope'"),
     ],
 )
 def test_bad_cli_arguments(runner, args, message):

@@ -39,6 +39,8 @@ def train():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/binary"), show_default=True,
               help="Run directory: checkpoints, metrics.jsonl, config.json.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
+@click.option("--model", "model_kind", default="ebmm", show_default=True,
+              help="ebmm, or a learned baseline's kind (see `ebmm list`).")
 @click.option("--distortion", help="KIND:K with KIND erase|replace|flip|zero (default erase:64).")
 @click.option("--energy", type=click.Choice(["logcosh", "gated_rnn"]), help="Energy network.")
 @click.option("--hidden", type=click.IntRange(1), help="Energy hidden size.")
@@ -53,15 +55,24 @@ def train():
 @click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never).")
 @click.option("--threads", type=click.IntRange(1), help="torch CPU threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_binary(preset, patterns, steps, out_dir, resume, distortion, energy, hidden, episodes, read_steps,
-                 write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
-    """Meta-train an energy memory on random 128-bit patterns."""
+def train_binary(preset, patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
+                 read_steps, write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
+    """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
+    from .meta.model import Architecture
+    from .meta.protocol import model_kinds, model_from_config
     from .meta.trainer import train as run
-    from .presets import PRESETS
+    from .presets import BASELINE_TRAIN, PRESETS
     from .tasks import Distortion
 
     _set_threads(threads)
+    kinds = model_kinds()
+    if model_kind not in kinds:
+        raise click.BadParameter(f"unknown model {model_kind!r}; choose one of {sorted(kinds)}", param_hint="--model")
     mcfg, tcfg = PRESETS[preset]
+    baseline = None
+    if model_kind != "ebmm":
+        tcfg = dataclasses.replace(BASELINE_TRAIN, **{f.name: getattr(tcfg, f.name) for f in dataclasses.fields(tcfg)
+                                                      if f.name in ("patterns", "distortion")})
     if resume:  # the saved run's configuration is the base; explicit options still override
         from .meta.checkpoint import load_checkpoint
         from .meta.trainer import CHECKPOINT_NAME
@@ -70,11 +81,15 @@ def train_binary(preset, patterns, steps, out_dir, resume, distortion, energy, h
             ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
         except EBMMError as e:
             raise click.ClickException(f"--resume: {e}") from None
-        from .meta.model import Architecture
-
-        if not isinstance(ck.model, Architecture):
-            raise click.ClickException(f"--resume: {out_dir} holds a {ck.model.kind} run, not an energy memory")
-        mcfg, tcfg = ck.model.config, ck.train_config or tcfg
+        tcfg = ck.train_config or tcfg
+        if isinstance(ck.model, Architecture):
+            mcfg = ck.model.config
+        else:
+            baseline = ck.model
+    elif model_kind != "ebmm":
+        baseline = model_from_config(model_kind, {"max_patterns": patterns or tcfg.patterns})
+    if baseline is not None and any(v is not None for v in (energy, hidden, read_steps, write_steps)):
+        raise click.BadParameter("--energy, --hidden, -K and -T apply to ebmm only", param_hint="--model")
     if distortion is not None:
         try:
             Distortion.parse(distortion)
@@ -83,22 +98,26 @@ def train_binary(preset, patterns, steps, out_dir, resume, distortion, energy, h
     tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(
         patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
         seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every).items() if v is not None})
-    ekw = dict(mcfg.energy.kwargs)
-    if energy is not None and energy != mcfg.energy.kind:
-        ekw = {}
-    if hidden is not None:
-        ekw["hidden"] = hidden
-    mcfg = dataclasses.replace(
-        mcfg,
-        energy=dataclasses.replace(mcfg.energy, kind=energy or mcfg.energy.kind, kwargs=ekw),
-        read=dataclasses.replace(mcfg.read, steps=read_steps or mcfg.read.steps),
-        write=dataclasses.replace(mcfg.write, steps=write_steps or mcfg.write.steps),
-        max_patterns=tcfg.patterns,
-    )
-    if Distortion.parse(tcfg.distortion).count > mcfg.energy.dim:
-        raise click.BadParameter(f"cannot corrupt more than {mcfg.energy.dim} positions", param_hint="--distortion")
+    if baseline is None:
+        ekw = dict(mcfg.energy.kwargs)
+        if energy is not None and energy != mcfg.energy.kind:
+            ekw = {}
+        if hidden is not None:
+            ekw["hidden"] = hidden
+        mcfg = dataclasses.replace(
+            mcfg,
+            energy=dataclasses.replace(mcfg.energy, kind=energy or mcfg.energy.kind, kwargs=ekw),
+            read=dataclasses.replace(mcfg.read, steps=read_steps or mcfg.read.steps),
+            write=dataclasses.replace(mcfg.write, steps=write_steps or mcfg.write.steps),
+            max_patterns=tcfg.patterns,
+        )
+        model = Architecture.from_config(mcfg)
+    else:
+        model = baseline
+    if Distortion.parse(tcfg.distortion).count > model.dim:
+        raise click.BadParameter(f"cannot corrupt more than {model.dim} positions", param_hint="--distortion")
     try:
-        result = run(mcfg, tcfg, out_dir, resume=resume, progress=not quiet)
+        result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     summary = {"step": result.step, "skipped_steps": result.skipped,

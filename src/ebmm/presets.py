@@ -40,3 +40,10 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
                     steps=200, eval_every=50, checkpoint_every=50, log_every=10),
     ),
 }
+
+
+#: Meta-training of the learned baselines (``ebmm train binary --model KIND``): the same episodes,
+#: distortion and evaluation as EBMM, an optimiser setting that suits small recurrent/attention
+#: models (AdamW 1e-3 with cosine decay, clipping at 1.0).
+BASELINE_TRAIN = TrainConfig(lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100,
+                             clip_norm=1.0, steps=5_000)
