@@ -52,8 +52,8 @@ def test_non_finite_meta_gradients_are_skipped_and_counted(tiny_memory_config, t
     real = trainer_mod.MetaStep.__call__
     calls = {"n": 0}
 
-    def poisoned(self, params, x, q):
-        grads, loss, last = real(self, params, x, q)
+    def poisoned(self, params, x, q, mask=None):
+        grads, loss, last = real(self, params, x, q, mask)
         calls["n"] += 1
         if calls["n"] % 2 == 0:
             grads = {g: {k: torch.full_like(v, math.nan) for k, v in d.items()} for g, d in grads.items()}
@@ -101,11 +101,11 @@ def test_sigterm_writes_the_exit_checkpoint(tiny_memory_config, tiny_train_confi
     real = trainer_mod.MetaStep.__call__
     calls = {"n": 0}
 
-    def terminated_at_step_7(self, params, x, q):
+    def terminated_at_step_7(self, params, x, q, mask=None):
         calls["n"] += 1
         if calls["n"] == 7:
             os.kill(os.getpid(), signal.SIGTERM)
-        return real(self, params, x, q)
+        return real(self, params, x, q, mask)
 
     monkeypatch.setattr(trainer_mod.MetaStep, "__call__", terminated_at_step_7)
     cfg = replace(tiny_train_config, steps=50, checkpoint_every=1000, eval_every=0)
@@ -113,3 +113,26 @@ def test_sigterm_writes_the_exit_checkpoint(tiny_memory_config, tiny_train_confi
         train(tiny_memory_config, cfg, tmp_path, progress=False)
     assert load_checkpoint(tmp_path / CHECKPOINT_NAME).step in (6, 7)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_variable_pattern_counts_are_masked(tiny_memory_config, tiny_train_config):
+    """Padding an episode with extra patterns that the mask excludes changes nothing."""
+    from ebmm.meta.trainer import pattern_mask
+
+    arch = Architecture.from_config(tiny_memory_config)
+    params = init_params(arch)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 2, (2, 6, 32), generator=gen).float()
+    q = x.clone()
+    q[..., :8] = 0.5
+    mask = torch.tensor([[1.0] * 4 + [0.0] * 2, [1.0] * 4 + [0.0] * 2])
+    loss_masked, last_masked = arch.loss(params, x, q, mask)
+    loss_small, last_small = arch.loss(params, x[:, :4], q[:, :4])
+    torch.testing.assert_close(loss_masked, loss_small)
+    torch.testing.assert_close(last_masked[:, :4], last_small)
+    m = pattern_mask(replace(tiny_train_config, patterns=10, min_patterns=3, episodes=200), gen)
+    counts = m.sum(1)
+    assert counts.min() == 3 and counts.max() == 10 and (m[:, 0] == 1).all()
+    assert pattern_mask(tiny_train_config, gen) is None
+    with pytest.raises(ValueError, match="min_patterns"):
+        TrainConfig(patterns=8, min_patterns=9)

@@ -35,6 +35,8 @@ def train():
 @click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True,
               help="Base configuration; the options below override its fields.")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Patterns stored per episode.")
+@click.option("--min-patterns", type=click.IntRange(1),
+              help="Train on episodes of N uniform in [min-patterns, patterns] (the fast preset: 16).")
 @click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/binary"), show_default=True,
               help="Run directory: checkpoints, metrics.jsonl, config.json.")
@@ -55,7 +57,7 @@ def train():
 @click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never).")
 @click.option("--threads", type=click.IntRange(1), help="torch CPU threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_binary(preset, patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
+def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
                  read_steps, write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
@@ -72,7 +74,7 @@ def train_binary(preset, patterns, steps, out_dir, resume, model_kind, distortio
     baseline = None
     if model_kind != "ebmm":
         tcfg = dataclasses.replace(BASELINE_TRAIN, **{f.name: getattr(tcfg, f.name) for f in dataclasses.fields(tcfg)
-                                                      if f.name in ("patterns", "distortion")})
+                                                      if f.name in ("patterns", "min_patterns", "distortion")})
     if resume:  # the saved run's configuration is the base; explicit options still override
         from .meta.checkpoint import load_checkpoint
         from .meta.trainer import CHECKPOINT_NAME
@@ -96,7 +98,7 @@ def train_binary(preset, patterns, steps, out_dir, resume, model_kind, distortio
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--distortion") from None
     tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(
-        patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
+        patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
         seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every).items() if v is not None})
     if baseline is None:
         ekw = dict(mcfg.energy.kwargs)
@@ -288,6 +290,42 @@ def demo(memory_name, patterns, distortion, seed, out_path):
     plot_trajectory(x.numpy(), traj, out_path, title=f"{memory.name}: N={patterns}, {dist}",
                     caption=_command_line(), extra_columns=extra)
     click.echo(f"\nsaved {out_path}")
+
+
+# ----------------------------------------------------------------------------------- table1
+@main.command()
+@click.option("--systems", help="Comma-separated systems (default: all; see `ebmm list`).")
+@click.option("--patterns", "-N", default="16,32,48,64,96", show_default=True)
+@click.option("--distortion", default="erase:64", show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=3000, show_default=True,
+              help="Meta-training steps for each learned system without a shipped memory.")
+@click.option("--pretrained/--no-pretrained", default=True, show_default=True, help="Use shipped memories where they exist.")
+@click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--quick", is_flag=True, help="Smoke test: 20 training steps, small evaluation.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/table1"), show_default=True)
+@click.option("--threads", type=click.IntRange(1))
+def table1(systems, patterns, distortion, steps, pretrained, min_patterns, quick, out_dir, threads):
+    """The paper's Table 1: every system at 8256 floats, error bits at each N, beside the
+    published numbers. Writes table1.json, table1.md and table1.png to --out."""
+    from .evaluation.table1 import default_systems, run_table1
+
+    _set_threads(threads)
+    ns = _parse_patterns(patterns)
+    dist = _parse_distortion(distortion)
+    known = default_systems()
+    chosen = [s.strip() for s in systems.split(",")] if systems else known
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown systems {unknown}; choose from {known}", param_hint="--systems")
+    if dist.count > 128:
+        raise click.BadParameter("cannot corrupt more than 128 positions", param_hint="--distortion")
+    record = run_table1(
+        chosen, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
+        min_patterns=32 if quick else min_patterns, min_batches=2 if quick else 32, out_dir=out_dir,
+        use_pretrained=pretrained, command=_command_line(), log=lambda m: click.echo(m, err=True),
+    )
+    click.echo(record["markdown"])
+    click.echo(f"\nwrote {out_dir}/table1.json, table1.md, table1.png", err=True)
 
 
 # ----------------------------------------------------------------------------------- export

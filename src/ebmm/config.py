@@ -73,7 +73,11 @@ class TrainConfig:
     """Meta-training. Optimiser defaults are the paper's (AdamW 5e-5, wd 1e-6, clip 0.05)."""
 
     task: str = "binary"
-    patterns: int = 96  # N stored per episode
+    patterns: int = 96  # N stored per episode (the most, when min_patterns is set)
+    # When set, each episode stores a number of patterns drawn uniformly from
+    # [min_patterns, patterns] (padded and masked to one shape): a memory trained at one N
+    # alone can fail badly at other N, because the scale of the written weights depends on N.
+    min_patterns: int | None = None
     episodes: int = 16  # episodes per meta-step (batched with vmap)
     distortion: str = "erase:64"
     steps: int = 10_000
@@ -100,6 +104,8 @@ class TrainConfig:
         for name in ("patterns", "episodes", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.min_patterns is not None and not 1 <= self.min_patterns <= self.patterns:
+            raise ValueError(f"min_patterns must be in [1, patterns={self.patterns}], got {self.min_patterns}")
 
 
 def to_dict(cfg) -> dict[str, Any]:

@@ -25,8 +25,8 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
             read=ReadConfig(steps=10, step_init=0.3, train_leak=0.1),
             write=WriteConfig(steps=5, rate_init=0.1),
         ),
-        TrainConfig(lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100,
-                    clip_norm=1.0, steps=20_000, compile=True),
+        TrainConfig(patterns=96, min_patterns=16, lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1,
+                    warmup_steps=100, clip_norm=1.0, steps=20_000, compile=True),
     ),
     # Tiny and quick: for tests and smoke runs.
     "tiny": (
@@ -45,5 +45,5 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
 #: Meta-training of the learned baselines (``ebmm train binary --model KIND``): the same episodes,
 #: distortion and evaluation as EBMM, an optimiser setting that suits small recurrent/attention
 #: models (AdamW 1e-3 with cosine decay, clipping at 1.0).
-BASELINE_TRAIN = TrainConfig(lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100,
+BASELINE_TRAIN = TrainConfig(patterns=96, min_patterns=16, lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100,
                              clip_norm=1.0, steps=5_000)

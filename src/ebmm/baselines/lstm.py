@@ -6,7 +6,11 @@ is all that is kept. Reading feeds one query from that state — every query sta
 same written state, so queries never see each other — and decodes the new hidden state::
 
     write:  (h, c) ← LSTM(s_t, (h, c))   for t = 1..N,   s_t = 2 x_t − 1   (±1, erased 0)
-    read:   (h', ·) = LSTM(2 q − 1, (h, c));   x̂ = sigmoid(W_out h' + b_out)
+    read:   (h', ·) = LSTM(2 q − 1, (h, c)), b_query added to its gates;   x̂ = sigmoid(W_out h' + b_out)
+
+The read step adds a learned gate bias ``b_query`` (zero at the start): the weight of an
+input flag that is 1 on the query step alone, the usual phase marker of sequence tasks, so
+that the cell can tell a query from one more pattern to store (a flipped query looks like one).
 
 Gates follow ``torch.nn.LSTMCell`` (input, forget, cell, output; forget bias initialised to
 1, Jozefowicz et al. 2015). With ``recurrent_rank = r > 0`` the recurrent matrix is factored,
@@ -34,68 +38,52 @@ from torch import Tensor
 
 from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-
-BUDGET = 128 * 127 // 2 + 128
-"""The binary task's memory budget in float32 numbers: a Hopfield network's at d = 128."""
-
-
-@dataclass(frozen=True)
-class LSTMConfig:
-    """An LSTM memory's structure. The memory is ``2 · hidden`` floats (``h`` and ``c``)."""
-
-    dim: int = 128
-    max_patterns: int = 96
-    # 2 · 4128 = 8256, the binary task's budget
-    hidden: int = BUDGET // 2
-    # rank of the recurrent matrix W_hh (0: full rank, 4·hidden² weights)
-    recurrent_rank: int = 256
-
-    def __post_init__(self):
-        for name in ("dim", "max_patterns", "hidden"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.recurrent_rank < 0:
-            raise ValueError(f"recurrent_rank must be >= 0, got {self.recurrent_rank}")
-
+from .memory_networks import reconstruction_loss
 
 @register_model
-@dataclass(frozen=True, eq=False)
-class LSTMModel:
-    """An LSTM whose final state after reading the patterns is the memory: the ``"lstm"``
+@dataclass(frozen=True)
+class LSTM:
+    """An LSTM whose state after reading the patterns is the memory: the ``"lstm"``
     :class:`~ebmm.meta.protocol.LearnedModel`.
+
+    **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``hidden``
+    H (the memory is ``h`` and ``c``: ``2H`` floats, 8256 at the default); ``recurrent_rank``
+    r of the recurrent matrix (0: full rank, ``4H²`` weights).
 
     ``MetaParams``::
 
-        {"cell":    {"w_ih": (4H, d), "bias": (4H,), "w_hh": (4H, H)}   # or, with rank r > 0,
-                    {..., "w_hh_down": (r, H), "w_hh_up": (4H, r)},
+        {"cell":    {"w_ih": (4H, d), "bias": (4H,), "query_bias": (4H,),
+                     "w_hh": (4H, H)                                     # r = 0, or
+                     | "w_hh_down": (r, H), "w_hh_up": (4H, r)},         # r > 0
          "init":    {"h": (H,), "c": (H,)},
          "readout": {"weight": (d, H), "bias": (d,)}}
     """
 
-    config: LSTMConfig
     kind: ClassVar[str] = "lstm"
+    dim: int = 128
+    max_patterns: int = 96
+    hidden: int = 4128  # 2·4128 = 8256 = 128·127/2 + 128, the binary budget
+    recurrent_rank: int = 256  # 0: a full W_hh (68 M weights at H = 4128; too slow on a CPU)
+
+    def __post_init__(self):
+        for name, least in (("dim", 1), ("max_patterns", 1), ("hidden", 1), ("recurrent_rank", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise ValueError(f"LSTM.{name} must be an integer >= {least}, got {v!r}")
 
     # --- LearnedModel protocol ----------------------------------------------------------------
-    @property
-    def dim(self) -> int:
-        return self.config.dim
-
-    @property
-    def max_patterns(self) -> int:
-        return self.config.max_patterns
-
     def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+        return asdict(self)
 
     @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> LSTMModel:
-        return cls(LSTMConfig(**d))
+    def from_config_dict(cls, d: dict[str, Any]) -> LSTM:
+        return cls(**d)
 
     def init_params(self, seed: int = 0) -> MetaParams:
         """``torch.nn.LSTMCell``'s initialisation, U(±1/√H) (a factored ``W_hh`` gets
-        U(±1/√H) and U(±1/√r)), forget-gate bias 1, zero initial state, seeded."""
+        U(±1/√H) and U(±1/√r)), forget-gate bias 1, zero initial state and query bias, seeded."""
         gen = torch.Generator().manual_seed(seed)
-        h, d, r = self.config.hidden, self.dim, self.config.recurrent_rank
+        h, d, r = self.hidden, self.dim, self.recurrent_rank
 
         def uniform(*shape: int, bound: float) -> Tensor:
             return (2 * torch.rand(shape, generator=gen) - 1) * bound
@@ -103,7 +91,7 @@ class LSTMModel:
         k = 1 / math.sqrt(h)
         bias = uniform(4 * h, bound=k)
         bias[h : 2 * h] += 1.0  # forget gate
-        cell = {"w_ih": uniform(4 * h, d, bound=k), "bias": bias}
+        cell = {"w_ih": uniform(4 * h, d, bound=k), "bias": bias, "query_bias": torch.zeros(4 * h)}
         if r:
             cell["w_hh_down"] = uniform(r, h, bound=k)
             cell["w_hh_up"] = uniform(4 * h, r, bound=1 / math.sqrt(r))
@@ -115,20 +103,29 @@ class LSTMModel:
             "readout": {"weight": uniform(d, h, bound=k), "bias": torch.zeros(d)},
         }
 
-    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor) -> tuple[Tensor, Tensor]:
-        """Squared reconstruction error summed over d, averaged over episodes and patterns."""
-        retrieved = self.read(params, self.write(params, patterns), queries, False)
-        return (retrieved - patterns).pow(2).sum(-1).mean(), retrieved.detach()
+    def loss(
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
+        ``mask (B, N)`` the stored patterns."""
+        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
+        return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
 
-    def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:
-        """``patterns (B, N, d)`` -> ``{"h": (B, H), "c": (B, H)}``."""
+    def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """``patterns (B, N, d)`` -> ``{"h": (B, H), "c": (B, H)}``; a pattern left out by
+        ``mask (B, N)`` (0/1, None: none) is a step that keeps the state as it is."""
         cell = params["cell"]
-        b = patterns.shape[0]
+        b, n, _ = patterns.shape
         h = params["init"]["h"].expand(b, -1)
         c = params["init"]["c"].expand(b, -1)
         inputs = input_gates(cell, 2 * patterns - 1)  # (B, N, 4H), all steps in one product
-        for x_gates in inputs.unbind(1):
-            h, c = lstm_update(x_gates + recurrent_gates(cell, h), c)
+        for t in range(n):
+            h_new, c_new = lstm_update(inputs[:, t] + recurrent_gates(cell, h), c)
+            if mask is None:
+                h, c = h_new, c_new
+            else:
+                keep = mask[:, t : t + 1]  # (B, 1)
+                h, c = keep * h_new + (1 - keep) * h, keep * c_new + (1 - keep) * c
         return {"h": h, "c": c}
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
@@ -136,12 +133,13 @@ class LSTMModel:
         cell = params["cell"]
         # every query steps from the same written state: its recurrent term is shared
         rec = recurrent_gates(cell, state["h"]).unsqueeze(1)  # (B, 1, 4H)
-        h, _ = lstm_update(input_gates(cell, 2 * queries - 1) + rec, state["c"].unsqueeze(1))
+        gates = input_gates(cell, 2 * queries - 1) + cell["query_bias"] + rec  # (B, M, 4H)
+        h, _ = lstm_update(gates, state["c"].unsqueeze(1))
         out = torch.sigmoid(h @ params["readout"]["weight"].T + params["readout"]["bias"])  # (B, M, d)
         return torch.stack([queries, out], dim=1) if trajectory else out
 
     def memory_size(self) -> int:
-        h = self.config.hidden
+        h = self.hidden
         return memory_size({"h": torch.zeros(h), "c": torch.zeros(h)})
 
 

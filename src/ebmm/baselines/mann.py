@@ -52,6 +52,7 @@ from torch import Tensor
 from ..dynamics import inverse_softplus, logit
 from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
+from .memory_networks import reconstruction_loss
 
 _EPS = 1e-6
 
@@ -123,14 +124,17 @@ class MANN:
             "usage": {"decay_logit": torch.tensor(logit(0.95))},
         }
 
-    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor) -> tuple[Tensor, Tensor]:
-        """Squared reconstruction error of the retrievals, summed over d, averaged over
-        episodes and patterns."""
-        out = self.read(params, self.write(params, patterns), queries, False)
-        return (out - patterns).pow(2).sum(-1).mean(), out.detach()
+    def loss(
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
+        ``mask (B, N)`` the stored patterns."""
+        out = self.read(params, self.write(params, patterns, mask), queries, False)
+        return reconstruction_loss(out, patterns, mask), out.detach()
 
-    def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:
-        """``patterns (B, N, d)`` -> ``{"memory": (B, S, W), "usage": (B, S), "read_weights": (B, S)}``."""
+    def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """``patterns (B, N, d)`` -> ``{"memory": (B, S, W), "usage": (B, S), "read_weights": (B, S)}``;
+        a pattern left out by ``mask (B, N)`` (0/1, None: none) leaves the state as it is."""
         b, n, _ = patterns.shape
         keys, strength, gate = self._heads(params, _controller(params, patterns))  # (B,N,W) (B,N) (B,N)
         gamma = torch.sigmoid(params["usage"]["decay_logit"])
@@ -142,9 +146,16 @@ class MANN:
             g = gate[:, t].unsqueeze(-1)
             w_write = g * w_read + (1 - g) * w_lu
             k = keys[:, t]  # (B, W)
-            memory = memory * (1 - w_lu).unsqueeze(-1) + w_write.unsqueeze(-1) * k.unsqueeze(-2)
-            w_read = cosine_weights(k.unsqueeze(1), memory, strength[:, t : t + 1]).squeeze(1)
-            usage = gamma * usage + w_read + w_write
+            new_memory = memory * (1 - w_lu).unsqueeze(-1) + w_write.unsqueeze(-1) * k.unsqueeze(-2)
+            new_read = cosine_weights(k.unsqueeze(1), new_memory, strength[:, t : t + 1]).squeeze(1)
+            new_usage = gamma * usage + new_read + w_write
+            if mask is None:
+                memory, w_read, usage = new_memory, new_read, new_usage
+            else:
+                keep = mask[:, t : t + 1]  # (B, 1)
+                memory = keep.unsqueeze(-1) * new_memory + (1 - keep.unsqueeze(-1)) * memory
+                w_read = keep * new_read + (1 - keep) * w_read
+                usage = keep * new_usage + (1 - keep) * usage
         return {"memory": memory, "usage": usage, "read_weights": w_read}
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:

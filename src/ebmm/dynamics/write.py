@@ -18,12 +18,22 @@ from ..energies import Params
 from .read import EnergyFn, energy_grad
 
 
-def writing_terms(energy_fn: EnergyFn, theta: Params, patterns: Tensor) -> tuple[Tensor, Tensor]:
+def masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean over the last axis, counting only entries where ``mask`` is 1 (all when None)."""
+    if mask is None:
+        return values.mean(-1)
+    return (values * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+
+
+def writing_terms(
+    energy_fn: EnergyFn, theta: Params, patterns: Tensor, mask: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """The data terms of the writing loss, averaged over ``patterns (..., N, d)``:
     ``(mean E, mean ‖∇ₓE‖²)``, summed over any leading episode axes (episodes are
-    independent, so each episode's weights get only their own gradient)."""
-    energy = energy_fn(theta, patterns).mean(-1).sum()
-    grad_sq = energy_grad(energy_fn, theta, patterns).pow(2).sum(-1).mean(-1).sum()
+    independent, so each episode's weights get only their own gradient). ``mask (..., N)``
+    marks which patterns are stored (episodes of different sizes padded to one shape)."""
+    energy = masked_mean(energy_fn(theta, patterns), mask).sum()
+    grad_sq = masked_mean(energy_grad(energy_fn, theta, patterns).pow(2).sum(-1), mask).sum()
     return energy, grad_sq
 
 
@@ -34,6 +44,7 @@ def write(
     rates: Tensor,
     layers: list[list[str]],
     terms: tuple[str, ...] = WRITE_TERMS,
+    mask: Tensor | None = None,
 ) -> Params:
     """Store ``patterns (N, d)``; return the new writable weights (``theta_init`` is untouched).
 
@@ -42,13 +53,14 @@ def write(
 
     **Arguments:** ``rates (T, L, 3)`` non-negative rates per step, layer and term (in the
     order of :data:`ebmm.config.WRITE_TERMS`); ``layers`` the writable names grouped into the
-    ``L`` layers; ``terms`` which terms are on.
+    ``L`` layers; ``terms`` which terms are on; ``mask (..., N)`` which patterns count (for
+    padded batches of episodes with different N; None: all).
     """
     use_e, use_g, use_p = (t in terms for t in WRITE_TERMS)
     theta = dict(theta_init)
     for t in range(rates.shape[0]):
         if use_e or use_g:
-            (e, g), vjp_fn = torch.func.vjp(lambda th: writing_terms(energy_fn, th, patterns), theta)
+            (e, g), vjp_fn = torch.func.vjp(lambda th: writing_terms(energy_fn, th, patterns, mask), theta)
             one, zero = torch.ones_like(e), torch.zeros_like(e)
             grad_e = vjp_fn((one, zero))[0] if use_e else None
             grad_g = vjp_fn((zero, one))[0] if use_g else None

@@ -60,8 +60,10 @@ class Architecture:
     def init_params(self, seed: int = 0) -> MetaParams:
         return init_params(self, seed=seed)
 
-    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor) -> tuple[Tensor, Tensor]:
-        return meta_loss(self, params, patterns, queries, self.config.read.train_leak)
+    def loss(
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        return meta_loss(self, params, patterns, queries, self.config.read.train_leak, mask)
 
     def write(self, params: MetaParams, patterns: Tensor) -> Params:
         return write_batch(self, params, patterns)
@@ -145,8 +147,9 @@ def read_episode(
     return read(arch.energy_fn(params["static"]), theta, queries, gammas, momenta, leak)
 
 
-def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor) -> Params:
-    """``patterns (B, N, d)`` -> θ with a leading episode axis B.
+def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
+    """``patterns (B, N, d)`` -> θ with a leading episode axis B; ``mask (B, N)`` marks the
+    stored patterns of episodes padded to one N.
 
     The energies' writable layers accept per-episode weights, so a batch is written in one
     pass (measured ~3× faster than ``vmap`` over episodes in eager mode)."""
@@ -155,6 +158,7 @@ def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor) -> Par
     return write(
         arch.energy_fn(params["static"]), init, patterns, write_rates(params), arch.layers,
         arch.config.write.terms,
+        mask,
     )
 
 
@@ -166,15 +170,24 @@ def read_batch(
 
 
 def meta_loss(
-    arch: Architecture, params: MetaParams, patterns: Tensor, queries: Tensor, leak: float = 0.0
+    arch: Architecture,
+    params: MetaParams,
+    patterns: Tensor,
+    queries: Tensor,
+    leak: float = 0.0,
+    mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The meta-training objective: squared reconstruction error summed over all K read
     iterates, averaged over patterns and episodes.
 
-    **Arguments:** ``patterns (B, N, d)`` stored; ``queries (B, N, d)`` their distortions.
+    **Arguments:** ``patterns (B, N, d)`` stored; ``queries (B, N, d)`` their distortions;
+    ``mask (B, N)`` which patterns are stored and scored (None: all).
     **Returns:** ``(loss, final_iterate (B, N, d))``.
     """
-    theta = write_batch(arch, params, patterns)
+    theta = write_batch(arch, params, patterns, mask)
     iterates = read_batch(arch, params, theta, queries, leak)  # (B, K, N, d)
     sq = (iterates - patterns.unsqueeze(1)).pow(2).sum(-1)  # (B, K, N)
+    if mask is not None:
+        sq = sq * mask.unsqueeze(1)
+        return sq.sum(dim=(0, 2)).div(mask.sum()).sum(), iterates[:, -1].detach()
     return sq.mean(dim=(0, 2)).sum(), iterates[:, -1].detach()

@@ -32,8 +32,14 @@ class LearnedModel(Protocol):
     def init_params(self, seed: int = 0) -> MetaParams:
         """Fresh meta-parameters (seeded)."""
 
-    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor) -> tuple[Tensor, Tensor]:
-        """Meta-training objective on ``patterns, queries (B, N, d)``: ``(loss, retrieved (B, N, d))``."""
+    def loss(
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Meta-training objective on ``patterns, queries (B, N, d)``: ``(loss, retrieved (B, N, d))``.
+
+        ``mask (B, N)`` (float 0/1, or None for all) marks the patterns each episode really
+        stores: episodes of different sizes are padded to one N, and a masked pattern must
+        neither be written nor scored."""
 
     def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` -> the memory state (tensors with a leading axis B)."""

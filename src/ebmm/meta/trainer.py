@@ -103,9 +103,23 @@ class MetaStep:
         fn = torch.func.grad_and_value(model.loss, has_aux=True)
         self._fn = torch.compile(fn, dynamic=False) if compile else fn
 
-    def __call__(self, params: MetaParams, x: Tensor, q: Tensor):
-        grads, (loss, last) = self._fn(params, x, q)
+    def __call__(self, params: MetaParams, x: Tensor, q: Tensor, mask: Tensor | None = None):
+        grads, (loss, last) = self._fn(params, x, q, mask)
         return grads, loss, last
+
+
+def pattern_mask(cfg: TrainConfig, generator: torch.Generator) -> Tensor | None:
+    """``(episodes, patterns)`` 0/1 mask: episode b stores its first n_b patterns, n_b uniform
+    in ``[min_patterns, patterns]``; None when every episode stores ``patterns``."""
+    if cfg.min_patterns is None or cfg.min_patterns == cfg.patterns:
+        return None
+    n = torch.randint(cfg.min_patterns, cfg.patterns + 1, (cfg.episodes, 1), generator=generator)
+    return (torch.arange(cfg.patterns).unsqueeze(0) < n).float()
+
+
+def eval_sizes(cfg: TrainConfig) -> list[int]:
+    """The N at which held-out evaluation runs: the extremes of the training range."""
+    return sorted({cfg.min_patterns or cfg.patterns, cfg.patterns})
 
 
 def evaluate_params(
@@ -203,7 +217,8 @@ def train(
         while step < cfg.steps:
             gen = episode_generator(cfg.seed, step)
             x, q = sample_episodes(cfg.episodes, cfg.patterns, model.dim, distortion_at(cfg, step), generator=gen)
-            grads, loss, last = meta_step(params, x, q)
+            mask = pattern_mask(cfg, gen)
+            grads, loss, last = meta_step(params, x, q, mask)
             gflat = leaves(grads)
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in gflat]))
             finite = bool(torch.isfinite(norm)) and bool(torch.isfinite(loss))
@@ -218,7 +233,8 @@ def train(
             sched.step()
             step += 1
             steps_since += 1
-            bits = float(error_bits(last, x).mean())
+            wrong = error_bits(last, x)
+            bits = float(wrong.mean() if mask is None else (wrong * mask).sum() / mask.sum())
             if step % cfg.log_every == 0 or step == cfg.steps:
                 dt = time.perf_counter() - t0
                 rate = steps_since / dt if dt > 0 else float("nan")
@@ -227,8 +243,10 @@ def train(
                      "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped,
                      "distortion": str(distortion_at(cfg, step - 1))})
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-                last_eval = evaluate_params(model, params, cfg.patterns, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed)
-                log({"step": step, "eval_error_bits": last_eval})
+                per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed)
+                         for n in eval_sizes(cfg)}
+                last_eval = sum(per_n.values()) / len(per_n)
+                log({"step": step, "eval_error_bits": last_eval, "eval_by_patterns": {str(n): v for n, v in per_n.items()}})
                 if last_eval < best:
                     best = last_eval
                     checkpoint(BEST_NAME, with_optim=False)

@@ -1,0 +1,221 @@
+"""The Memory Networks baseline (Weston et al. 2014), end-to-end (Sukhbaatar et al. 2015),
+meta-trained on the binary task.
+
+Writing embeds every pattern into a slot of a memory of ``S`` slots of width ``W``; reading
+attends over the slots with a softmax of cosine similarities at a learned temperature and
+decodes what it read. With ``s = 2x − 1`` the ±1 image of a pattern (erased → 0)::
+
+    write:  m_i = [E s_i + e, 1]                          code (W − 1 floats) and a written flag
+    read:   u = Q s_q + e_q
+            p_i = softmax_i(β_k cos(u, m_i)),  o = Σ_i p_i m_i   over written slots, k = 1..hops
+            u ← H u + o                                    between hops (layer-wise weights)
+            x̂ = sigmoid(decoder([o, s_q]))                 one hidden layer plus a linear skip
+
+**Slots within the budget** (:func:`slot_layout`). The state is the slot matrix alone, ``S·W``
+floats. When ``max_patterns`` patterns of ``d`` floats plus their flag fit the budget, the
+slots are ``d + 1`` wide and as many as fit — at d = 128, 64 slots of 129 = 8256: room to
+hold every pattern verbatim (the embedding is square). Beyond that, one slot per pattern,
+``W = budget // max_patterns`` wide: the embedding *compresses* each pattern to ``W − 1``
+floats (at ``max_patterns = 96``, 96 slots of 86 = 8256) and the decoder learns to undo it.
+Writing more patterns than slots keeps the last ``S`` (first in, first out).
+
+Departures from the papers, all small:
+    - one stored vector per slot serves as both key and value (MemN2N stores two embeddings,
+      ``A x_i`` and ``C x_i``; that would halve the slots within the budget);
+    - cosine attention with a learned temperature per hop (as in the Neural Turing Machine),
+      rather than raw dot products, so the attention's sharpness is one learned number;
+    - the answer is a pattern, not a word: a learned decoder to ``[0, 1]^d`` replaces
+      MemN2N's softmax over a vocabulary, and it sees the query beside the read vector;
+    - the written flag (one float per slot, counted) marks which slots hold a pattern.
+
+References:
+    J. Weston, S. Chopra, A. Bordes, "Memory networks", arXiv:1410.3916 (2014).
+    S. Sukhbaatar, A. Szlam, J. Weston, R. Fergus, "End-to-end memory networks", NeurIPS 2015.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..energies import memory_size
+from ..meta.protocol import MetaParams, register_model
+
+
+# --- slot memories within a budget (shared with the modern Hopfield baseline) ------------------
+def slot_layout(dim: int, max_patterns: int, budget: int) -> tuple[int, int]:
+    """``(slots, width)`` of a slot memory of at most ``budget`` floats.
+
+    If ``max_patterns`` slots of ``dim + 1`` floats (a pattern and its written flag) fit, the
+    slots are ``dim + 1`` wide and as many as fit (verbatim storage); otherwise there is one
+    slot per pattern, ``budget // max_patterns`` wide (compressed storage).
+
+    Example: ``slot_layout(128, 64, 8256) == (64, 129)``; ``slot_layout(128, 96, 8256) == (96, 86)``.
+    """
+    if max_patterns * (dim + 1) <= budget:
+        return budget // (dim + 1), dim + 1
+    return max_patterns, budget // max_patterns
+
+
+def write_slots(codes: Tensor, slots: int, mask: Tensor | None = None) -> Tensor:
+    """``codes (B, N, c)`` -> slot matrix ``(B, slots, c + 1)``: each stored code followed by a
+    written flag 1, empty slots all zero.
+
+    The stored codes (``mask (B, N)`` 0/1, None: all) fill the slots in order, as a ring
+    buffer: with more than ``slots`` of them the last ``slots`` are kept (first in, first out).
+    """
+    b, n, _ = codes.shape
+    stored = codes.new_ones(b, n) if mask is None else mask.to(codes.dtype)
+    ordinal = stored.cumsum(1) - 1  # (B, N): index among the stored codes
+    kept = stored * (ordinal >= stored.sum(1, keepdim=True) - slots)  # the last `slots` stored
+    where = F.one_hot(ordinal.clamp(min=0).long() % slots, slots).to(codes.dtype) * kept.unsqueeze(-1)  # (B, N, S)
+    flagged = torch.cat([codes, codes.new_ones(b, n, 1)], dim=-1)  # (B, N, c + 1)
+    return where.transpose(1, 2) @ flagged
+
+
+def split_slots(memory: Tensor) -> tuple[Tensor, Tensor]:
+    """Slot matrix ``(B, S, c + 1)`` -> codes ``(B, S, c)`` and the written mask ``(B, S)`` (bool)."""
+    return memory[..., :-1], memory[..., -1] > 0.5
+
+
+def masked_softmax(logits: Tensor, written: Tensor) -> Tensor:
+    """``softmax`` over the last axis ``(B, M, S)`` restricted to written slots ``(B, S)``."""
+    return torch.softmax(logits.masked_fill(~written.unsqueeze(-2), -math.inf), dim=-1)
+
+
+def reconstruction_loss(retrieved: Tensor, patterns: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The meta-training objective of every baseline (EBMM's, for one read-out): squared
+    error summed over d, averaged over episodes and the stored patterns (``mask (B, N)``)."""
+    sq = (retrieved - patterns).pow(2).sum(-1)  # (B, N)
+    return sq.mean() if mask is None else (sq * mask).sum() / mask.sum()
+
+
+def orthonormal_rows(rows: int, cols: int, gen: torch.Generator) -> Tensor:
+    """A random ``(rows, cols)`` matrix with orthonormal rows (``rows <= cols``), seeded."""
+    q, _ = torch.linalg.qr(torch.randn(cols, rows, generator=gen))
+    return q.T.contiguous()
+
+
+def dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> Tensor:
+    """A Glorot-uniform ``(fan_out, fan_in)`` weight matrix, seeded."""
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return (2 * torch.rand(fan_out, fan_in, generator=gen) - 1) * bound
+
+
+# --- the model ---------------------------------------------------------------------------------
+@register_model
+@dataclass(frozen=True)
+class MemoryNetwork:
+    """An end-to-end memory network over a slot memory within ``budget`` floats: the
+    ``"memory_networks"`` :class:`~ebmm.meta.protocol.LearnedModel`.
+
+    **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``budget``
+    the most floats the slots may hold (8256, the binary task's); ``hops`` attention hops;
+    ``hidden`` the decoder's hidden units. The slots follow :func:`slot_layout`.
+
+    ``MetaParams`` (``c = W − 1`` the code width)::
+
+        {"embed":     {"memory": (c, d), "memory_bias": (c,), "query": (c, d), "query_bias": (c,)},
+         "attention": {"log_beta": (hops,)},
+         "hop":       {"weight": (c, c)},                     # only with hops > 1
+         "decoder":   {"hidden_weight": (h, c + d), "hidden_bias": (h,),
+                       "out_weight": (d, h), "out_bias": (d,), "skip_weight": (d, c + d)}}
+    """
+
+    kind: ClassVar[str] = "memory_networks"
+    dim: int = 128
+    max_patterns: int = 96
+    budget: int = 8256  # 128·127/2 + 128, the binary task's
+    hops: int = 1
+    hidden: int = 256
+
+    def __post_init__(self):
+        for name in ("dim", "max_patterns", "budget", "hops", "hidden"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"MemoryNetwork.{name} must be a positive integer, got {v!r}")
+        if self.budget < 2 * self.max_patterns:
+            raise ValueError(f"MemoryNetwork: a budget of {self.budget} floats cannot hold {self.max_patterns} slots")
+
+    @property
+    def slots(self) -> int:
+        return slot_layout(self.dim, self.max_patterns, self.budget)[0]
+
+    @property
+    def code_width(self) -> int:
+        """Floats per stored pattern (a slot's width less its flag)."""
+        return slot_layout(self.dim, self.max_patterns, self.budget)[1] - 1
+
+    # --- LearnedModel protocol ----------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config_dict(cls, d: dict[str, Any]) -> MemoryNetwork:
+        return cls(**d)
+
+    def init_params(self, seed: int = 0) -> MetaParams:
+        """Seeded. Both embeddings start as the same random orthonormal projection ``E`` (the
+        identity up to a rotation when the code is ``d`` wide), β at 10, and the decoder's skip
+        at ``4 Eᵀ`` on the read vector, so that a sharp read of the right slot already decodes
+        to its pattern."""
+        gen = torch.Generator().manual_seed(seed)
+        c, d, h = self.code_width, self.dim, self.hidden
+        embed = orthonormal_rows(c, d, gen)
+        params: MetaParams = {
+            "embed": {
+                "memory": embed, "memory_bias": torch.zeros(c),
+                "query": embed.clone(), "query_bias": torch.zeros(c),
+            },
+            "attention": {"log_beta": torch.full((self.hops,), math.log(10.0))},
+        }
+        if self.hops > 1:
+            params["hop"] = {"weight": torch.eye(c)}
+        params["decoder"] = {
+            "hidden_weight": dense(gen, h, c + d), "hidden_bias": torch.zeros(h),
+            "out_weight": dense(gen, d, h, gain=0.1), "out_bias": torch.zeros(d),
+            "skip_weight": torch.cat([4.0 * embed.T, torch.zeros(d, d)], dim=1),
+        }
+        return params
+
+    def loss(
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """:func:`reconstruction_loss` of the retrievals; ``mask (B, N)`` the stored patterns."""
+        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
+        return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
+
+    def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """``patterns (B, N, d)`` (those of ``mask (B, N)``, None: all) -> ``{"slots": (B, S, W)}``."""
+        e = params["embed"]
+        codes = (2 * patterns - 1) @ e["memory"].T + e["memory_bias"]  # (B, N, c)
+        return {"slots": write_slots(codes, self.slots, mask)}
+
+    def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
+        """``queries (B, M, d)`` -> ``(B, M, d)`` (``(B, 2, M, d)`` with ``trajectory``)."""
+        codes, written = split_slots(state["slots"])  # (B, S, c), (B, S)
+        keys = F.normalize(codes, dim=-1)
+        beta = params["attention"]["log_beta"].exp()
+        s = 2 * queries - 1
+        u = s @ params["embed"]["query"].T + params["embed"]["query_bias"]  # (B, M, c)
+        for k in range(self.hops):
+            if k:
+                u = u @ params["hop"]["weight"].T + o
+            p = masked_softmax(beta[k] * F.normalize(u, dim=-1) @ keys.transpose(-1, -2), written)  # (B, M, S)
+            o = p @ codes  # (B, M, c)
+        out = torch.sigmoid(decode(params["decoder"], torch.cat([o, s], dim=-1)))
+        return torch.stack([queries, out], dim=1) if trajectory else out
+
+    def memory_size(self) -> int:
+        return memory_size({"slots": torch.zeros(self.slots, self.code_width + 1)})
+
+
+def decode(dec: dict[str, Tensor], z: Tensor) -> Tensor:
+    """One hidden ReLU layer plus a linear skip: ``z (..., c + d)`` -> logits ``(..., d)``."""
+    hidden = torch.relu(z @ dec["hidden_weight"].T + dec["hidden_bias"])
+    return hidden @ dec["out_weight"].T + dec["out_bias"] + z @ dec["skip_weight"].T

@@ -1,0 +1,154 @@
+"""The paper's Table 1, reproduced: every memory at 8256 floats, N = 16 … 96 stored patterns.
+
+One command (``ebmm table1``) loads the shipped pretrained memories where they exist for the
+requested distortion, meta-trains the others (each learned system once, at the largest N, with
+the same episodes, distortion and loss as EBMM), evaluates everything under one protocol and
+writes JSON, markdown and a plot beside the paper's published numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import CapacityWarning
+from ..memory import AssociativeMemory
+from ..tasks import Distortion
+from .binary import PAPER_PATTERNS, PAPER_TABLE1, ErrorStats, binary_table
+
+#: our system name -> the paper's row label (None: not in the paper's table)
+PAPER_ROWS: dict[str, str | None] = {
+    "hopfield-hebb": "Hopfield network, Hebb rule",
+    "hopfield-storkey": "Hopfield network, Storkey rule",
+    "hopfield-pseudo-inverse": "Hopfield network, pseudo-inverse rule",
+    "plasticity": "Differentiable Plasticity",
+    "mann": "MANN",
+    "lstm": "LSTM",
+    "memory_networks": "Memory Networks",
+    "kanerva": None,
+    "modern_hopfield": None,
+    "ebmm": "EBMM (paper)",
+}
+
+
+def shipped_name(kind: str, distortion: Distortion) -> str:
+    """The pretrained name of a learned system for a distortion: ``binary-erase`` for EBMM,
+    ``<kind>-binary-erase`` for a baseline (only 64-position distortions are shipped)."""
+    suffix = f"binary-{distortion.kind}"
+    return suffix if kind == "ebmm" else f"{kind}-{suffix}"
+
+
+def obtain_memories(
+    kinds: list[str],
+    distortion: Distortion,
+    max_patterns: int,
+    *,
+    out_dir: Path | None,
+    train_steps: int,
+    use_pretrained: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, AssociativeMemory], dict[str, str]]:
+    """Load or meta-train each system; Hopfield networks need neither.
+
+    **Returns:** ``(memories, sources)`` where a source says ``classical``, ``shipped:<name>``
+    or ``trained:<steps>``."""
+    from ..learned_memory import LearnedMemory
+    from ..meta.model import Architecture
+    from ..meta.protocol import model_from_config
+    from ..meta.trainer import train
+    from ..presets import BASELINE_TRAIN, PRESETS
+    from ..registry import load, pretrained
+
+    shipped = pretrained()
+    memories: dict[str, AssociativeMemory] = {}
+    sources: dict[str, str] = {}
+    for kind in kinds:
+        if kind.startswith("hopfield-"):
+            memories[kind], sources[kind] = load(kind), "classical"
+            continue
+        name = shipped_name(kind, distortion)
+        if use_pretrained and distortion.count == 64 and name in shipped:
+            log(f"{kind}: using the shipped memory {name!r}")
+            memories[kind], sources[kind] = load(name), f"shipped:{name}"
+            continue
+        if kind == "ebmm":
+            mcfg, tcfg = PRESETS["fast"]
+            model = Architecture.from_config(dataclasses.replace(mcfg, max_patterns=max_patterns))
+        else:
+            tcfg = BASELINE_TRAIN
+            model = model_from_config(kind, {"max_patterns": max_patterns})
+        tcfg = dataclasses.replace(tcfg, patterns=max_patterns, distortion=str(distortion), steps=train_steps,
+                                   eval_every=max(1, train_steps // 5), compile=False)
+        run_dir = out_dir / "runs" / kind if out_dir is not None else None
+        log(f"{kind}: meta-training {train_steps} steps at N={max_patterns}, {distortion}" + (f" -> {run_dir}" if run_dir else ""))
+        result = train(model, tcfg, run_dir, progress=False)
+        memories[kind], sources[kind] = LearnedMemory(model, result.params, name=kind), f"trained:{train_steps}"
+    return memories, sources
+
+
+def default_systems() -> list[str]:
+    """Every system of the table: the three Hopfield rules, each registered learned baseline,
+    and EBMM last."""
+    from ..meta.protocol import model_kinds
+
+    learned = [k for k in model_kinds() if k != "ebmm"]
+    return ["hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse", *learned, "ebmm"]
+
+
+def run_table1(
+    kinds: list[str],
+    *,
+    patterns: tuple[int, ...] = PAPER_PATTERNS,
+    distortion: str = "erase:64",
+    train_steps: int = 5000,
+    min_patterns: int = 1000,
+    min_batches: int = 32,
+    out_dir: str | Path | None = None,
+    use_pretrained: bool = True,
+    command: str = "",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Build the table; returns the JSON record (also written to ``out_dir`` with markdown
+    and a plot when given)."""
+    dist = Distortion.parse(distortion)
+    out = Path(out_dir) if out_dir is not None else None
+    memories, sources = obtain_memories(kinds, dist, max(patterns), out_dir=out, train_steps=train_steps,
+                               use_pretrained=use_pretrained, log=log)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        results = binary_table(memories, patterns, dist, min_patterns=min_patterns, min_batches=min_batches,
+                               progress=lambda name, n, st: log(f"  {name:<24} N={n:<3} {st}"))
+    sizes = {name: m.memory_size() for name, m in memories.items()}
+    md = table1_markdown(results, sizes, dist)
+    record = {
+        "command": command, "distortion": str(dist), "patterns": list(patterns), "min_patterns": min_patterns,
+        "train_steps": train_steps, "memory_size": sizes,
+        "sources": sources,
+        "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()},
+        "paper": PAPER_TABLE1,
+    }
+    if out is not None:
+        from .plots import plot_error_vs_patterns
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "table1.json").write_text(json.dumps(record, indent=2))
+        (out / "table1.md").write_text(md + f"\n\nMade by: `{command}`\n")
+        plot_error_vs_patterns(results, out / "table1.png", title=f"Table 1 under {dist} (8256 floats)", caption=command)
+    record["markdown"] = md
+    return record
+
+
+def table1_markdown(results: dict[str, dict[int, ErrorStats]], sizes: dict[str, int], dist: Distortion) -> str:
+    """Our row (mean [p5, p95]) and, under it, the paper's published row where there is one."""
+    ns = sorted({n for r in results.values() for n in r})
+    lines = ["| system | memory floats | " + " | ".join(f"N = {n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
+    for name, row in results.items():
+        lines.append(f"| {name} | {sizes[name]} | " + " | ".join(str(row[n]) for n in ns) + " |")
+        label = PAPER_ROWS.get(name)
+        if label and dist.count == 64:
+            by_n = dict(zip(PAPER_PATTERNS, PAPER_TABLE1[label]))
+            lines.append(f"| *paper: {label}* | 8256 | " + " | ".join(f"*{by_n[n]}*" if n in by_n else "" for n in ns) + " |")
+    return "\n".join(lines)
