@@ -14,6 +14,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def save_figure(fig, path: str | Path, caption: str = "") -> Path:
+    """Stamp ``caption`` (the command that made the figure) at the bottom, save as PNG, close."""
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=5, family="monospace")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
 def _as_images(rows: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
     """``(n, d) -> (n, h, w)``: reshape flat patterns to near-square images."""
     n, d = rows.shape
@@ -59,14 +71,7 @@ def plot_trajectory(
                 ax.set_title(name, fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    if caption:
-        fig.text(0.01, 0.005, caption, fontsize=5, family="monospace")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, caption)
 
 
 def plot_error_vs_patterns(
@@ -95,11 +100,4 @@ def plot_error_vs_patterns(
     ax.legend(fontsize=6)
     if title:
         ax.set_title(title, fontsize=9)
-    if caption:
-        fig.text(0.01, 0.005, caption, fontsize=5, family="monospace")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, caption)
