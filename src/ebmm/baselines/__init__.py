@@ -13,7 +13,15 @@ from .hopfield import (
     unpack_symmetric,
 )
 
+from .lstm import LSTM
+from .memory_networks import MemoryNetwork, slot_layout
+from .modern_hopfield import ModernHopfield
+
 __all__ = [
+    "LSTM",
+    "MemoryNetwork",
+    "ModernHopfield",
+    "slot_layout",
     "HOPFIELD_RULES",
     "HOPFIELD_UPDATES",
     "WRITE_RULES",

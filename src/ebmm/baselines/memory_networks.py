@@ -25,7 +25,9 @@ Departures from the papers, all small:
     - cosine attention with a learned temperature per hop (as in the Neural Turing Machine),
       rather than raw dot products, so the attention's sharpness is one learned number;
     - the answer is a pattern, not a word: a learned decoder to ``[0, 1]^d`` replaces
-      MemN2N's softmax over a vocabulary, and it sees the query beside the read vector;
+      MemN2N's softmax over a vocabulary, and it sees the query beside the read vector (under
+      erasure the query's intact bits are exact, so a compressed code need only supply the
+      erased ones: 85 floats per slot are then enough to retrieve nearly every bit);
     - the written flag (one float per slot, counted) marks which slots hold a pattern.
 
 References:

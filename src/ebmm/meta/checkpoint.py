@@ -138,7 +138,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                 )
             if not torch.isfinite(tensors[key]).all():
                 raise CheckpointError(f"{path}: tensor {key!r} holds non-finite values")
-            params[group][name] = tensors[key].float()
+            params[group][name] = tensors[key].float().clone()  # own, aligned memory: identical outputs
     extra = {k for k in tensors if k.startswith("params/")} - {
         f"params/{g}/{n}" for g, d in expected.items() for n in d
     }
