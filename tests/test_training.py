@@ -40,6 +40,12 @@ def test_resumed_run_continues_the_interrupted_one(tiny_memory_config, tiny_trai
     assert steps == sorted(steps) and steps[-1] == 20
 
 
+def test_resume_without_any_evaluation(tiny_memory_config, tiny_train_config, tmp_path):
+    cfg = replace(tiny_train_config, steps=3, eval_every=0)
+    train(tiny_memory_config, cfg, tmp_path, progress=False)
+    assert train(tiny_memory_config, replace(cfg, steps=5), tmp_path, resume=True, progress=False).step == 5
+
+
 def test_resume_refuses_a_different_run(tiny_memory_config, tiny_train_config, tmp_path):
     train(tiny_memory_config, replace(tiny_train_config, steps=5), tmp_path, progress=False)
     with pytest.raises(CheckpointError, match="different training configuration"):

@@ -13,12 +13,19 @@ from .hopfield import (
     unpack_symmetric,
 )
 
+from .kanerva import KANERVA_ADDRESSING, KanervaMachine
 from .lstm import LSTM
+from .mann import MANN
 from .memory_networks import MemoryNetwork, slot_layout
 from .modern_hopfield import ModernHopfield
+from .plasticity import DifferentiablePlasticity
 
 __all__ = [
+    "DifferentiablePlasticity",
+    "KANERVA_ADDRESSING",
+    "KanervaMachine",
     "LSTM",
+    "MANN",
     "MemoryNetwork",
     "ModernHopfield",
     "slot_layout",

@@ -15,12 +15,16 @@ time; sequential and batch updates give the same posterior). Reading a query com
 reconstruction, ``read_iterations`` times in all (the paper's iterative reading).
 
 Addressing, ``addressing`` in the config:
+    - ``"least_squares"`` (the default; the Dynamic Kanerva Machine, Wu et al. 2018b): ``w``
+      is the ridge solution ``argmin_w ‖z − Rᵀw‖² + (σ_ξ²/σ_w²) ‖w‖²`` against the current
+      memory mean, i.e. content-based, for writing and for reading; ``σ_w`` is meta-learned;
     - ``"learned"`` (the Kanerva Machine): ``w`` is a linear map of the encoder's hidden
       layer, a learned addressing network that plays the role of the paper's key and
-      address matrix;
-    - ``"least_squares"`` (the Dynamic Kanerva Machine, Wu et al. 2018b): ``w`` is the
-      ridge solution ``argmin_w ‖z − Rᵀw‖² + (σ_ξ²/σ_w²) ‖w‖²`` against the current memory
-      mean, i.e. content-based, for writing and for reading; ``σ_w`` is meta-learned.
+      address matrix.
+
+The default is the stronger of the two here: after 3 CPU-minutes of meta-training at
+d = 128, N = 16, ``erase:64`` (AdamW 1e-3, 16 episodes a step), it reached 0.33 error bits,
+learned addressing 7.4.
 
 The memory state is ``"mean"`` R (K·c floats) and ``"row_cov"``, the upper triangle of the
 symmetric U with its diagonal (K(K+1)/2 floats): what the posterior carries to the next
@@ -31,7 +35,8 @@ stores U's symmetric half twice).
 Simplified from the paper: the model is a deterministic autoencoder around the memory,
 meta-trained with the project's squared reconstruction error rather than the variational
 lower bound: codes and addresses are their posterior means, nothing is sampled, there are
-no KL terms. The encoder and decoder are one-hidden-layer MLPs.
+no KL terms. The encoder and decoder are one-hidden-layer MLPs. The loss scores the last
+read iterate only (the retrieval), through all of them.
 
 References:
     Y. Wu, G. Wayne, A. Graves, T. Lillicrap, "The Kanerva Machine: a generative distributed
@@ -52,16 +57,15 @@ from torch import Tensor
 
 from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import reconstruction_loss
+from .memory_networks import dense, reconstruction_loss
 
 KANERVA_ADDRESSING = ("learned", "least_squares")
 """Addressing modes of :class:`KanervaMachine`."""
 
 
 def _dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> tuple[Tensor, Tensor]:
-    """A linear layer's ``(weight (fan_out, fan_in), bias (fan_out,))``: Glorot-uniform, zero bias."""
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound, torch.zeros(fan_out)
+    """A linear layer's Glorot-uniform ``weight (fan_out, fan_in)`` and zero ``bias (fan_out,)``."""
+    return dense(gen, fan_out, fan_in, gain), torch.zeros(fan_out)
 
 
 def pack_upper(u: Tensor) -> Tensor:
@@ -104,8 +108,9 @@ def least_squares_address(z: Tensor, mean: Tensor, ridge: Tensor) -> Tensor:
 @register_model
 @dataclass(frozen=True)
 class KanervaMachine:
-    """The Kanerva Machine (or, with ``addressing="least_squares"``, the Dynamic Kanerva
-    Machine's content addressing): a :class:`~ebmm.meta.protocol.LearnedModel`.
+    """The Kanerva Machine with the Dynamic Kanerva Machine's content addressing (or, with
+    ``addressing="learned"``, the original's learned addressing): a
+    :class:`~ebmm.meta.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``slots`` K
     memory rows; ``code`` c, the code size; ``hidden`` encoder/decoder width;
@@ -120,7 +125,7 @@ class KanervaMachine:
     code: int = 170  # c
     hidden: int = 256
     read_iterations: int = 2
-    addressing: str = "learned"
+    addressing: str = "least_squares"  # the Dynamic Kanerva Machine's; see the module docstring
 
     def __post_init__(self):
         for name in ("dim", "max_patterns", "slots", "code", "hidden", "read_iterations"):

@@ -18,10 +18,13 @@ retrieval ``sigmoid(decoder([r, h]))`` with a one-hidden-layer decoder.
 
 The memory state is everything LRUA carries from one write to the next: ``"memory" (S, W)``,
 ``"usage" (S,)`` and ``"read_weights" (S,)`` (``w^r``, which the next write gate reads).
-The controller is feed-forward (Santoro et al. use an LSTM, or a feed-forward network in some
-runs): it keeps no state across patterns, so nothing else persists, and every float the memory
-needs to go on writing is counted. ``S·W + 2S`` with S = 64 slots of width W = 127 is exactly
-the binary budget ``64·127 + 2·64 = 8256 = 128·127/2 + 128``.
+The controller is feed-forward (Santoro et al. use an LSTM; the Neural Turing Machine design
+they build on allows either): it keeps no state across patterns, so nothing else persists,
+and every float the memory needs to go on writing is counted. ``S·W + 2S`` with S = 64
+slots of width W = 127 is exactly the binary budget ``64·127 + 2·64 = 8256 = 128·127/2 + 128``.
+With more patterns than slots (N = 96), the later ones overwrite the least recently used.
+
+Meta-training minimises the project's squared reconstruction error of the retrievals.
 
 Departures from the paper, all small:
     - the least-used weights are the one-hot argmin of usage (first slot on ties), the
@@ -41,7 +44,6 @@ References:
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -52,15 +54,14 @@ from torch import Tensor
 from ..dynamics import inverse_softplus, logit
 from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import reconstruction_loss
+from .memory_networks import dense, reconstruction_loss
 
 _EPS = 1e-6
 
 
 def _dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> tuple[Tensor, Tensor]:
-    """A linear layer's ``(weight (fan_out, fan_in), bias (fan_out,))``: Glorot-uniform, zero bias."""
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound, torch.zeros(fan_out)
+    """A linear layer's Glorot-uniform ``weight (fan_out, fan_in)`` and zero ``bias (fan_out,)``."""
+    return dense(gen, fan_out, fan_in, gain), torch.zeros(fan_out)
 
 
 def cosine_weights(keys: Tensor, memory: Tensor, strength: Tensor) -> Tensor:
@@ -136,7 +137,7 @@ class MANN:
         """``patterns (B, N, d)`` -> ``{"memory": (B, S, W), "usage": (B, S), "read_weights": (B, S)}``;
         a pattern left out by ``mask (B, N)`` (0/1, None: none) leaves the state as it is."""
         b, n, _ = patterns.shape
-        keys, strength, gate = self._heads(params, _controller(params, patterns))  # (B,N,W) (B,N) (B,N)
+        keys, strength, gate = self.heads(params, controller(params, patterns))  # (B,N,W) (B,N) (B,N)
         gamma = torch.sigmoid(params["usage"]["decay_logit"])
         memory = patterns.new_zeros(b, self.slots, self.width)
         usage = patterns.new_zeros(b, self.slots)
@@ -160,8 +161,8 @@ class MANN:
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> retrievals ``(B, M, d)`` (or ``(B, 2, M, d)``: query, retrieval)."""
-        h = _controller(params, queries)  # (B, M, H)
-        keys, strength, _ = self._heads(params, h)
+        h = controller(params, queries)  # (B, M, H)
+        keys, strength, _ = self.heads(params, h)
         weights = cosine_weights(keys, state["memory"], strength)  # (B, M, S)
         r = weights @ state["memory"]  # (B, M, W)
         dec = params["decoder"]
@@ -177,7 +178,7 @@ class MANN:
         })
 
     # --- helpers ------------------------------------------------------------------------------
-    def _heads(self, params: MetaParams, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def heads(self, params: MetaParams, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Controller output ``h (..., H)`` -> key ``(..., W)``, strength β ``(...)``, write gate ``(...)``."""
         p = params["heads"]
         key = torch.tanh(F.linear(h, p["key_weight"], p["key_bias"]))
@@ -186,7 +187,7 @@ class MANN:
         return key, strength, gate
 
 
-def _controller(params: MetaParams, x: Tensor) -> Tensor:
+def controller(params: MetaParams, x: Tensor) -> Tensor:
     """``x (..., d)`` in [0, 1] -> ``tanh(W_c (2x − 1) + b_c) (..., H)``."""
     c = params["controller"]
     return torch.tanh(F.linear(2 * x - 1, c["weight"], c["bias"]))

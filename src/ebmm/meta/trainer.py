@@ -172,7 +172,8 @@ def train(
         if ck.train_config is None or _without_steps(ck.train_config) != _without_steps(cfg):
             raise CheckpointError(f"--resume: the run in {out} was started with a different training configuration")
         params, step, skipped, opt_state = ck.params, ck.step, ck.skipped, ck.optimizer_state
-        best = float(ck.info.get("best_eval_error_bits", math.inf))
+        saved_best = ck.info.get("best_eval_error_bits")
+        best = math.inf if saved_best is None else float(saved_best)
     elif params is None:
         params = model.init_params(seed=cfg.seed)
     params = {g: {n: t.detach().clone() for n, t in d.items()} for g, d in params.items()}
