@@ -147,3 +147,21 @@ def test_export_strips_optimiser_state_and_keeps_outputs(runner, tmp_path, gen):
     x = random_patterns((5, 32), generator=gen).numpy()
     np.testing.assert_array_equal(a.read(x, a.write(x)), b.read(x, b.write(x)))
     assert b.name == "m" and b.info["note"] == "tiny run" and b.info["trained_steps"] == 3
+
+
+def test_table1_quick_trains_evaluates_and_writes_outputs(runner, tmp_path):
+    out = tmp_path / "t1"
+    res = runner.invoke(main, ["table1", "--quick", "--systems", "hopfield-pseudo-inverse,modern_hopfield",
+                               "--patterns", "8,16", "--no-pretrained", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "table1.json").read_text())
+    assert record["sources"] == {"hopfield-pseudo-inverse": "classical", "modern_hopfield": "trained:20"}
+    assert record["memory_size"] == {"hopfield-pseudo-inverse": 8256, "modern_hopfield": 8256}
+    # a query under erase:64 has ~32 wrong bits; both memories retrieve far better at N = 8
+    assert record["results"]["hopfield-pseudo-inverse"]["8"]["mean"] < 1.0
+    assert record["results"]["modern_hopfield"]["8"]["mean"] < 16.0
+    md = (out / "table1.md").read_text()
+    assert "*paper: Hopfield network, pseudo-inverse rule*" in md and "Made by: `ebmm table1 --systems hopfield-pseudo-inverse,modern_hopfield" in md and " --quick" in md
+    assert (out / "table1.png").stat().st_size > 1000
+    res = runner.invoke(main, ["table1", "--systems", "nope"])
+    assert res.exit_code == 2 and "unknown systems" in res.output

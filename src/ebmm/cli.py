@@ -158,7 +158,22 @@ def _parse_distortion(value: str):
 
 
 def _command_line() -> str:
-    return "ebmm " + " ".join(sys.argv[1:])
+    """The running command, rebuilt from its parsed options so figures and tables record how
+    to remake them (also when invoked in-process, where argv is not ours)."""
+    ctx = click.get_current_context()
+    parts = ["ebmm", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if not isinstance(param, click.Option) or value is None:
+            continue
+        if param.is_flag:
+            if value:
+                parts.append(param.opts[0])
+            elif param.secondary_opts:
+                parts.append(param.secondary_opts[0])
+        else:
+            parts.append(f"{param.opts[0]} {value}")
+    return " ".join(parts)
 
 
 HOPFIELD_NAMES = ("hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse")
