@@ -100,3 +100,21 @@ def test_meta_gradient_matches_finite_differences(tiny_memory_config, gen):
         assert g.abs().sum() > 0
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_summed_writing_loss_imprints_each_pattern_independently_of_n(tiny_memory_config, gen):
+    """With reduction='sum' the first write step's change is additive over patterns: writing
+    A ∪ B moves θ by (move from A) + (move from B); with the mean it is their average."""
+    import dataclasses
+
+    for reduction, combine in (("sum", lambda a, b: a + b), ("mean", lambda a, b: (a + b) / 2)):
+        cfg = dataclasses.replace(tiny_memory_config, write=dataclasses.replace(
+            tiny_memory_config.write, steps=1, reduction=reduction, terms=("energy",)))
+        arch = Architecture.from_config(cfg)
+        params = init_params(arch)
+        x = random_patterns((8, arch.dim), generator=gen)
+        moved = {}
+        for name, part in (("a", x[:4]), ("b", x[4:]), ("ab", x)):
+            theta = write_episode(arch, params, part)
+            moved[name] = theta["memory.weight"] - params["init"]["memory.weight"]
+        torch.testing.assert_close(moved["ab"], combine(moved["a"], moved["b"]), rtol=1e-4, atol=1e-6)

@@ -48,8 +48,13 @@ class WriteConfig:
     steps: int = 5
     rate_init: float = 1e-4
     terms: tuple[str, ...] = ("energy", "grad_norm", "prior")
+    # "mean" over patterns (the paper's eq. 4) or "sum": with "sum" a pattern's imprint does
+    # not shrink as more are stored, so one memory serves every N (see dynamics.write).
+    reduction: str = "mean"
 
     def __post_init__(self):
+        if self.reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
         unknown = set(self.terms) - set(WRITE_TERMS)
         if unknown:
             raise ValueError(f"unknown write terms {sorted(unknown)}; choose from {WRITE_TERMS}")

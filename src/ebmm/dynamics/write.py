@@ -26,15 +26,27 @@ def masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def writing_terms(
-    energy_fn: EnergyFn, theta: Params, patterns: Tensor, mask: Tensor | None = None
+    energy_fn: EnergyFn,
+    theta: Params,
+    patterns: Tensor,
+    mask: Tensor | None = None,
+    reduction: str = "mean",
 ) -> tuple[Tensor, Tensor]:
-    """The data terms of the writing loss, averaged over ``patterns (..., N, d)``:
-    ``(mean E, mean ‖∇ₓE‖²)``, summed over any leading episode axes (episodes are
-    independent, so each episode's weights get only their own gradient). ``mask (..., N)``
-    marks which patterns are stored (episodes of different sizes padded to one shape)."""
-    energy = masked_mean(energy_fn(theta, patterns), mask).sum()
-    grad_sq = masked_mean(energy_grad(energy_fn, theta, patterns).pow(2).sum(-1), mask).sum()
-    return energy, grad_sq
+    """The data terms of the writing loss over ``patterns (..., N, d)``: ``(E, ‖∇ₓE‖²)``
+    averaged (``reduction="mean"``, the paper's eq. 4) or summed (``"sum"``) over patterns,
+    and summed over any leading episode axes (episodes are independent, so each episode's
+    weights get only their own gradient). ``mask (..., N)`` marks which patterns are stored
+    (episodes of different sizes padded to one shape).
+
+    With the mean, each pattern's share of a write step shrinks as 1/N, so the scale of the
+    written weights — and the read step size that suits them — depends on N; with the sum
+    each pattern leaves the same imprint whatever N, as in Hebb's rule."""
+    energy = energy_fn(theta, patterns)
+    grad_sq = energy_grad(energy_fn, theta, patterns).pow(2).sum(-1)
+    if reduction == "sum":
+        m = 1.0 if mask is None else mask
+        return (energy * m).sum(), (grad_sq * m).sum()
+    return masked_mean(energy, mask).sum(), masked_mean(grad_sq, mask).sum()
 
 
 def write(
@@ -45,6 +57,7 @@ def write(
     layers: list[list[str]],
     terms: tuple[str, ...] = WRITE_TERMS,
     mask: Tensor | None = None,
+    reduction: str = "mean",
 ) -> Params:
     """Store ``patterns (N, d)``; return the new writable weights (``theta_init`` is untouched).
 
@@ -54,13 +67,14 @@ def write(
     **Arguments:** ``rates (T, L, 3)`` non-negative rates per step, layer and term (in the
     order of :data:`ebmm.config.WRITE_TERMS`); ``layers`` the writable names grouped into the
     ``L`` layers; ``terms`` which terms are on; ``mask (..., N)`` which patterns count (for
-    padded batches of episodes with different N; None: all).
+    padded batches of episodes with different N; None: all); ``reduction`` ``"mean"`` or
+    ``"sum"`` over patterns (see :func:`writing_terms`).
     """
     use_e, use_g, use_p = (t in terms for t in WRITE_TERMS)
     theta = dict(theta_init)
     for t in range(rates.shape[0]):
         if use_e or use_g:
-            (e, g), vjp_fn = torch.func.vjp(lambda th: writing_terms(energy_fn, th, patterns, mask), theta)
+            (e, g), vjp_fn = torch.func.vjp(lambda th: writing_terms(energy_fn, th, patterns, mask, reduction), theta)
             one, zero = torch.ones_like(e), torch.zeros_like(e)
             grad_e = vjp_fn((one, zero))[0] if use_e else None
             grad_g = vjp_fn((zero, one))[0] if use_g else None

@@ -136,6 +136,7 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor) -> P
         write_rates(params),
         arch.layers,
         arch.config.write.terms,
+        reduction=arch.config.write.reduction,
     )
 
 
@@ -159,6 +160,7 @@ def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: 
         arch.energy_fn(params["static"]), init, patterns, write_rates(params), arch.layers,
         arch.config.write.terms,
         mask,
+        arch.config.write.reduction,
     )
 
 
