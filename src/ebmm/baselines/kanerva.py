@@ -48,24 +48,18 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import dense, reconstruction_loss
+from ._common import LearnedBaseline, blend, dense_layer, reconstruction_loss
 
 KANERVA_ADDRESSING = ("learned", "least_squares")
 """Addressing modes of :class:`KanervaMachine`."""
-
-
-def _dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> tuple[Tensor, Tensor]:
-    """A linear layer's Glorot-uniform ``weight (fan_out, fan_in)`` and zero ``bias (fan_out,)``."""
-    return dense(gen, fan_out, fan_in, gain), torch.zeros(fan_out)
 
 
 def pack_upper(u: Tensor) -> Tensor:
@@ -107,7 +101,7 @@ def least_squares_address(z: Tensor, mean: Tensor, ridge: Tensor) -> Tensor:
 
 @register_model
 @dataclass(frozen=True)
-class KanervaMachine:
+class KanervaMachine(LearnedBaseline):
     """The Kanerva Machine with the Dynamic Kanerva Machine's content addressing (or, with
     ``addressing="learned"``, the original's learned addressing): a
     :class:`~ebmm.meta.protocol.LearnedModel`.
@@ -128,29 +122,19 @@ class KanervaMachine:
     addressing: str = "least_squares"  # the Dynamic Kanerva Machine's; see the module docstring
 
     def __post_init__(self):
-        for name in ("dim", "max_patterns", "slots", "code", "hidden", "read_iterations"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"KanervaMachine.{name} must be a positive integer, got {v!r}")
+        self._check_positive_ints("dim", "max_patterns", "slots", "code", "hidden", "read_iterations")
         if self.addressing not in KANERVA_ADDRESSING:
             raise ValueError(f"unknown addressing {self.addressing!r}; choose one of {KANERVA_ADDRESSING}")
 
-    # --- LearnedModel protocol ----------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> KanervaMachine:
-        return cls(**d)
-
+    # --- LearnedModel protocol (config, memory_size: LearnedBaseline's) -----------------------
     def init_params(self, seed: int = 0) -> MetaParams:
         g = torch.Generator().manual_seed(seed)
         d, h, c, k = self.dim, self.hidden, self.code, self.slots
-        ew, eb = _dense(g, h, d)
-        cw, cb = _dense(g, c, h)
-        aw, ab = _dense(g, k, h)
-        dw1, db1 = _dense(g, h, c)
-        dw2, db2 = _dense(g, d, h)
+        ew, eb = dense_layer(g, h, d)
+        cw, cb = dense_layer(g, c, h)
+        aw, ab = dense_layer(g, k, h)
+        dw1, db1 = dense_layer(g, h, c)
+        dw2, db2 = dense_layer(g, d, h)
         params: MetaParams = {
             "encoder": {"hidden_weight": ew, "hidden_bias": eb, "code_weight": cw, "code_bias": cb},
             "decoder": {"hidden_weight": dw1, "hidden_bias": db1, "out_weight": dw2, "out_bias": db2},
@@ -186,9 +170,9 @@ class KanervaMachine:
         steps = self.read_mean(params, state["mean"], queries)
         return torch.cat([queries.unsqueeze(1), steps], dim=1) if trajectory else steps[:, -1]
 
-    def memory_size(self) -> int:
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         k = self.slots
-        return memory_size({"mean": torch.zeros(k, self.code), "row_cov": torch.zeros(k * (k + 1) // 2)})
+        return {"mean": (k, self.code), "row_cov": (k * (k + 1) // 2,)}
 
     # --- the memory ---------------------------------------------------------------------------
     def write_posterior(
@@ -209,7 +193,7 @@ class KanervaMachine:
                 mean, cov = new_mean, new_cov
             else:
                 keep = mask[:, t].view(b, 1, 1)
-                mean, cov = keep * new_mean + (1 - keep) * mean, keep * new_cov + (1 - keep) * cov
+                mean, cov = blend(keep, new_mean, mean), blend(keep, new_cov, cov)
         return mean, cov
 
     def read_mean(self, params: MetaParams, mean: Tensor, queries: Tensor) -> Tensor:

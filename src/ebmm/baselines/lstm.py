@@ -30,19 +30,19 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import reconstruction_loss
+from ._common import LearnedBaseline, blend
+
 
 @register_model
 @dataclass(frozen=True)
-class LSTM:
+class LSTM(LearnedBaseline):
     """An LSTM whose state after reading the patterns is the memory: the ``"lstm"``
     :class:`~ebmm.meta.protocol.LearnedModel`.
 
@@ -71,14 +71,7 @@ class LSTM:
             if isinstance(v, bool) or not isinstance(v, int) or v < least:
                 raise ValueError(f"LSTM.{name} must be an integer >= {least}, got {v!r}")
 
-    # --- LearnedModel protocol ----------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> LSTM:
-        return cls(**d)
-
+    # --- LearnedModel protocol (config, loss, memory_size: LearnedBaseline's) -----------------
     def init_params(self, seed: int = 0) -> MetaParams:
         """``torch.nn.LSTMCell``'s initialisation, U(±1/√H) (a factored ``W_hh`` gets
         U(±1/√H) and U(±1/√r)), forget-gate bias 1, zero initial state and query bias, seeded."""
@@ -103,14 +96,6 @@ class LSTM:
             "readout": {"weight": uniform(d, h, bound=k), "bias": torch.zeros(d)},
         }
 
-    def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
-        ``mask (B, N)`` the stored patterns."""
-        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
-        return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
-
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` -> ``{"h": (B, H), "c": (B, H)}``; a pattern left out by
         ``mask (B, N)`` (0/1, None: none) is a step that keeps the state as it is."""
@@ -125,7 +110,7 @@ class LSTM:
                 h, c = h_new, c_new
             else:
                 keep = mask[:, t : t + 1]  # (B, 1)
-                h, c = keep * h_new + (1 - keep) * h, keep * c_new + (1 - keep) * c
+                h, c = blend(keep, h_new, h), blend(keep, c_new, c)
         return {"h": h, "c": c}
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
@@ -138,9 +123,8 @@ class LSTM:
         out = torch.sigmoid(h @ params["readout"]["weight"].T + params["readout"]["bias"])  # (B, M, d)
         return torch.stack([queries, out], dim=1) if trajectory else out
 
-    def memory_size(self) -> int:
-        h = self.hidden
-        return memory_size({"h": torch.zeros(h), "c": torch.zeros(h)})
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"h": (self.hidden,), "c": (self.hidden,)}
 
 
 def input_gates(cell: dict[str, Tensor], x: Tensor) -> Tensor:

@@ -44,24 +44,18 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..dynamics import inverse_softplus, logit
-from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import dense, reconstruction_loss
+from ._common import LearnedBaseline, blend, dense_layer
 
 _EPS = 1e-6
-
-
-def _dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> tuple[Tensor, Tensor]:
-    """A linear layer's Glorot-uniform ``weight (fan_out, fan_in)`` and zero ``bias (fan_out,)``."""
-    return dense(gen, fan_out, fan_in, gain), torch.zeros(fan_out)
 
 
 def cosine_weights(keys: Tensor, memory: Tensor, strength: Tensor) -> Tensor:
@@ -74,7 +68,7 @@ def cosine_weights(keys: Tensor, memory: Tensor, strength: Tensor) -> Tensor:
 
 @register_model
 @dataclass(frozen=True)
-class MANN:
+class MANN(LearnedBaseline):
     """MANN with LRUA memory and a feed-forward controller: a :class:`~ebmm.meta.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``slots`` S
@@ -90,28 +84,18 @@ class MANN:
     hidden: int = 256  # controller and decoder hidden units
 
     def __post_init__(self):
-        for name in ("dim", "max_patterns", "slots", "width", "hidden"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"MANN.{name} must be a positive integer, got {v!r}")
+        self._check_positive_ints("dim", "max_patterns", "slots", "width", "hidden")
 
-    # --- LearnedModel protocol ----------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> MANN:
-        return cls(**d)
-
+    # --- LearnedModel protocol (config, loss, memory_size: LearnedBaseline's) -----------------
     def init_params(self, seed: int = 0) -> MetaParams:
         g = torch.Generator().manual_seed(seed)
         d, h, w = self.dim, self.hidden, self.width
-        cw, cb = _dense(g, h, d)
-        kw, kb = _dense(g, w, h)
-        sw, _ = _dense(g, 1, h, gain=0.1)
-        gw, _ = _dense(g, 1, h, gain=0.1)
-        dw1, db1 = _dense(g, h, w + h)
-        dw2, db2 = _dense(g, d, h)
+        cw, cb = dense_layer(g, h, d)
+        kw, kb = dense_layer(g, w, h)
+        sw, _ = dense_layer(g, 1, h, gain=0.1)
+        gw, _ = dense_layer(g, 1, h, gain=0.1)
+        dw1, db1 = dense_layer(g, h, w + h)
+        dw2, db2 = dense_layer(g, d, h)
         return {
             "controller": {"weight": cw, "bias": cb},
             "heads": {
@@ -124,14 +108,6 @@ class MANN:
             "decoder": {"hidden_weight": dw1, "hidden_bias": db1, "out_weight": dw2, "out_bias": db2},
             "usage": {"decay_logit": torch.tensor(logit(0.95))},
         }
-
-    def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
-        ``mask (B, N)`` the stored patterns."""
-        out = self.read(params, self.write(params, patterns, mask), queries, False)
-        return reconstruction_loss(out, patterns, mask), out.detach()
 
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` -> ``{"memory": (B, S, W), "usage": (B, S), "read_weights": (B, S)}``;
@@ -154,9 +130,9 @@ class MANN:
                 memory, w_read, usage = new_memory, new_read, new_usage
             else:
                 keep = mask[:, t : t + 1]  # (B, 1)
-                memory = keep.unsqueeze(-1) * new_memory + (1 - keep.unsqueeze(-1)) * memory
-                w_read = keep * new_read + (1 - keep) * w_read
-                usage = keep * new_usage + (1 - keep) * usage
+                memory = blend(keep.unsqueeze(-1), new_memory, memory)
+                w_read = blend(keep, new_read, w_read)
+                usage = blend(keep, new_usage, usage)
         return {"memory": memory, "usage": usage, "read_weights": w_read}
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
@@ -170,12 +146,8 @@ class MANN:
         out = torch.sigmoid(F.linear(hid, dec["out_weight"], dec["out_bias"]))
         return torch.stack([queries, out], dim=1) if trajectory else out
 
-    def memory_size(self) -> int:
-        return memory_size({
-            "memory": torch.zeros(self.slots, self.width),
-            "usage": torch.zeros(self.slots),
-            "read_weights": torch.zeros(self.slots),
-        })
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"memory": (self.slots, self.width), "usage": (self.slots,), "read_weights": (self.slots,)}
 
     # --- helpers ------------------------------------------------------------------------------
     def heads(self, params: MetaParams, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -38,81 +38,33 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
 
-
-# --- slot memories within a budget (shared with the modern Hopfield baseline) ------------------
-def slot_layout(dim: int, max_patterns: int, budget: int) -> tuple[int, int]:
-    """``(slots, width)`` of a slot memory of at most ``budget`` floats.
-
-    If ``max_patterns`` slots of ``dim + 1`` floats (a pattern and its written flag) fit, the
-    slots are ``dim + 1`` wide and as many as fit (verbatim storage); otherwise there is one
-    slot per pattern, ``budget // max_patterns`` wide (compressed storage).
-
-    Example: ``slot_layout(128, 64, 8256) == (64, 129)``; ``slot_layout(128, 96, 8256) == (96, 86)``.
-    """
-    if max_patterns * (dim + 1) <= budget:
-        return budget // (dim + 1), dim + 1
-    return max_patterns, budget // max_patterns
-
-
-def write_slots(codes: Tensor, slots: int, mask: Tensor | None = None) -> Tensor:
-    """``codes (B, N, c)`` -> slot matrix ``(B, slots, c + 1)``: each stored code followed by a
-    written flag 1, empty slots all zero.
-
-    The stored codes (``mask (B, N)`` 0/1, None: all) fill the slots in order, as a ring
-    buffer: with more than ``slots`` of them the last ``slots`` are kept (first in, first out).
-    """
-    b, n, _ = codes.shape
-    stored = codes.new_ones(b, n) if mask is None else mask.to(codes.dtype)
-    ordinal = stored.cumsum(1) - 1  # (B, N): index among the stored codes
-    kept = stored * (ordinal >= stored.sum(1, keepdim=True) - slots)  # the last `slots` stored
-    where = F.one_hot(ordinal.clamp(min=0).long() % slots, slots).to(codes.dtype) * kept.unsqueeze(-1)  # (B, N, S)
-    flagged = torch.cat([codes, codes.new_ones(b, n, 1)], dim=-1)  # (B, N, c + 1)
-    return where.transpose(1, 2) @ flagged
-
-
-def split_slots(memory: Tensor) -> tuple[Tensor, Tensor]:
-    """Slot matrix ``(B, S, c + 1)`` -> codes ``(B, S, c)`` and the written mask ``(B, S)`` (bool)."""
-    return memory[..., :-1], memory[..., -1] > 0.5
-
-
-def masked_softmax(logits: Tensor, written: Tensor) -> Tensor:
-    """``softmax`` over the last axis ``(B, M, S)`` restricted to written slots ``(B, S)``."""
-    return torch.softmax(logits.masked_fill(~written.unsqueeze(-2), -math.inf), dim=-1)
-
-
-def reconstruction_loss(retrieved: Tensor, patterns: Tensor, mask: Tensor | None = None) -> Tensor:
-    """The meta-training objective of every baseline (EBMM's, for one read-out): squared
-    error summed over d, averaged over episodes and the stored patterns (``mask (B, N)``)."""
-    sq = (retrieved - patterns).pow(2).sum(-1)  # (B, N)
-    return sq.mean() if mask is None else (sq * mask).sum() / mask.sum()
-
-
-def orthonormal_rows(rows: int, cols: int, gen: torch.Generator) -> Tensor:
-    """A random ``(rows, cols)`` matrix with orthonormal rows (``rows <= cols``), seeded."""
-    q, _ = torch.linalg.qr(torch.randn(cols, rows, generator=gen))
-    return q.T.contiguous()
-
-
-def dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> Tensor:
-    """A Glorot-uniform ``(fan_out, fan_in)`` weight matrix, seeded."""
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return (2 * torch.rand(fan_out, fan_in, generator=gen) - 1) * bound
+# the slot helpers, the objective and the initialisers live in ``_common`` (shared with the
+# other baselines) and are re-exported here, where they were first defined
+from ._common import (  # noqa: F401
+    SlotMemory,
+    dense,
+    masked_softmax,
+    orthonormal_rows,
+    reconstruction_loss,
+    slot_layout,
+    split_slots,
+    write_slots,
+)
 
 
 # --- the model ---------------------------------------------------------------------------------
 @register_model
 @dataclass(frozen=True)
-class MemoryNetwork:
+class MemoryNetwork(SlotMemory):
     """An end-to-end memory network over a slot memory within ``budget`` floats: the
     ``"memory_networks"`` :class:`~ebmm.meta.protocol.LearnedModel`.
 
@@ -137,30 +89,10 @@ class MemoryNetwork:
     hidden: int = 256
 
     def __post_init__(self):
-        for name in ("dim", "max_patterns", "budget", "hops", "hidden"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"MemoryNetwork.{name} must be a positive integer, got {v!r}")
-        if self.budget < 2 * self.max_patterns:
-            raise ValueError(f"MemoryNetwork: a budget of {self.budget} floats cannot hold {self.max_patterns} slots")
+        self._check_positive_ints("dim", "max_patterns", "budget", "hops", "hidden")
+        self._check_budget("slots")
 
-    @property
-    def slots(self) -> int:
-        return slot_layout(self.dim, self.max_patterns, self.budget)[0]
-
-    @property
-    def code_width(self) -> int:
-        """Floats per stored pattern (a slot's width less its flag)."""
-        return slot_layout(self.dim, self.max_patterns, self.budget)[1] - 1
-
-    # --- LearnedModel protocol ----------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> MemoryNetwork:
-        return cls(**d)
-
+    # --- LearnedModel protocol (config, loss, memory_size: SlotMemory's) ----------------------
     def init_params(self, seed: int = 0) -> MetaParams:
         """Seeded. Both embeddings start as the same random orthonormal projection ``E`` (the
         identity up to a rotation when the code is ``d`` wide), β at 10, and the decoder's skip
@@ -185,13 +117,6 @@ class MemoryNetwork:
         }
         return params
 
-    def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """:func:`reconstruction_loss` of the retrievals; ``mask (B, N)`` the stored patterns."""
-        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
-        return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
-
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` (those of ``mask (B, N)``, None: all) -> ``{"slots": (B, S, W)}``."""
         e = params["embed"]
@@ -213,8 +138,8 @@ class MemoryNetwork:
         out = torch.sigmoid(decode(params["decoder"], torch.cat([o, s], dim=-1)))
         return torch.stack([queries, out], dim=1) if trajectory else out
 
-    def memory_size(self) -> int:
-        return memory_size({"slots": torch.zeros(self.slots, self.code_width + 1)})
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"slots": (self.slots, self.code_width + 1)}
 
 
 def decode(dec: dict[str, Tensor], z: Tensor) -> Tensor:

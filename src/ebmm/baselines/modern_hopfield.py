@@ -32,27 +32,19 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import (
-    masked_softmax,
-    orthonormal_rows,
-    reconstruction_loss,
-    slot_layout,
-    split_slots,
-    write_slots,
-)
+from ._common import SlotMemory, masked_softmax, orthonormal_rows, split_slots, write_slots
 
 
 @register_model
 @dataclass(frozen=True)
-class ModernHopfield:
+class ModernHopfield(SlotMemory):
     """A continuous modern Hopfield network storing its patterns in at most ``budget`` floats:
     the ``"modern_hopfield"`` :class:`~ebmm.meta.protocol.LearnedModel`.
 
@@ -75,37 +67,17 @@ class ModernHopfield:
     beta_init: float = 0.25
 
     def __post_init__(self):
-        for name in ("dim", "max_patterns", "budget", "steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"ModernHopfield.{name} must be a positive integer, got {v!r}")
-        if self.budget < 2 * self.max_patterns:
-            raise ValueError(f"ModernHopfield: a budget of {self.budget} floats cannot hold {self.max_patterns} rows")
+        self._check_positive_ints("dim", "max_patterns", "budget", "steps")
+        self._check_budget("rows")
         if not self.beta_init > 0:
             raise ValueError(f"ModernHopfield.beta_init must be positive, got {self.beta_init!r}")
 
     @property
-    def slots(self) -> int:
-        """Rows of the stored matrix."""
-        return slot_layout(self.dim, self.max_patterns, self.budget)[0]
-
-    @property
-    def code_width(self) -> int:
-        """Floats per stored pattern: ``d`` (verbatim ±1 images) or less (learned projection)."""
-        return slot_layout(self.dim, self.max_patterns, self.budget)[1] - 1
-
-    @property
     def projected(self) -> bool:
+        """Whether the rows are learned projections (``code_width < d``), not verbatim ±1 images."""
         return self.code_width < self.dim
 
-    # --- LearnedModel protocol ----------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> ModernHopfield:
-        return cls(**d)
-
+    # --- LearnedModel protocol (config, loss, memory_size: SlotMemory's) ----------------------
     def init_params(self, seed: int = 0) -> MetaParams:
         """β = ``beta_init``, gain 4, query weight 0; a projection starts as a random
         orthonormal ``P`` (seeded) with ``D = Pᵀ``, its pseudo-inverse."""
@@ -120,14 +92,6 @@ class ModernHopfield:
             p = orthonormal_rows(self.code_width, self.dim, torch.Generator().manual_seed(seed))
             params["projection"] = {"encode": p, "decode": p.T.contiguous()}
         return params
-
-    def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the final retrieval;
-        ``mask (B, N)`` the stored patterns."""
-        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
-        return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
 
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` (those of ``mask (B, N)``, None: all) -> ``{"patterns": (B, S, c + 1)}``:
@@ -150,8 +114,8 @@ class ModernHopfield:
             return self._output(params, xi, s)
         return torch.stack(outputs, dim=1)
 
-    def memory_size(self) -> int:
-        return memory_size({"patterns": torch.zeros(self.slots, self.code_width + 1)})
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"patterns": (self.slots, self.code_width + 1)}
 
     # --- helpers ------------------------------------------------------------------------------
     def _encode(self, params: MetaParams, s: Tensor) -> Tensor:

@@ -39,22 +39,21 @@ Reference:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from ..dynamics import logit
-from ..energies import memory_size
 from ..meta.protocol import MetaParams, register_model
-from .memory_networks import reconstruction_loss
+from ._common import LearnedBaseline, blend, reconstruction_loss
 from .hopfield import pack_symmetric, unpack_symmetric
 
 
 @register_model
 @dataclass(frozen=True)
-class DifferentiablePlasticity:
+class DifferentiablePlasticity(LearnedBaseline):
     """A plastic recurrent network: a :class:`~ebmm.meta.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d (also the number of neurons); ``max_patterns`` N
@@ -73,10 +72,7 @@ class DifferentiablePlasticity:
     eta_init: float = 0.01  # Miconi's η
 
     def __post_init__(self):
-        for name in ("dim", "max_patterns", "present_steps", "read_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"DifferentiablePlasticity.{name} must be a positive integer, got {v!r}")
+        self._check_positive_ints("dim", "max_patterns", "present_steps", "read_steps")
         if self.dim < 2:
             raise ValueError(f"DifferentiablePlasticity.dim must be >= 2, got {self.dim}")
         if not self.input_gain > 0 or not self.init_scale >= 0:
@@ -84,14 +80,7 @@ class DifferentiablePlasticity:
         if not 0 < self.eta_init < 1:
             raise ValueError(f"eta_init must lie in (0, 1), got {self.eta_init}")
 
-    # --- LearnedModel protocol ----------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_config_dict(cls, d: dict[str, Any]) -> DifferentiablePlasticity:
-        return cls(**d)
-
+    # --- LearnedModel protocol (config, memory_size: LearnedBaseline's) -----------------------
     def init_params(self, seed: int = 0) -> MetaParams:
         g = torch.Generator().manual_seed(seed)
         d = self.dim
@@ -127,9 +116,9 @@ class DifferentiablePlasticity:
         steps = self.read_trace(params, trace, queries)
         return torch.cat([queries.unsqueeze(1), steps], dim=1) if trajectory else steps[:, -1]
 
-    def memory_size(self) -> int:
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         d = self.dim
-        return memory_size({"trace_upper": torch.zeros(d * (d - 1) // 2), "trace_diag": torch.zeros(d)})
+        return {"trace_upper": (d * (d - 1) // 2,), "trace_diag": (d,)}
 
     # --- the network --------------------------------------------------------------------------
     def write_trace(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -149,7 +138,7 @@ class DifferentiablePlasticity:
                 trace = (1 - eta) * trace + eta * (y.transpose(-1, -2) @ y)
             if mask is not None:
                 keep = mask[:, t].view(b, 1, 1)
-                y, trace = keep * y + (1 - keep) * y_old, keep * trace + (1 - keep) * trace_old
+                y, trace = blend(keep, y, y_old), blend(keep, trace, trace_old)
         return trace
 
     def read_trace(self, params: MetaParams, trace: Tensor, queries: Tensor) -> Tensor:

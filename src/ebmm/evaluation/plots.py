@@ -59,7 +59,8 @@ def plot_trajectory(
     cols += [(f"k={k}", trajectory[k, :rows]) for k in range(1, trajectory.shape[0])]
     for name, arr in (extra_columns or {}).items():
         cols.append((name, arr[:rows]))
-    fig, axes = plt.subplots(rows, len(cols), figsize=(1.1 * len(cols), 1.1 * rows + 0.6), squeeze=False)
+    h, w = _as_images(stored[:1], image_shape).shape[1:]
+    fig, axes = plt.subplots(rows, len(cols), figsize=(1.1 * len(cols), (1.1 * h / w + 0.15) * rows + 0.8), squeeze=False)
     for j, (name, arr) in enumerate(cols):
         imgs = _as_images(arr, image_shape)
         for i in range(rows):

@@ -85,6 +85,9 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
         meta["optim_groups"] = groups
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved memory gets ordinary permissions
     try:
         save_file(tensors, tmp, metadata=meta)
         with open(tmp, "rb+") as f:

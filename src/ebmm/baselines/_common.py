@@ -1,0 +1,150 @@
+"""What the learned baselines share: the meta-training objective, seeded initialisers, slot
+memories within a budget, masked updates, and the :class:`~ebmm.meta.protocol.LearnedModel`
+boilerplate of a frozen-dataclass model (:class:`LearnedBaseline`).
+
+Private: the public names are re-exported where they were first defined
+(:mod:`ebmm.baselines.memory_networks`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..energies import memory_size
+from ..meta.protocol import MetaParams
+
+
+# --- the objective -----------------------------------------------------------------------------
+def reconstruction_loss(retrieved: Tensor, patterns: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The meta-training objective of every baseline (EBMM's, for one read-out): squared
+    error summed over d, averaged over episodes and the stored patterns (``mask (B, N)``)."""
+    sq = (retrieved - patterns).pow(2).sum(-1)  # (B, N)
+    return sq.mean() if mask is None else (sq * mask).sum() / mask.sum()
+
+
+# --- seeded initialisers -----------------------------------------------------------------------
+def dense(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> Tensor:
+    """A Glorot-uniform ``(fan_out, fan_in)`` weight matrix, seeded."""
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return (2 * torch.rand(fan_out, fan_in, generator=gen) - 1) * bound
+
+
+def dense_layer(gen: torch.Generator, fan_out: int, fan_in: int, gain: float = 1.0) -> tuple[Tensor, Tensor]:
+    """A linear layer's Glorot-uniform ``weight (fan_out, fan_in)`` and zero ``bias (fan_out,)``."""
+    return dense(gen, fan_out, fan_in, gain), torch.zeros(fan_out)
+
+
+def orthonormal_rows(rows: int, cols: int, gen: torch.Generator) -> Tensor:
+    """A random ``(rows, cols)`` matrix with orthonormal rows (``rows <= cols``), seeded."""
+    q, _ = torch.linalg.qr(torch.randn(cols, rows, generator=gen))
+    return q.T.contiguous()
+
+
+# --- masking -----------------------------------------------------------------------------------
+def blend(keep: Tensor, new: Tensor, old: Tensor) -> Tensor:
+    """``keep · new + (1 − keep) · old``: a recurrent state's update where ``keep`` (0/1,
+    broadcast against the state) marks the episodes whose pattern is really stored."""
+    return keep * new + (1 - keep) * old
+
+
+def masked_softmax(logits: Tensor, written: Tensor) -> Tensor:
+    """``softmax`` over the last axis ``(B, M, S)`` restricted to written slots ``(B, S)``."""
+    return torch.softmax(logits.masked_fill(~written.unsqueeze(-2), -math.inf), dim=-1)
+
+
+# --- slot memories within a budget (Memory Networks, modern Hopfield) --------------------------
+def slot_layout(dim: int, max_patterns: int, budget: int) -> tuple[int, int]:
+    """``(slots, width)`` of a slot memory of at most ``budget`` floats.
+
+    If ``max_patterns`` slots of ``dim + 1`` floats (a pattern and its written flag) fit, the
+    slots are ``dim + 1`` wide and as many as fit (verbatim storage); otherwise there is one
+    slot per pattern, ``budget // max_patterns`` wide (compressed storage).
+
+    Example: ``slot_layout(128, 64, 8256) == (64, 129)``; ``slot_layout(128, 96, 8256) == (96, 86)``.
+    """
+    if max_patterns * (dim + 1) <= budget:
+        return budget // (dim + 1), dim + 1
+    return max_patterns, budget // max_patterns
+
+
+def write_slots(codes: Tensor, slots: int, mask: Tensor | None = None) -> Tensor:
+    """``codes (B, N, c)`` -> slot matrix ``(B, slots, c + 1)``: each stored code followed by a
+    written flag 1, empty slots all zero.
+
+    The stored codes (``mask (B, N)`` 0/1, None: all) fill the slots in order, as a ring
+    buffer: with more than ``slots`` of them the last ``slots`` are kept (first in, first out).
+    """
+    b, n, _ = codes.shape
+    stored = codes.new_ones(b, n) if mask is None else mask.to(codes.dtype)
+    ordinal = stored.cumsum(1) - 1  # (B, N): index among the stored codes
+    kept = stored * (ordinal >= stored.sum(1, keepdim=True) - slots)  # the last `slots` stored
+    where = F.one_hot(ordinal.clamp(min=0).long() % slots, slots).to(codes.dtype) * kept.unsqueeze(-1)  # (B, N, S)
+    flagged = torch.cat([codes, codes.new_ones(b, n, 1)], dim=-1)  # (B, N, c + 1)
+    return where.transpose(1, 2) @ flagged
+
+
+def split_slots(memory: Tensor) -> tuple[Tensor, Tensor]:
+    """Slot matrix ``(B, S, c + 1)`` -> codes ``(B, S, c)`` and the written mask ``(B, S)`` (bool)."""
+    return memory[..., :-1], memory[..., -1] > 0.5
+
+
+# --- the LearnedModel boilerplate --------------------------------------------------------------
+class LearnedBaseline:
+    """Mixin for a learned baseline that is a frozen dataclass: its config is its fields, its
+    loss is :func:`reconstruction_loss` of ``read(write(patterns), queries)``, and its memory
+    size is counted from the per-episode state shapes it declares in :meth:`_state_shapes`."""
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config_dict(cls, d: dict[str, Any]) -> Any:
+        return cls(**d)
+
+    def loss(
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
+        ``mask (B, N)`` the stored patterns."""
+        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
+        return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
+
+    def memory_size(self) -> int:
+        return memory_size({name: torch.zeros(shape) for name, shape in self._state_shapes().items()})
+
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each tensor of one episode's memory state."""
+        raise NotImplementedError
+
+    def _check_positive_ints(self, *names: str) -> None:
+        for name in names:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{type(self).__name__}.{name} must be a positive integer, got {v!r}")
+
+
+class SlotMemory(LearnedBaseline):
+    """A :class:`LearnedBaseline` storing its patterns in a slot memory of :func:`slot_layout`
+    within ``budget`` floats (fields ``dim``, ``max_patterns``, ``budget``)."""
+
+    @property
+    def slots(self) -> int:
+        """Slots (rows) of the stored matrix."""
+        return slot_layout(self.dim, self.max_patterns, self.budget)[0]
+
+    @property
+    def code_width(self) -> int:
+        """Floats per stored pattern (a slot's width less its flag): ``d`` when verbatim, less
+        when compressed."""
+        return slot_layout(self.dim, self.max_patterns, self.budget)[1] - 1
+
+    def _check_budget(self, unit: str) -> None:
+        if self.budget < 2 * self.max_patterns:
+            name = type(self).__name__
+            raise ValueError(f"{name}: a budget of {self.budget} floats cannot hold {self.max_patterns} {unit}")
