@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
+from ebmm.tasks import Distortion, random_patterns
 
 torch.set_num_threads(1)
 
@@ -14,6 +15,29 @@ torch.set_num_threads(1)
 def gen():
     """A seeded torch generator."""
     return torch.Generator().manual_seed(0)
+
+
+def _perturbed(params, gen, scale=0.05):
+    return {g: {k: v + scale * torch.randn(v.shape, generator=gen) for k, v in d.items()} for g, d in params.items()}
+
+
+def _episodes(gen, b, n, spec, d=16):
+    x = random_patterns((b, n, d), generator=gen)
+    return x, Distortion.parse(spec).apply(x, generator=gen)
+
+
+@pytest.fixture
+def perturbed():
+    """``perturbed(params, gen, scale=0.05)``: a learned model's meta-parameters plus seeded
+    Gaussian noise, so that a test does not pass on a fresh initialisation alone."""
+    return _perturbed
+
+
+@pytest.fixture
+def episodes():
+    """``episodes(gen, b, n, spec, d=16)``: random patterns ``(b, n, d)`` and their queries,
+    distorted by ``spec`` (e.g. ``"erase:8"``)."""
+    return _episodes
 
 
 @pytest.fixture
