@@ -2,7 +2,7 @@
 
 from .read import EnergyFn, energy_grad, project, read
 from .schedules import inverse_softplus, logit, non_increasing
-from .write import write, writing_terms
+from .write import sum_event, write, writing_terms
 
 __all__ = [
     "EnergyFn",
@@ -12,6 +12,7 @@ __all__ = [
     "non_increasing",
     "project",
     "read",
+    "sum_event",
     "write",
     "writing_terms",
 ]

@@ -15,7 +15,8 @@ from torch import Tensor
 from ..energies import Params
 
 EnergyFn = Callable[[Params, Tensor], Tensor]
-"""``energy_fn(theta, x: (..., d)) -> (...)``: the energy under writable weights ``theta``."""
+"""``energy_fn(theta, x: (..., *event)) -> (...)``: the energy under writable weights ``theta``
+(``event`` = ``(d,)`` for vectors, ``(C, H, W)`` for images)."""
 
 
 def project(x: Tensor, leak: float = 0.0) -> Tensor:
@@ -29,7 +30,7 @@ def project(x: Tensor, leak: float = 0.0) -> Tensor:
 
 
 def energy_grad(energy_fn: EnergyFn, theta: Params, x: Tensor) -> Tensor:
-    """``∇ₓE`` row by row: ``x (..., d) -> (..., d)``."""
+    """``∇ₓE`` pattern by pattern: ``x (..., *event) -> (..., *event)``."""
     return torch.func.grad(lambda x_: energy_fn(theta, x_).sum())(x)
 
 
@@ -41,11 +42,11 @@ def read(
     momenta: Tensor,
     leak: float = 0.0,
 ) -> Tensor:
-    """Retrieve from ``queries (M, d)`` by ``K = len(step_sizes)`` projected Nesterov steps.
+    """Retrieve from ``queries (M, *event)`` by ``K = len(step_sizes)`` projected Nesterov steps.
 
     A pure function of the writable weights ``theta``.
 
-    **Returns:** the iterates ``x_1 … x_K`` as ``(K, M, d)``; the retrieval is the last.
+    **Returns:** the iterates ``x_1 … x_K`` as ``(K, M, *event)``; the retrieval is the last.
     """
     x = queries
     v = torch.zeros_like(queries)

@@ -25,24 +25,32 @@ def masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
     return (values * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
 
 
+def sum_event(values: Tensor, event_dims: int = 1) -> Tensor:
+    """Sum over the last ``event_dims`` axes — one pattern's entries (1 for vectors ``(d,)``,
+    3 for images ``(C, H, W)``)."""
+    return values.sum(dim=tuple(range(-event_dims, 0)))
+
+
 def writing_terms(
     energy_fn: EnergyFn,
     theta: Params,
     patterns: Tensor,
     mask: Tensor | None = None,
     reduction: str = "mean",
+    event_dims: int = 1,
 ) -> tuple[Tensor, Tensor]:
-    """The data terms of the writing loss over ``patterns (..., N, d)``: ``(E, ‖∇ₓE‖²)``
+    """The data terms of the writing loss over ``patterns (..., N, *event)``: ``(E, ‖∇ₓE‖²)``
     averaged (``reduction="mean"``, the paper's eq. 4) or summed (``"sum"``) over patterns,
     and summed over any leading episode axes (episodes are independent, so each episode's
     weights get only their own gradient). ``mask (..., N)`` marks which patterns are stored
-    (episodes of different sizes padded to one shape).
+    (episodes of different sizes padded to one shape). A pattern has ``event_dims`` trailing
+    axes (1 for vectors, 3 for images), which the gradient norm sums over.
 
     With the mean, each pattern's share of a write step shrinks as 1/N, so the scale of the
     written weights — and the read step size that suits them — depends on N; with the sum
     each pattern leaves the same imprint whatever N, as in Hebb's rule."""
     energy = energy_fn(theta, patterns)
-    grad_sq = energy_grad(energy_fn, theta, patterns).pow(2).sum(-1)
+    grad_sq = sum_event(energy_grad(energy_fn, theta, patterns).pow(2), event_dims)
     if reduction == "sum":
         m = 1.0 if mask is None else mask
         return (energy * m).sum(), (grad_sq * m).sum()
@@ -58,23 +66,28 @@ def write(
     terms: tuple[str, ...] = WRITE_TERMS,
     mask: Tensor | None = None,
     reduction: str = "mean",
+    event_dims: int = 1,
 ) -> Params:
-    """Store ``patterns (N, d)``; return the new writable weights (``theta_init`` is untouched).
+    """Store ``patterns (N, *event)`` (``(N, d)`` for vectors); return the new writable weights
+    (``theta_init`` is untouched).
 
-    Batched: with ``patterns (B, N, d)`` and every ``theta_init`` tensor given a leading
+    Batched: with ``patterns (B, N, *event)`` and every ``theta_init`` tensor given a leading
     episode axis B (e.g. ``expand``), each episode is written into its own weights.
 
     **Arguments:** ``rates (T, L, 3)`` non-negative rates per step, layer and term (in the
     order of :data:`ebmm.config.WRITE_TERMS`); ``layers`` the writable names grouped into the
     ``L`` layers; ``terms`` which terms are on; ``mask (..., N)`` which patterns count (for
     padded batches of episodes with different N; None: all); ``reduction`` ``"mean"`` or
-    ``"sum"`` over patterns (see :func:`writing_terms`).
+    ``"sum"`` over patterns (see :func:`writing_terms`); ``event_dims`` the number of
+    trailing axes of one pattern (1 for vectors, 3 for images ``(C, H, W)``).
     """
     use_e, use_g, use_p = (t in terms for t in WRITE_TERMS)
     theta = dict(theta_init)
     for t in range(rates.shape[0]):
         if use_e or use_g:
-            (e, g), vjp_fn = torch.func.vjp(lambda th: writing_terms(energy_fn, th, patterns, mask, reduction), theta)
+            (e, g), vjp_fn = torch.func.vjp(
+                lambda th: writing_terms(energy_fn, th, patterns, mask, reduction, event_dims), theta
+            )
             one, zero = torch.ones_like(e), torch.zeros_like(e)
             grad_e = vjp_fn((one, zero))[0] if use_e else None
             grad_g = vjp_fn((zero, one))[0] if use_g else None

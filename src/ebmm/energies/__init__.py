@@ -1,17 +1,20 @@
 """Energy networks whose writable weights are the memory."""
 
 from ._base import EnergyModel, Params, is_writable, memory_size, split_params
+from .conv import ResNetConvEnergy, ResNetFCEnergy, writable_width_for
 from .gated_rnn import GatedRNNEnergy
 from .logcosh import LogCoshEnergy
 
 ENERGIES: dict[str, type[EnergyModel]] = {
     "gated_rnn": GatedRNNEnergy,
     "logcosh": LogCoshEnergy,
+    "resnet_fc": ResNetFCEnergy,
+    "resnet_conv": ResNetConvEnergy,
 }
 
 
 def build_energy(kind: str, **kwargs) -> EnergyModel:
-    """Build an energy model by registry name (``gated_rnn`` or ``logcosh``)."""
+    """Build an energy model by registry name (a key of :data:`ENERGIES`)."""
     if kind not in ENERGIES:
         raise ValueError(f"unknown energy {kind!r}; choose one of {sorted(ENERGIES)}")
     return ENERGIES[kind](**kwargs)
@@ -23,8 +26,11 @@ __all__ = [
     "GatedRNNEnergy",
     "LogCoshEnergy",
     "Params",
+    "ResNetConvEnergy",
+    "ResNetFCEnergy",
     "build_energy",
     "is_writable",
     "memory_size",
     "split_params",
+    "writable_width_for",
 ]

@@ -1,7 +1,7 @@
 """Energy models: the base class, the writable/static split and the one memory-size count.
 
-An energy model maps a pattern ``x`` of shape ``(..., d)`` to a scalar energy per pattern
-``(...)``. Its *writable* (fast) weights are the parameters of every submodule named
+An energy model maps a pattern ``x`` of shape ``(..., *event_shape)`` — ``(..., d)`` for
+vectors, ``(..., C, H, W)`` for images — to a scalar energy per pattern ``(...)``. Its *writable* (fast) weights are the parameters of every submodule named
 ``memory`` — the convention of the paper's pseudocode. Everything else is *static*
 (slow, meta-learned only).
 """
@@ -21,11 +21,20 @@ Params = dict[str, Tensor]
 class EnergyModel(nn.Module):
     """Base class of all energy networks.
 
-    Subclasses set ``self.dim`` and implement ``forward(x: (..., dim)) -> (...)``.
+    Subclasses set ``self.dim`` (floats per pattern) and implement
+    ``forward(x: (..., *event_shape)) -> (...)``; image energies also override ``event_shape``.
     Parameters of submodules named ``memory`` are writable.
     """
 
     dim: int
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        """The shape of one pattern: ``(dim,)`` for vectors; image energies give ``(C, H, W)``.
+
+        Sums over a pattern (the gradient norm of the writing loss, the reconstruction error)
+        run over these trailing axes."""
+        return (self.dim,)
 
     def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

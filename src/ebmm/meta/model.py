@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from ..config import MemoryConfig, memory_config_from_dict, to_dict
-from ..dynamics import EnergyFn, inverse_softplus, logit, non_increasing, read, write
+from ..dynamics import EnergyFn, inverse_softplus, logit, non_increasing, read, sum_event, write
 from ..energies import EnergyModel, Params, build_energy, memory_size, split_params
 from .protocol import MetaParams, register_model
 
@@ -47,6 +47,15 @@ class Architecture:
         return self.config.energy.dim
 
     @property
+    def event_shape(self) -> tuple[int, ...]:
+        """One pattern's shape: ``(dim,)`` for vectors, ``(C, H, W)`` for images."""
+        return self.energy.event_shape
+
+    @property
+    def event_dims(self) -> int:
+        return len(self.event_shape)
+
+    @property
     def max_patterns(self) -> int:
         return self.config.max_patterns
 
@@ -69,7 +78,7 @@ class Architecture:
         return write_batch(self, params, patterns)
 
     def read(self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool) -> Tensor:
-        iterates = read_batch(self, params, state, queries)  # (B, K, M, d)
+        iterates = read_batch(self, params, state, queries)  # (B, K, M, *event)
         return torch.cat([queries.unsqueeze(1), iterates], dim=1) if trajectory else iterates[:, -1]
 
     def memory_size(self) -> int:
@@ -128,7 +137,7 @@ def write_rates(params: MetaParams) -> Tensor:
 
 
 def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor) -> Params:
-    """Store one episode ``patterns (N, d)``; returns writable weights θ."""
+    """Store one episode ``patterns (N, *event)``; returns writable weights θ."""
     return write(
         arch.energy_fn(params["static"]),
         params["init"],
@@ -137,19 +146,20 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor) -> P
         arch.layers,
         arch.config.write.terms,
         reduction=arch.config.write.reduction,
+        event_dims=arch.event_dims,
     )
 
 
 def read_episode(
     arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0
 ) -> Tensor:
-    """Retrieve ``queries (M, d)`` from θ; returns the iterates ``(K, M, d)``."""
+    """Retrieve ``queries (M, *event)`` from θ; returns the iterates ``(K, M, *event)``."""
     gammas, momenta = read_schedule(params)
     return read(arch.energy_fn(params["static"]), theta, queries, gammas, momenta, leak)
 
 
 def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
-    """``patterns (B, N, d)`` -> θ with a leading episode axis B; ``mask (B, N)`` marks the
+    """``patterns (B, N, *event)`` -> θ with a leading episode axis B; ``mask (B, N)`` marks the
     stored patterns of episodes padded to one N.
 
     The energies' writable layers accept per-episode weights, so a batch is written in one
@@ -161,13 +171,14 @@ def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: 
         arch.config.write.terms,
         mask,
         arch.config.write.reduction,
+        arch.event_dims,
     )
 
 
 def read_batch(
     arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0
 ) -> Tensor:
-    """``queries (B, M, d)`` with batched θ -> iterates ``(B, K, M, d)``."""
+    """``queries (B, M, *event)`` with batched θ -> iterates ``(B, K, M, *event)``."""
     return read_episode(arch, params, theta, queries, leak).transpose(0, 1)
 
 
@@ -180,15 +191,15 @@ def meta_loss(
     mask: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The meta-training objective: squared reconstruction error summed over all K read
-    iterates, averaged over patterns and episodes.
+    iterates (and over each pattern's entries), averaged over patterns and episodes.
 
-    **Arguments:** ``patterns (B, N, d)`` stored; ``queries (B, N, d)`` their distortions;
-    ``mask (B, N)`` which patterns are stored and scored (None: all).
-    **Returns:** ``(loss, final_iterate (B, N, d))``.
+    **Arguments:** ``patterns (B, N, *event)`` stored; ``queries (B, N, *event)`` their
+    distortions; ``mask (B, N)`` which patterns are stored and scored (None: all).
+    **Returns:** ``(loss, final_iterate (B, N, *event))``.
     """
     theta = write_batch(arch, params, patterns, mask)
-    iterates = read_batch(arch, params, theta, queries, leak)  # (B, K, N, d)
-    sq = (iterates - patterns.unsqueeze(1)).pow(2).sum(-1)  # (B, K, N)
+    iterates = read_batch(arch, params, theta, queries, leak)  # (B, K, N, *event)
+    sq = sum_event((iterates - patterns.unsqueeze(1)).pow(2), arch.event_dims)  # (B, K, N)
     if mask is not None:
         sq = sq * mask.unsqueeze(1)
         return sq.sum(dim=(0, 2)).div(mask.sum()).sum(), iterates[:, -1].detach()

@@ -1,5 +1,25 @@
 """Tasks and data: what is stored, how queries are distorted, how errors are counted."""
 
 from .binary import DISTORTION_KINDS, Distortion, error_bits, random_patterns, sample_episodes
+from .images import (
+    OCCLUSION_FILLS,
+    hamming_error,
+    occlude,
+    occlusion_mask,
+    sample_image_episodes,
+    squared_error,
+)
 
-__all__ = ["DISTORTION_KINDS", "Distortion", "error_bits", "random_patterns", "sample_episodes"]
+__all__ = [
+    "DISTORTION_KINDS",
+    "OCCLUSION_FILLS",
+    "Distortion",
+    "error_bits",
+    "hamming_error",
+    "occlude",
+    "occlusion_mask",
+    "random_patterns",
+    "sample_episodes",
+    "sample_image_episodes",
+    "squared_error",
+]

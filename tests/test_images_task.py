@@ -1,0 +1,73 @@
+"""The image task: block occlusion, per-image errors and episode sampling."""
+
+import numpy as np
+import pytest
+import torch
+
+from ebmm.tasks import hamming_error, occlude, sample_image_episodes, squared_error
+
+
+def _changed_block(changed):
+    """``changed (H, W)`` bool -> (rows, cols) spanned by the True entries."""
+    rows, cols = changed.any(1).nonzero().flatten(), changed.any(0).nonzero().flatten()
+    return rows.min().item(), rows.max().item() + 1, cols.min().item(), cols.max().item() + 1
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_zero_occlusion_changes_exactly_one_16x16_block_per_image(gen, channels):
+    images = 0.5 + 0.5 * torch.rand(2, 5, channels, 32, 32, generator=gen)  # never 0
+    out = occlude(images, 16, "zeros", generator=gen)
+    changed = out != images
+    assert (out[changed] == 0).all()
+    for c in changed.reshape(-1, channels, 32, 32):
+        assert (c == c[0]).all()  # every channel
+        r0, r1, c0, c1 = _changed_block(c[0])
+        assert (r1 - r0, c1 - c0) == (16, 16) and c[0].sum() == 256
+    positions = {_changed_block(c[0]) for c in changed.reshape(-1, channels, 32, 32)}
+    assert len(positions) > 1  # the block moves
+
+
+def test_noise_occlusion_stays_in_one_block_and_in_range(gen):
+    images = torch.rand(8, 1, 32, 32, generator=gen)
+    out = occlude(images, 16, "noise", generator=gen)
+    assert out.min() >= 0 and out.max() <= 1
+    for c in (out != images)[:, 0]:
+        r0, r1, c0, c1 = _changed_block(c)
+        assert r1 - r0 <= 16 and c1 - c0 <= 16 and c.sum() > 200
+
+
+def test_occlusion_is_seeded_and_validated():
+    x = torch.rand(3, 1, 32, 32)
+    a = occlude(x, generator=torch.Generator().manual_seed(1))
+    b = occlude(x, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="fill"):
+        occlude(x, fill="blur")
+    with pytest.raises(ValueError, match="block"):
+        occlude(x, block=33)
+
+
+def test_errors_on_known_images():
+    images = torch.zeros(2, 1, 4, 4)
+    images[1] = 1.0
+    retrieved = images.clone()
+    retrieved[0, 0, 0, :3] = 0.7  # 3 pixels cross the threshold
+    retrieved[1, 0, 2, 2] = 0.6  # stays above it
+    torch.testing.assert_close(hamming_error(retrieved, images), torch.tensor([3.0, 0.0]))
+    torch.testing.assert_close(squared_error(retrieved, images), torch.tensor([3 * 0.49, 0.16]))
+    batched = retrieved.expand(3, 2, 1, 4, 4)
+    assert hamming_error(batched, images).shape == (3, 2)
+
+
+def test_episode_sampler_draws_distinct_images_and_occludes_them(gen):
+    n = 40
+    images = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None, None] / n, (n, 1, 32, 32)).copy()
+    stored, queries = sample_image_episodes(images, 3, 10, fill="zeros", generator=gen)
+    assert stored.shape == queries.shape == (3, 10, 1, 32, 32)
+    ids = (stored[..., 0, 0, 0] * n).round()
+    assert all(len(set(row.tolist())) == 10 for row in ids)
+    assert ((queries != stored).sum(dim=(-3, -2, -1)) <= 256).all()
+    again = sample_image_episodes(images, 3, 10, fill="zeros", generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], stored) and torch.equal(again[1], queries)
+    with pytest.raises(ValueError, match="distinct"):
+        sample_image_episodes(images, 1, n + 1)
