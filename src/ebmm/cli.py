@@ -367,13 +367,18 @@ def export(source, dest, name, note):
 # ------------------------------------------------------------------------------------- list
 @main.command("list")
 def list_():
-    """The shipped pretrained memories and the baseline names --memory accepts."""
+    """The shipped pretrained memories, the classical baselines --memory accepts, and the
+    learned baselines --model trains."""
     from .registry import _baselines, pretrained
 
     for name, desc in pretrained().items():
         click.echo(f"{name:<28} {desc.get('description', '')}")
     for name in _baselines():
         click.echo(f"{name:<28} classical baseline")
+    from .meta.protocol import model_kinds
+
+    for kind in sorted(k for k in model_kinds() if k != "ebmm"):
+        click.echo(f"{kind:<28} learned baseline: ebmm train binary --model {kind}")
 
 
 if __name__ == "__main__":  # pragma: no cover
