@@ -151,3 +151,25 @@ def test_evaluate_binary_reports_percentiles(memory):
     assert st.batches == 16 and st.patterns == 64
     assert st.p5 <= st.mean <= st.p95
     assert st.query_mean == pytest.approx(8.0, abs=1.5)
+
+
+def test_image_memory_accepts_image_shaped_patterns_and_refuses_others(gen):
+    """The public API validates against the memory's pattern shape, here (1, 16, 16)."""
+    from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+
+    cfg = MemoryConfig(
+        energy=EnergyConfig("resnet_fc", 256, {"size": 16, "memory_width": 4, "hidden": 32}),
+        read=ReadConfig(steps=2, step_init=30.0), write=WriteConfig(steps=1, rate_init=1e-3), max_patterns=4,
+    )
+    try:
+        memory = EnergyMemory(cfg)
+    except TypeError as e:  # constructor arguments of the image energy
+        pytest.fail(f"image energy config: {e}")
+    assert memory.event_shape == (1, 16, 16)
+    x = torch.rand(3, 1, 16, 16, generator=gen).numpy()
+    out = memory.read(x, memory.write(x), trajectory=True)
+    assert out.shape == (3, 3, 1, 16, 16)
+    with pytest.raises(ValueError, match=r"patterns of shape \(1, 16, 16\)"):
+        memory.write(np.zeros((3, 1, 16, 15)))
+    with pytest.raises(ValueError, match="expected shape"):
+        memory.write(np.zeros((3, 256)))

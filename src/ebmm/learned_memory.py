@@ -33,6 +33,10 @@ class LearnedMemory(AssociativeMemory):
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
         return self.model.read(self.params, tensors, queries, trajectory)
 
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(getattr(self.model, "event_shape", (self.dim,)))
+
     def memory_size(self) -> int:
         return self.model.memory_size()
 

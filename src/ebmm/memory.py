@@ -43,11 +43,16 @@ class MemoryState:
         return memory_size({k: v[0] for k, v in self.tensors.items()})
 
 
-def as_patterns(values: ArrayLike, dim: int, what: str) -> tuple[Tensor, bool]:
-    """Validate and convert user input to a float32 tensor ``(B, N, d)``.
+def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str) -> tuple[Tensor, bool]:
+    """Validate and convert user input to a float32 tensor ``(B, N, *event_shape)``.
 
-    Returns ``(tensor, batched)``. Raises ``ValueError``/``TypeError`` with a clear message.
+    ``event_shape`` is one pattern's shape: ``(d,)`` (or just ``d``) for vectors,
+    ``(C, H, W)`` for images. Returns ``(tensor, batched)``. Raises ``ValueError`` /
+    ``TypeError`` with a clear message.
     """
+    event = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
+    e = len(event)
+    shown = ", ".join(map(str, event))
     if isinstance(values, Tensor):
         t = values.detach().to("cpu")
     else:
@@ -61,11 +66,13 @@ def as_patterns(values: ArrayLike, dim: int, what: str) -> tuple[Tensor, bool]:
     if t.is_complex():
         raise TypeError(f"{what}: complex values are not patterns")
     t = t.float()
-    if t.dim() not in (2, 3):
-        raise ValueError(f"{what}: expected shape (N, {dim}) or (B, N, {dim}), got {tuple(t.shape)}")
-    if t.shape[-1] != dim:
-        raise ValueError(f"{what}: this memory stores {dim}-dimensional patterns, got dimension {t.shape[-1]}")
-    if t.shape[-2] == 0 or (t.dim() == 3 and t.shape[0] == 0):
+    if t.dim() not in (e + 1, e + 2):
+        raise ValueError(f"{what}: expected shape (N, {shown}) or (B, N, {shown}), got {tuple(t.shape)}")
+    if tuple(t.shape[-e:]) != event:
+        got = t.shape[-1] if e == 1 else tuple(t.shape[-e:])
+        kind = f"{event[0]}-dimensional patterns" if e == 1 else f"patterns of shape {event}"
+        raise ValueError(f"{what}: this memory stores {kind}, got {'dimension' if e == 1 else 'shape'} {got}")
+    if t.shape[-e - 1] == 0 or (t.dim() == e + 2 and t.shape[0] == 0):
         raise ValueError(f"{what}: empty set (shape {tuple(t.shape)})")
     if not torch.isfinite(t).all():
         raise ValueError(f"{what}: contains NaN or infinite values")
@@ -74,15 +81,20 @@ def as_patterns(values: ArrayLike, dim: int, what: str) -> tuple[Tensor, bool]:
             f"{what}: values must lie in [0, 1] (got [{float(t.min()):g}, {float(t.max()):g}]); "
             "binary patterns are {0, 1}, erased entries 0.5"
         )
-    batched = t.dim() == 3
+    batched = t.dim() == e + 2
     return (t if batched else t.unsqueeze(0)).contiguous(), batched
 
 
 class AssociativeMemory(ABC):
     """A memory that stores a set of patterns and retrieves them from distorted queries."""
 
-    #: pattern dimension d
+    #: floats per pattern d
     dim: int
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        """One pattern's shape: ``(d,)`` for vectors, ``(C, H, W)`` for image memories."""
+        return (self.dim,)
     #: most patterns the memory was built or trained to store (None: no stated limit)
     max_patterns: int | None = None
     #: a short name for tables
@@ -91,11 +103,11 @@ class AssociativeMemory(ABC):
     # --- the validated, batched core each memory implements ---------------------------------
     @abstractmethod
     def _write(self, patterns: Tensor) -> dict[str, Tensor]:
-        """``patterns (B, N, d)`` in [0, 1] -> memory tensors with a leading axis B."""
+        """``patterns (B, N, *event_shape)`` in [0, 1] -> memory tensors with a leading axis B."""
 
     @abstractmethod
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
-        """``queries (B, M, d)`` -> ``(B, M, d)`` or, with ``trajectory``, ``(B, S, M, d)``
+        """``queries (B, M, *event)`` -> ``(B, M, *event)`` or, with ``trajectory``, ``(B, S, M, *event)``
         whose first entry is the query and last the retrieval."""
 
     @abstractmethod
@@ -109,7 +121,7 @@ class AssociativeMemory(ABC):
         Returns the memory state to pass to :meth:`read`. Warns (:class:`CapacityWarning`)
         when N exceeds what the memory was trained for.
         """
-        x, batched = as_patterns(patterns, self.dim, "patterns")
+        x, batched = as_patterns(patterns, self.event_shape, "patterns")
         n = x.shape[1]
         if self.max_patterns is not None and n > self.max_patterns:
             warnings.warn(
@@ -133,10 +145,13 @@ class AssociativeMemory(ABC):
             raise TypeError(f"state must be the MemoryState returned by write(), got {type(state).__name__}")
         if not self.compatible(state.owner):
             raise ValueError(f"this state was written by {state.owner.name}, not by {self.name}")
-        q, batched = as_patterns(queries, self.dim, "queries")
+        q, batched = as_patterns(queries, self.event_shape, "queries")
         if batched != state.batched or q.shape[0] != state.batch_size:
-            want = f"(B={state.batch_size}, M, {self.dim})" if state.batched else f"(M, {self.dim})"
-            raise ValueError(f"queries of shape {tuple(q.shape if batched else q.shape[1:])} do not match the written state: expected {want}")
+            event = ", ".join(map(str, self.event_shape))
+            want = f"(B={state.batch_size}, M, {event})" if state.batched else f"(M, {event})"
+            raise ValueError(
+                f"queries of shape {tuple(q.shape if batched else q.shape[1:])} do not match the written state: expected {want}"
+            )
         with torch.no_grad():
             out = self._read(q, state.tensors, trajectory)
         out = out.float().clamp(0, 1).numpy()
