@@ -130,8 +130,9 @@ class MemoryNetwork(SlotMemory):
         beta = params["attention"]["log_beta"].exp()
         s = 2 * queries - 1
         u = s @ params["embed"]["query"].T + params["embed"]["query_bias"]  # (B, M, c)
+        o = torch.zeros_like(u)
         for k in range(self.hops):
-            if k:
+            if k:  # hop: u ← H u + o (end-to-end memory networks)
                 u = u @ params["hop"]["weight"].T + o
             p = masked_softmax(beta[k] * F.normalize(u, dim=-1) @ keys.transpose(-1, -2), written)  # (B, M, S)
             o = p @ codes  # (B, M, c)
