@@ -165,3 +165,33 @@ def test_table1_quick_trains_evaluates_and_writes_outputs(runner, tmp_path):
     assert (out / "table1.png").stat().st_size > 1000
     res = runner.invoke(main, ["table1", "--systems", "nope"])
     assert res.exit_code == 2 and "unknown systems" in res.output
+
+
+def test_show_binary_and_images(runner, tmp_path, tiny_file):
+    res = runner.invoke(main, ["show", "--memory", str(tiny_file), "--patterns", "6", "--distortion", "erase:16",
+                               "--out", str(tmp_path / "b.png")])
+    assert res.exit_code == 0, res.output
+    assert "error bits" in res.output and (tmp_path / "b.png").stat().st_size > 1000
+    # an image memory on natural-image patches (3 x 32 x 32)
+    pytest.importorskip("skimage")
+    pytest.importorskip("sklearn")
+    from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+
+    cfg = MemoryConfig(energy=EnergyConfig("resnet_fc", 3072, {"memory_width": 4, "hidden": 16}),
+                       read=ReadConfig(steps=2, step_init=30.0), write=WriteConfig(steps=1, rate_init=1e-3), max_patterns=4)
+    path = ebmm.EnergyMemory(cfg, name="img").save(tmp_path / "img.safetensors")
+    res = runner.invoke(main, ["show", "--memory", str(path), "--dataset", "natural", "--patterns", "3",
+                               "--fill", "zeros", "--out", str(tmp_path / "i.png")])
+    assert res.exit_code == 0, res.output
+    assert "squared error" in res.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "i.png") as im:
+        assert im.size[0] > 300
+    # a memory whose pattern shape does not match the data set is refused
+    res = runner.invoke(main, ["show", "--memory", str(tiny_file), "--dataset", "natural"])
+    assert res.exit_code == 2 and "stores patterns of shape (32,)" in res.output
+    res = runner.invoke(main, ["show", "--memory", str(path), "--dataset", "binary"])
+    assert res.exit_code == 2 and "stores images" in res.output
+    res = runner.invoke(main, ["show", "--memory", str(path), "--dataset", "cifar"])
+    assert res.exit_code == 2 and "--data" in res.output

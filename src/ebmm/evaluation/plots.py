@@ -27,7 +27,10 @@ def save_figure(fig, path: str | Path, caption: str = "") -> Path:
 
 
 def _as_images(rows: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
-    """``(n, d) -> (n, h, w)``: reshape flat patterns to near-square images."""
+    """Patterns to displayable images: ``(n, d) -> (n, h, w)`` (near-square unless ``shape``),
+    ``(n, 1, H, W) -> (n, H, W)``, ``(n, 3, H, W) -> (n, H, W, 3)``."""
+    if rows.ndim == 4:
+        return rows[:, 0] if rows.shape[1] == 1 else rows.transpose(0, 2, 3, 1)
     n, d = rows.shape
     if shape is None:
         h = int(np.sqrt(d))
@@ -50,7 +53,7 @@ def plot_trajectory(
 ) -> Path:
     """Save a grid: one row per pattern — stored, query, every read iterate, retrieval.
 
-    **Arguments:** ``stored (M, d)``; ``trajectory (S, M, d)`` whose first entry is the query
+    **Arguments:** ``stored (M, d)`` or images ``(M, C, H, W)``; ``trajectory (S, M, ...)`` whose first entry is the query
     and last the retrieval; ``extra_columns`` name -> ``(M, d)`` (e.g. a Hopfield network's
     retrieval) appended on the right; ``caption`` is printed under the grid (the command).
     """
@@ -59,13 +62,13 @@ def plot_trajectory(
     cols += [(f"k={k}", trajectory[k, :rows]) for k in range(1, trajectory.shape[0])]
     for name, arr in (extra_columns or {}).items():
         cols.append((name, arr[:rows]))
-    h, w = _as_images(stored[:1], image_shape).shape[1:]
+    h, w = _as_images(stored[:1], image_shape).shape[1:3]
     fig, axes = plt.subplots(rows, len(cols), figsize=(1.1 * len(cols), (1.1 * h / w + 0.15) * rows + 0.8), squeeze=False)
     for j, (name, arr) in enumerate(cols):
         imgs = _as_images(arr, image_shape)
         for i in range(rows):
             ax = axes[i, j]
-            ax.imshow(imgs[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(np.clip(imgs[i], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
