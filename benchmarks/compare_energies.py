@@ -19,7 +19,7 @@ import torch
 
 from ebmm.config import EnergyConfig
 from ebmm.meta.model import Architecture
-from ebmm.meta.trainer import MetaStep, episode_generator, evaluate_params, leaves, lr_lambda
+from ebmm.meta.trainer import MetaStep, clipped_update, episode_generator, evaluate_params, leaves, lr_lambda
 from ebmm.presets import PRESETS
 from ebmm.tasks import sample_episodes
 
@@ -35,14 +35,7 @@ def train_for(model: Architecture, tcfg, seconds: float) -> tuple[dict, int, flo
     while time.perf_counter() - start < seconds:
         x, q = sample_episodes(tcfg.episodes, tcfg.patterns, model.dim, tcfg.distortion, generator=episode_generator(tcfg.seed, step))
         grads, loss, _ = step_fn(params, x, q)
-        g = leaves(grads)
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in g]))
-        if torch.isfinite(norm):
-            scale = min(1.0, tcfg.clip_norm / (float(norm) + 1e-12))
-            for p, t in zip(flat, g):
-                p.grad = t * scale
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+        clipped_update(opt, flat, leaves(grads), loss, tcfg.clip_norm)
         sched.step()
         step += 1
     return params, step, (time.perf_counter() - start) / max(step, 1)

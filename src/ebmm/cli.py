@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .errors import EBMMError
+from .registry import hopfield_names
 
 
 def _set_threads(threads: int | None):
@@ -176,9 +177,6 @@ def _command_line() -> str:
     return " ".join(parts)
 
 
-HOPFIELD_NAMES = ("hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse")
-
-
 # ------------------------------------------------------------------------------------- eval
 @main.group("eval")
 def eval_():
@@ -207,7 +205,7 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
     memories = {memory_name: _load_memory(memory_name)}
     if baselines:
         dim = memories[memory_name].dim
-        memories.update({n: _load_memory(n, dim=dim) for n in HOPFIELD_NAMES if n != memory_name})
+        memories.update({n: _load_memory(n, dim=dim) for n in hopfield_names() if n != memory_name})
     for m in memories.values():
         if dist.count > m.dim:
             raise click.BadParameter(f"cannot corrupt {dist.count} of {m.dim} positions", param_hint="--distortion")
@@ -293,7 +291,7 @@ def demo(memory_name, patterns, distortion, seed, out_path):
     rows = [("query (no memory)", float(error_bits(q, x).mean()))]
     rows.append((f"{memory.name} (EBMM, {memory.memory_size()} floats)", float(error_bits(torch.from_numpy(traj[-1]), x).mean())))
     extra = {}
-    for name in HOPFIELD_NAMES:
+    for name in hopfield_names():
         hop = _load_memory(name, dim=memory.dim)
         r = hop.read(q, hop.write(x))
         extra[name.replace("hopfield-", "")] = r

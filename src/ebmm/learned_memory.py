@@ -61,8 +61,8 @@ class LearnedMemory(AssociativeMemory):
             info.setdefault("trained_patterns", ck.train_config.patterns)
             info.setdefault("trained_distortion", ck.train_config.distortion)
             info.setdefault("trained_steps", ck.step)
-        name = name or info.pop("name", None) or Path(path).stem
-        info.pop("name", None)
+        stored_name = info.pop("name", None)
+        name = name or stored_name or Path(path).stem
         if isinstance(ck.model, Architecture):
             return EnergyMemory(ck.model.config, ck.params, name=name, info=info)
         return LearnedMemory(ck.model, ck.params, name=name, info=info)

@@ -33,6 +33,11 @@ def _baselines() -> dict[str, Callable[..., AssociativeMemory]]:
     return {f"hopfield-{r.replace('_', '-')}": partial(HopfieldMemory, rule=r) for r in HOPFIELD_RULES}
 
 
+def hopfield_names() -> tuple[str, ...]:
+    """The classical baselines' names, e.g. ``hopfield-hebb`` (the keys :func:`load` accepts)."""
+    return tuple(_baselines())
+
+
 def available() -> list[str]:
     """Every name :func:`load` accepts besides file paths."""
     return sorted(pretrained()) + sorted(_baselines())

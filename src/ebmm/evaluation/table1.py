@@ -93,9 +93,10 @@ def default_systems() -> list[str]:
     """Every system of the table: the three Hopfield rules, each registered learned baseline,
     and EBMM last."""
     from ..meta.protocol import model_kinds
+    from ..registry import hopfield_names
 
     learned = [k for k in model_kinds() if k != "ebmm"]
-    return ["hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse", *learned, "ebmm"]
+    return [*hopfield_names(), *learned, "ebmm"]
 
 
 def run_table1(

@@ -108,6 +108,24 @@ class MetaStep:
         return grads, loss, last
 
 
+def clipped_update(
+    opt: torch.optim.Optimizer, flat: list[Tensor], grads: list[Tensor], loss: Tensor, clip_norm: float
+) -> tuple[Tensor, bool]:
+    """One optimiser step on ``flat`` with ``grads`` clipped to global norm ``clip_norm``;
+    skipped (nothing changes) when the loss or the gradient norm is not finite.
+
+    **Returns:** ``(global gradient norm, whether the step was applied)``."""
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    if not (bool(torch.isfinite(norm)) and bool(torch.isfinite(loss))):
+        return norm, False
+    scale = min(1.0, clip_norm / (float(norm) + 1e-12))
+    for p, g in zip(flat, grads):
+        p.grad = g * scale
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return norm, True
+
+
 def pattern_mask(cfg: TrainConfig, generator: torch.Generator) -> Tensor | None:
     """``(episodes, patterns)`` 0/1 mask: episode b stores its first n_b patterns, n_b uniform
     in ``[min_patterns, patterns]``; None when every episode stores ``patterns``."""
@@ -220,17 +238,8 @@ def train(
             x, q = sample_episodes(cfg.episodes, cfg.patterns, model.dim, distortion_at(cfg, step), generator=gen)
             mask = pattern_mask(cfg, gen)
             grads, loss, last = meta_step(params, x, q, mask)
-            gflat = leaves(grads)
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in gflat]))
-            finite = bool(torch.isfinite(norm)) and bool(torch.isfinite(loss))
-            if finite:
-                scale = min(1.0, cfg.clip_norm / (float(norm) + 1e-12))
-                for p, g in zip(flat, gflat):
-                    p.grad = g * scale
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            else:
-                skipped += 1
+            norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm)
+            skipped += not applied
             sched.step()
             step += 1
             steps_since += 1
