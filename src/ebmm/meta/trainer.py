@@ -23,7 +23,14 @@ from tqdm.auto import tqdm
 
 from ..config import MemoryConfig, TrainConfig, to_dict
 from ..errors import CheckpointError
-from ..tasks import Distortion, error_bits, sample_episodes
+from ..tasks import (
+    BinaryTask,
+    Distortion,
+    EpisodeTask,
+    Occlusion,
+    parse_corruption,
+    task_from_config,
+)
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .model import Architecture
 from .protocol import LearnedModel, MetaParams
@@ -54,9 +61,10 @@ def lr_lambda(cfg: TrainConfig):
     return f
 
 
-def distortion_at(cfg: TrainConfig, step: int) -> Distortion:
-    """The training distortion at ``step``, with the curriculum's ramp of corrupted positions."""
-    target = Distortion.parse(cfg.distortion)
+def distortion_at(cfg: TrainConfig, step: int) -> Distortion | Occlusion:
+    """The training corruption at ``step``, with the curriculum's ramp of corrupted positions
+    (binary) or of the occluded square's side (images)."""
+    target = parse_corruption(cfg.distortion)
     if cfg.curriculum_steps <= 0 or step >= cfg.curriculum_steps:
         return target
     frac = cfg.curriculum_start_fraction + (1 - cfg.curriculum_start_fraction) * step / cfg.curriculum_steps
@@ -87,9 +95,11 @@ class TrainResult:
     params: MetaParams
     step: int
     skipped: int
-    final_eval_error_bits: float | None
-    best_eval_error_bits: float | None
+    #: mean held-out error (in the task's metric, e.g. error bits) at the last and best evaluation
+    final_eval_error: float | None
+    best_eval_error: float | None
     out_dir: Path | None
+    metric: str = "error_bits"
 
 
 class MetaStep:
@@ -141,15 +151,18 @@ def eval_sizes(cfg: TrainConfig) -> list[int]:
 
 
 def evaluate_params(
-    model: LearnedModel, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int
+    model: LearnedModel, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int,
+    task: EpisodeTask | None = None,
 ) -> float:
-    """Mean error bits of the retrievals on a fixed set of episodes."""
+    """Mean per-pattern error of the retrievals on a fixed set of held-out episodes of ``task``
+    (default: random binary patterns) under ``distortion``."""
+    task = task or BinaryTask(model.dim, parse_corruption(distortion))
     gen = torch.Generator().manual_seed(seed)
-    x, q = sample_episodes(episodes, patterns, model.dim, distortion, generator=gen)
+    x, q = task.sample(episodes, patterns, split="eval", corruption=parse_corruption(distortion), generator=gen)
     with torch.no_grad():
         state = model.write(params, x)
         retrieved = model.read(params, state, q, False)
-    return float(error_bits(retrieved, x).mean())
+    return float(task.error(retrieved, x).mean())
 
 
 def train(
@@ -160,6 +173,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     params: MetaParams | None = None,
+    task: EpisodeTask | None = None,
 ) -> TrainResult:
     """Meta-train a memory model.
 
@@ -168,7 +182,8 @@ def train(
     (None: keep nothing on disk); ``resume`` continues the run saved in ``out_dir`` (its
     configs must match, except the bookkeeping fields of :data:`RESUMABLE_CHANGES`; raise
     ``steps`` to train longer); ``params`` a starting point
-    (e.g. a pretrained memory to fine-tune).
+    (e.g. a pretrained memory to fine-tune); ``task`` the episodes (default: the one
+    ``train_config`` names, see :func:`ebmm.tasks.task_from_config`).
 
     **Returns:** a :class:`TrainResult`.
     """
@@ -176,6 +191,8 @@ def train(
     if isinstance(model, MemoryConfig):
         model = Architecture.from_config(model)
     cfg = train_config
+    if task is None:
+        task = task_from_config(cfg.task, model.dim, cfg.distortion, cfg.dataset, cfg.data_path)
     step, skipped, opt_state = 0, 0, None
     best = math.inf
     if resume:
@@ -190,7 +207,7 @@ def train(
         if ck.train_config is None or _without_steps(ck.train_config) != _without_steps(cfg):
             raise CheckpointError(f"--resume: the run in {out} was started with a different training configuration")
         params, step, skipped, opt_state = ck.params, ck.step, ck.skipped, ck.optimizer_state
-        saved_best = ck.info.get("best_eval_error_bits")
+        saved_best = ck.info.get("best_eval_error", ck.info.get("best_eval_error_bits"))
         best = math.inf if saved_best is None else float(saved_best)
     elif params is None:
         params = model.init_params(seed=cfg.seed)
@@ -219,7 +236,7 @@ def train(
             out / path_name,
             Checkpoint(
                 model, params, cfg, step, skipped, opt.state_dict() if with_optim else None,
-                info={"best_eval_error_bits": best if math.isfinite(best) else None},
+                info={"best_eval_error": best if math.isfinite(best) else None},
             ),
         )
 
@@ -235,7 +252,7 @@ def train(
     try:
         while step < cfg.steps:
             gen = episode_generator(cfg.seed, step)
-            x, q = sample_episodes(cfg.episodes, cfg.patterns, model.dim, distortion_at(cfg, step), generator=gen)
+            x, q = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, step), generator=gen)
             mask = pattern_mask(cfg, gen)
             grads, loss, last = meta_step(params, x, q, mask)
             norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm)
@@ -243,20 +260,20 @@ def train(
             sched.step()
             step += 1
             steps_since += 1
-            wrong = error_bits(last, x)
+            wrong = task.error(last, x)
             bits = float(wrong.mean() if mask is None else (wrong * mask).sum() / mask.sum())
             if step % cfg.log_every == 0 or step == cfg.steps:
                 dt = time.perf_counter() - t0
                 rate = steps_since / dt if dt > 0 else float("nan")
                 t0, steps_since = time.perf_counter(), 0
-                log({"step": step, "loss": float(loss), "error_bits": bits, "grad_norm": float(norm),
+                log({"step": step, "loss": float(loss), task.metric: bits, "grad_norm": float(norm),
                      "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped,
                      "distortion": str(distortion_at(cfg, step - 1))})
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-                per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed)
+                per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed, task)
                          for n in eval_sizes(cfg)}
                 last_eval = sum(per_n.values()) / len(per_n)
-                log({"step": step, "eval_error_bits": last_eval, "eval_by_patterns": {str(n): v for n, v in per_n.items()}})
+                log({"step": step, f"eval_{task.metric}": last_eval, "eval_by_patterns": {str(n): v for n, v in per_n.items()}})
                 if last_eval < best:
                     best = last_eval
                     checkpoint(BEST_NAME, with_optim=False)
@@ -272,7 +289,7 @@ def train(
             restore_sigterm()
             if metrics is not None:
                 metrics.close()
-    return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out)
+    return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out, task.metric)
 
 
 #: Fields that may change when a run is resumed (bookkeeping, not the optimisation problem).

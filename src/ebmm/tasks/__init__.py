@@ -1,6 +1,20 @@
 """Tasks and data: what is stored, how queries are distorted, how errors are counted."""
 
-from .binary import DISTORTION_KINDS, Distortion, error_bits, random_patterns, sample_episodes
+from .binary import (
+    DISTORTION_KINDS,
+    Distortion,
+    error_bits,
+    random_patterns,
+    sample_episodes,
+)
+from .episodes import (
+    BinaryTask,
+    EpisodeTask,
+    ImageTask,
+    Occlusion,
+    parse_corruption,
+    task_from_config,
+)
 from .images import (
     OCCLUSION_FILLS,
     hamming_error,
@@ -13,13 +27,19 @@ from .images import (
 __all__ = [
     "DISTORTION_KINDS",
     "OCCLUSION_FILLS",
+    "BinaryTask",
     "Distortion",
+    "EpisodeTask",
+    "ImageTask",
+    "Occlusion",
     "error_bits",
     "hamming_error",
     "occlude",
     "occlusion_mask",
+    "parse_corruption",
     "random_patterns",
     "sample_episodes",
     "sample_image_episodes",
     "squared_error",
+    "task_from_config",
 ]

@@ -1,0 +1,174 @@
+"""Episode tasks: what the trainer and the evaluators draw each step, and how they score it.
+
+A task turns ``(episodes, patterns, corruption, generator)`` into stored patterns and their
+corrupted queries, both ``(B, N, *event)``, and scores a retrieval per pattern. Two exist:
+
+- :class:`BinaryTask` — random ``d``-bit patterns, a :class:`~ebmm.tasks.binary.Distortion`
+  (``erase:64``), scored in error bits;
+- :class:`ImageTask` — images drawn from a training or a held-out set, a random square
+  :class:`Occlusion` (``noise:16``), scored by Hamming error on binarised data sets (Omniglot,
+  MNIST) or squared error (natural images, CIFAR), per image.
+
+A corruption is written ``KIND:K`` for both (:func:`parse_corruption`): ``K`` positions for
+binary patterns, the side of the occluded square for images, so the trainer's curriculum ramps
+either the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from .binary import DISTORTION_KINDS, Distortion, error_bits, sample_episodes
+from .images import OCCLUSION_FILLS, hamming_error, occlude, squared_error
+
+IMAGE_METRICS = {"hamming": hamming_error, "squared": squared_error}
+SPLITS = ("train", "eval")
+
+
+@dataclass(frozen=True)
+class Occlusion:
+    """A random ``count × count`` square of every image, filled with ``kind`` (``noise`` or
+    ``zeros``); written ``noise:16``. ``count`` is named like a distortion's so a curriculum
+    ramps the square's side."""
+
+    kind: str
+    count: int
+
+    def __post_init__(self):
+        if self.kind not in OCCLUSION_FILLS or self.count < 1:
+            raise ValueError(f"bad occlusion {self}: expected FILL:SIDE with FILL one of {OCCLUSION_FILLS}, SIDE >= 1")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.count}"
+
+    def with_count(self, count: int) -> Occlusion:
+        return Occlusion(self.kind, count)
+
+    def apply(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """Occlude ``images (..., C, H, W)``; returns a new tensor."""
+        return occlude(images, self.count, self.kind, generator=generator)
+
+
+def parse_corruption(spec: str | Distortion | Occlusion) -> Distortion | Occlusion:
+    """``erase|replace|flip|zero:K`` -> :class:`Distortion`; ``noise|zeros:SIDE`` ->
+    :class:`Occlusion`. Raises ``ValueError`` naming every accepted kind."""
+    if isinstance(spec, (Distortion, Occlusion)):
+        return spec
+    kind, sep, count = str(spec).partition(":")
+    if sep and count.isdigit() and kind in OCCLUSION_FILLS:
+        return Occlusion(kind, int(count))
+    if kind in DISTORTION_KINDS or not sep:
+        return Distortion.parse(spec)
+    raise ValueError(
+        f"bad corruption {spec!r}: expected KIND:K with KIND one of {DISTORTION_KINDS} (binary patterns, "
+        f"K positions) or {OCCLUSION_FILLS} (images, a K×K square), e.g. 'erase:64' or 'noise:16'"
+    )
+
+
+class EpisodeTask(Protocol):
+    #: key of the per-pattern error in metrics and results ("error_bits", "hamming_error", ...)
+    metric: str
+    #: the default corruption, ``KIND:K``
+    corruption: Distortion | Occlusion
+
+    def sample(
+        self, episodes: int, patterns: int, *, split: str = "train",
+        corruption: Distortion | Occlusion | None = None, generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Stored patterns and their queries, both ``(episodes, patterns, *event)``."""
+
+    def error(self, retrieved: Tensor, stored: Tensor) -> Tensor:
+        """Per-pattern error ``(..., *event) -> (...)``."""
+
+
+@dataclass(frozen=True)
+class BinaryTask:
+    """Random ``dim``-bit patterns under a distortion; the same distribution for both splits."""
+
+    dim: int = 128
+    corruption: Distortion = Distortion("erase", 64)
+    metric = "error_bits"
+
+    def __post_init__(self):
+        if not isinstance(self.corruption, Distortion):
+            raise ValueError(f"binary patterns take a distortion like 'erase:64', got {self.corruption}")
+        if self.corruption.count > self.dim:
+            raise ValueError(f"cannot corrupt {self.corruption.count} of {self.dim} positions")
+
+    def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None):
+        _check_split(split)
+        return sample_episodes(episodes, patterns, self.dim, corruption or self.corruption, generator=generator)
+
+    def error(self, retrieved: Tensor, stored: Tensor) -> Tensor:
+        return error_bits(retrieved, stored)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageTask:
+    """Images ``(n, C, H, W)`` in [0, 1]: episodes of distinct images from ``train`` (or
+    ``held_out`` for ``split="eval"``), occluded by ``corruption``; ``metric_kind`` is
+    ``"hamming"`` (binarised data) or ``"squared"``. ``name`` says which data set."""
+
+    train: Tensor
+    held_out: Tensor
+    corruption: Occlusion = Occlusion("noise", 16)
+    metric_kind: str = "hamming"
+    name: str = "images"
+
+    def __post_init__(self):
+        for what, t in (("train", self.train), ("held_out", self.held_out)):
+            if not isinstance(t, Tensor) or t.dim() != 4:
+                raise ValueError(f"{what} images must be a (n, C, H, W) tensor")
+        if self.train.shape[1:] != self.held_out.shape[1:]:
+            raise ValueError(f"train and held-out images differ in shape: {tuple(self.train.shape[1:])} vs "
+                             f"{tuple(self.held_out.shape[1:])}")
+        if not isinstance(self.corruption, Occlusion):
+            raise ValueError(f"images take an occlusion like 'noise:16', got {self.corruption}")
+        if self.corruption.count > min(self.train.shape[-2:]):
+            raise ValueError(f"a {self.corruption.count}-pixel square does not fit {tuple(self.train.shape[-2:])} images")
+        if self.metric_kind not in IMAGE_METRICS:
+            raise ValueError(f"metric_kind must be one of {sorted(IMAGE_METRICS)}, got {self.metric_kind!r}")
+
+    @property
+    def metric(self) -> str:
+        return f"{self.metric_kind}_error"
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.shape[1:])
+
+    def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None):
+        _check_split(split)
+        pool = self.train if split == "train" else self.held_out
+        if not 0 < patterns <= pool.shape[0]:
+            raise ValueError(f"cannot draw {patterns} distinct images from the {pool.shape[0]} of the {split} split")
+        idx = torch.rand(episodes, pool.shape[0], generator=generator).argsort(dim=-1)[:, :patterns]
+        stored = pool[idx].float()
+        return stored, (corruption or self.corruption).apply(stored, generator=generator)
+
+    def error(self, retrieved: Tensor, stored: Tensor) -> Tensor:
+        return IMAGE_METRICS[self.metric_kind](retrieved, stored)
+
+
+def _check_split(split: str):
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def task_from_config(task: str, dim: int, corruption: str, dataset: str = "", data_path: str | None = None) -> EpisodeTask:
+    """The task a training configuration names: ``"binary"`` (random ``dim``-bit patterns) or
+    ``"images"`` (``dataset`` read by :func:`ebmm.data.image_splits`, from ``data_path`` when
+    given), corrupted by ``corruption``."""
+    spec = parse_corruption(corruption)
+    if task == "binary":
+        return BinaryTask(dim, spec)
+    if task != "images":
+        raise ValueError(f"unknown task {task!r}; choose 'binary' or 'images'")
+    from ..data import DATASET_METRIC, image_splits
+
+    train, held_out = image_splits(dataset, data_path or None)
+    return ImageTask(torch.from_numpy(train), torch.from_numpy(held_out), spec, DATASET_METRIC[dataset], dataset)

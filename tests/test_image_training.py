@@ -1,0 +1,114 @@
+"""Meta-training on images: episode tasks, data splits, the trainer and `ebmm train images`."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ebmm
+from ebmm.cli import main
+from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
+from ebmm.data import DatasetError, image_splits, load_mnist
+from ebmm.meta.model import Architecture
+from ebmm.meta.trainer import evaluate_params, train
+from ebmm.tasks import BinaryTask, Distortion, ImageTask, Occlusion, parse_corruption, task_from_config
+
+
+def test_parse_corruption_tells_binary_from_image_specs():
+    assert parse_corruption("erase:64") == Distortion("erase", 64)
+    assert parse_corruption("zeros:16") == Occlusion("zeros", 16)
+    assert str(parse_corruption("noise:8")) == "noise:8"
+    for bad in ("blur:3", "noise", "noise:x", "erase:-1"):
+        with pytest.raises(ValueError, match="KIND:K|expected"):
+            parse_corruption(bad)
+
+
+def test_image_task_draws_eval_episodes_from_the_held_out_images_only(gen):
+    train_imgs = torch.zeros(20, 1, 16, 16)
+    held = torch.ones(10, 1, 16, 16)
+    task = ImageTask(train_imgs, held, Occlusion("zeros", 8), "hamming")
+    x, q = task.sample(3, 10, split="eval", generator=gen)
+    assert x.shape == q.shape == (3, 10, 1, 16, 16) and bool((x == 1).all())
+    assert torch.equal(task.error(q, x), torch.full((3, 10), 64.0))  # the zeroed 8×8 square, nothing else
+    x, _ = task.sample(2, 20, generator=gen)
+    assert bool((x == 0).all())
+    with pytest.raises(ValueError, match="distinct images"):
+        task.sample(1, 11, split="eval", generator=gen)
+    with pytest.raises(ValueError, match="split"):
+        task.sample(1, 2, split="test", generator=gen)
+    with pytest.raises(ValueError, match="does not fit"):
+        ImageTask(train_imgs, held, Occlusion("zeros", 17))
+    with pytest.raises(ValueError, match="occlusion"):
+        ImageTask(train_imgs, held, Distortion("erase", 4))
+    with pytest.raises(ValueError, match="distortion"):
+        BinaryTask(16, Occlusion("noise", 4))
+
+
+def test_image_splits_are_disjoint_and_errors_are_clear():
+    train_imgs, held = image_splits("mnist")
+    assert train_imgs.shape == (4000, 1, 32, 32) and held.shape == (1000, 1, 32, 32)
+    assert set(torch.from_numpy(train_imgs).unique().tolist()) == {0.0, 1.0}  # binarised, like Omniglot
+    flat_train = {t.tobytes() for t in train_imgs[:500]}
+    assert not any(h.tobytes() in flat_train for h in held)
+    with pytest.raises(DatasetError, match="unknown image data set"):
+        image_splits("imagenet")
+    with pytest.raises(DatasetError, match="cifar-10-batches-py"):
+        image_splits("cifar")
+    with pytest.raises(ValueError, match="needs a dataset"):
+        TrainConfig(task="images")
+    with pytest.raises(ValueError, match="unknown task"):
+        task_from_config("video", 1024, "noise:16")
+
+
+@pytest.fixture(scope="module")
+def mnist16():
+    """Real digits at 16×16, binarised: a small image task that trains in seconds."""
+    images = torch.from_numpy(load_mnist(size=16, mode="resize", binarize=True).images)
+    perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    return ImageTask(images[perm[:4000]], images[perm[4000:]], Occlusion("noise", 8), "hamming", "mnist16")
+
+
+def test_tiny_image_meta_training_beats_the_query_and_the_untrained_memory(mnist16):
+    arch = Architecture.from_config(MemoryConfig(
+        energy=EnergyConfig("resnet_fc", 256, {"memory_width": 8, "hidden": 32, "hops": 1, "size": 16}),
+        read=ReadConfig(steps=3, step_init=1.0), write=WriteConfig(steps=2, rate_init=1e-3, reduction="sum"),
+        max_patterns=4))
+    cfg = TrainConfig(task="images", dataset="mnist", patterns=4, episodes=4, distortion="noise:8", lr=1e-2,
+                      clip_norm=1.0, steps=25, eval_every=0)
+    gen = torch.Generator().manual_seed(99)
+    x, q = mnist16.sample(32, 4, split="eval", generator=gen)
+    query = float(mnist16.error(q, x).mean())
+    before = evaluate_params(arch, arch.init_params(), 4, "noise:8", 32, 99, mnist16)
+    result = train(arch, cfg, None, progress=False, task=mnist16)
+    after = evaluate_params(arch, result.params, 4, "noise:8", 32, 99, mnist16)
+    assert result.metric == "hamming_error"
+    assert after < 0.8 * query and after < 0.8 * before, (query, before, after)
+
+
+def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["train", "images", "--dataset", "mnist", "--preset", "tiny", "--energy", "resnet_conv", "--memory-floats", "2308",
+            "--patterns", "4", "--eval-every", "2", "--out", str(out), "--quiet"]
+    res = runner.invoke(main, [*args, "--steps", "2"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["step"] == 2 and summary["memory_size"] == 2308 and "final_eval_hamming_error" in summary
+    res = runner.invoke(main, ["train", "images", "--resume", "--steps", "3", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["step"] == 3
+    memory = ebmm.load(out / "checkpoint.safetensors")
+    assert memory.event_shape == (1, 32, 32) and memory.memory_size() == 2308
+    images = torch.from_numpy(load_mnist(binarize=True).images[:4])
+    assert memory.read(images, memory.write(images)).shape == (4, 1, 32, 32)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--distortion", "erase:64"], "noise|zeros"),
+    (["--memory-floats", "100000"], "width"),
+])
+def test_train_images_cli_rejects_bad_input(tmp_path, bad, message):
+    res = CliRunner().invoke(main, ["train", "images", "--dataset", "mnist", "--preset", "tiny", "--steps", "1",
+                                    "--out", str(tmp_path / "r"), *bad])
+    assert res.exit_code == 2 and message in res.output, res.output
