@@ -112,3 +112,38 @@ def test_train_images_cli_rejects_bad_input(tmp_path, bad, message):
     res = CliRunner().invoke(main, ["train", "images", "--dataset", "mnist", "--preset", "tiny", "--steps", "1",
                                     "--out", str(tmp_path / "r"), *bad])
     assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_ratedistortion_quick_trains_scores_and_reuses_finished_runs(tmp_path):
+    out = tmp_path / "rd"
+    args = ["ratedistortion", "--dataset", "mnist", "--quick", "--systems", "resnet_conv", "--sizes", "1154,2308",
+            "--steps", "1", "--out", str(out), "--quiet"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "ratedistortion.json").read_text())
+    assert [r["memory_size"] for r in record["rows"]] == [1154, 2308]
+    assert all(0 < r["stats"]["mean"] < 1024 and r["stats"]["patterns"] >= 16 for r in record["rows"])
+    assert record["metric"] == "hamming_error" and "ratedistortion" in record["command"]
+    assert (out / "ratedistortion.png").stat().st_size > 1000 and "| resnet_conv | 1154 |" in (out / "ratedistortion.md").read_text()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and again.output.count("trained already") == 2, again.output
+    assert json.loads((out / "ratedistortion.json").read_text())["rows"] == record["rows"]  # same memories, same images
+
+
+def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismatch(tmp_path, tiny_memory_config):
+    mcfg = MemoryConfig(energy=EnergyConfig("resnet_fc", 1024, {"memory_width": 4, "hidden": 16, "hops": 1}),
+                        read=ReadConfig(steps=2, step_init=1.0), write=WriteConfig(steps=1, rate_init=1e-3), max_patterns=8)
+    path = ebmm.EnergyMemory(mcfg, name="img").save(tmp_path / "img.safetensors")
+    res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist,omniglot", "-N", "4",
+                                    "--min-patterns", "8", "--out", str(tmp_path / "ev")])
+    if res.exit_code == 2 and "no local Omniglot copy" in res.output:
+        pytest.skip("no Omniglot copy on this machine")
+    assert res.exit_code == 0, res.output
+    record = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert set(record["results"]["img"]) == {"mnist", "omniglot"}
+    assert all(row["query_mean"] > 0 and row["patterns"] == 32 for row in record["results"]["img"].values())
+    binary = ebmm.EnergyMemory(tiny_memory_config, name="bin").save(tmp_path / "bin.safetensors")
+    res = CliRunner().invoke(main, ["eval", "images", "--memory", str(binary), "--dataset", "mnist"])
+    assert res.exit_code == 2 and "shape" in res.output
+    res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist", "--distortion", "erase:8"])
+    assert res.exit_code == 2 and "noise|zeros" in res.output

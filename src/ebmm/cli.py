@@ -230,13 +230,13 @@ def _load_memory(name_or_path: str, **kwargs):
         raise click.BadParameter(str(e), param_hint="--memory") from None
 
 
-def _parse_patterns(value: str) -> tuple[int, ...]:
+def _parse_patterns(value: str, hint: str = "--patterns") -> tuple[int, ...]:
     try:
         ns = tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint="--patterns") from None
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint=hint) from None
     if not ns or min(ns) < 1:
-        raise click.BadParameter(f"expected positive integers, got {value!r}", param_hint="--patterns")
+        raise click.BadParameter(f"expected positive integers, got {value!r}", param_hint=hint)
     return ns
 
 
@@ -320,6 +320,71 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
         click.echo(f"wrote {out_dir}/results.json, table.md, error_bits.png", err=True)
     else:
         click.echo(json.dumps(record))
+
+
+@eval_.command("images")
+@click.option("--memory", "memory_names", required=True, help="Comma-separated image memories (.safetensors paths or names).")
+@click.option("--dataset", "datasets", default="omniglot", show_default=True,
+              help="Comma-separated data sets of omniglot, natural, mnist, cifar; e.g. omniglot,mnist for the transfer test.")
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
+@click.option("--patterns", "-N", type=click.IntRange(1), default=64, show_default=True, help="Images stored per set.")
+@click.option("--distortion", default="noise:16", show_default=True, help="FILL:SIDE, FILL noise|zeros.")
+@click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Images scored per data set.")
+@click.option("--seed", type=int, default=1234, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json and table.md here.")
+@click.option("--threads", type=click.IntRange(1))
+def eval_images(memory_names, datasets, data_path, patterns, distortion, min_patterns, seed, out_dir, threads):
+    """Score image memories on held-out images of one or more data sets (per-image error,
+    mean [p5, p95] over stored sets). A memory trained on Omniglot and scored on MNIST is the
+    transfer test of the paper's later version."""
+    import warnings
+
+    from .data import DATASET_METRIC
+    from .errors import CapacityWarning
+    from .evaluation.images import evaluate_images, images_table_markdown
+    from .tasks import Occlusion, parse_corruption, task_from_config
+
+    _set_threads(threads)
+    try:
+        spec = parse_corruption(distortion)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--distortion") from None
+    if not isinstance(spec, Occlusion):
+        raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
+    names = [d.strip() for d in datasets.split(",") if d.strip()]
+    unknown = sorted(set(names) - set(DATASET_METRIC))
+    if unknown or not names:
+        raise click.BadParameter(f"unknown data set(s) {unknown}; choose from {sorted(DATASET_METRIC)}", param_hint="--dataset")
+    memories = {m.name: m for m in (_load_memory(n.strip()) for n in memory_names.split(",") if n.strip())}
+    results: dict[str, dict] = {name: {} for name in memories}
+    for dataset in names:
+        try:
+            ds_path = str(data_path) if data_path is not None and dataset in ("omniglot", "cifar") else None
+            task = task_from_config("images", 0, str(spec), dataset, ds_path)
+        except EBMMError as e:
+            raise click.BadParameter(str(e), param_hint="--data") from None
+        except ModuleNotFoundError as e:
+            raise click.ClickException(f"{dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+        for name, memory in memories.items():
+            if tuple(memory.event_shape) != task.event_shape:
+                raise click.BadParameter(f"{name} stores patterns of shape {memory.event_shape}; {dataset} images are "
+                                         f"{task.event_shape}", param_hint="--dataset")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CapacityWarning)
+                st = evaluate_images(memory, task, patterns, min_patterns=min_patterns, seed=seed)
+            results[name][dataset] = st
+            click.echo(f"  {name:<28} {dataset:<9} {st}", err=True)
+    sizes = {name: m.memory_size() for name, m in memories.items()}
+    md = images_table_markdown(results, sizes, {d: f"{DATASET_METRIC[d]} error" for d in names})
+    record = {"command": _command_line(), "distortion": str(spec), "patterns": patterns, "min_patterns": min_patterns, "seed": seed,
+              "memory_size": sizes,
+              "results": {name: {d: st.as_dict() for d, st in row.items()} for name, row in results.items()}}
+    click.echo(md)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "results.json").write_text(json.dumps(record, indent=2))
+        (out_dir / "table.md").write_text(f"{md}\n\nMade by: `{record['command']}`\n")
+        click.echo(f"wrote {out_dir}/results.json, table.md", err=True)
 
 
 # ----------------------------------------------------------------------------------- recall
@@ -479,6 +544,52 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
     plot_trajectory(x.numpy(), traj, out_path, max_rows=rows, title=f"{memory.name}: {dataset}, N={patterns}, {what}\n{score}",
                     caption=_command_line())
     click.echo(f"{score}\nsaved {out_path}")
+
+
+# --------------------------------------------------------------------------- ratedistortion
+@main.command()
+@click.option("--dataset", type=click.Choice(["omniglot", "natural", "cifar", "mnist"]), default="omniglot", show_default=True)
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
+@click.option("--systems", default="resnet_conv,resnet_fc", show_default=True, help="Comma-separated image energies.")
+@click.option("--sizes", default="2308,4616,9232,13848", show_default=True, help="Comma-separated memory sizes (float32).")
+@click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True)
+@click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps per memory (default: the preset's).")
+@click.option("--patterns", "-N", type=click.IntRange(1), help="Images stored per episode (default: the preset's, 64).")
+@click.option("--distortion", help="FILL:SIDE (default noise:16).")
+@click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Held-out images scored per memory.")
+@click.option("--quick", is_flag=True, help="Smoke test: tiny preset, 2 steps, 2 small sizes, 16 images scored.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Default: results/ratedistortion-DATASET.")
+@click.option("--threads", type=click.IntRange(1))
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, distortion, min_patterns, quick, out_dir, threads, quiet):
+    """The paper's Figure 3: meta-train image memories at several memory sizes, score each on
+    held-out images and plot error against memory size beside the published points. Runs
+    that finished are reused and interrupted ones resume, so it can be stopped and rerun."""
+    from .evaluation.ratedistortion import DEFAULT_SIZES, run_ratedistortion
+
+    _set_threads(threads)
+    kinds = [s.strip() for s in systems.split(",") if s.strip()]
+    bad = [k for k in kinds if k not in ("resnet_conv", "resnet_fc")]
+    if bad or not kinds:
+        raise click.BadParameter(f"unknown image energies {bad}; choose resnet_conv and/or resnet_fc", param_hint="--systems")
+    floats = _parse_patterns(sizes, "--sizes")
+    if quick:
+        preset, steps, min_patterns, patterns = "tiny", steps or 2, 16, patterns or 4
+        floats = (1154, 2308) if floats == DEFAULT_SIZES else floats[:2]
+    out_dir = out_dir or Path(f"results/ratedistortion-{dataset}")
+    try:
+        record = run_ratedistortion(dataset, systems=tuple(kinds), sizes=floats, preset=preset, steps=steps, patterns=patterns,
+                                    corruption=distortion, data_path=str(data_path) if data_path else None,
+                                    min_patterns=min_patterns, out_dir=out_dir, command=_command_line(),
+                                    log=lambda m: click.echo(m, err=True), progress=not quiet)
+    except EBMMError as e:
+        raise click.ClickException(str(e)) from None
+    except ModuleNotFoundError as e:
+        raise click.ClickException(f"{dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    click.echo(record["markdown"])
+    click.echo(f"wrote {out_dir}/ratedistortion.json, .md, .png", err=True)
 
 
 # ----------------------------------------------------------------------------------- table1

@@ -105,3 +105,33 @@ def plot_error_vs_patterns(
     if title:
         ax.set_title(title, fontsize=9)
     return save_figure(fig, path, caption)
+
+
+def plot_rate_distortion(
+    ours: dict[str, list[tuple[int, object]]],
+    path: str | Path,
+    *,
+    paper: dict[str, list[tuple[int, float]]] | None = None,
+    ylabel: str = "error per image",
+    title: str = "",
+    caption: str = "",
+) -> Path:
+    """Error (mean with 5th–95th percentile bars) against memory size in float32, one line per
+    system, the paper's published points as dashed lines (Figure 3)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, pts in ours.items():
+        pts = sorted(pts, key=lambda p: p[0])
+        sizes = [p[0] for p in pts]
+        mean = np.array([p[1].mean for p in pts])
+        lo = np.maximum(0, mean - np.array([p[1].p5 for p in pts]))
+        hi = np.maximum(0, np.array([p[1].p95 for p in pts]) - mean)
+        ax.errorbar(sizes, mean, yerr=[lo, hi], marker="o", capsize=3, label=name)
+    for name, pts in (paper or {}).items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--x", alpha=0.5, label=f"paper: {name}")
+    ax.set_xlabel("memory size (float32)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save_figure(fig, path, caption)

@@ -1,0 +1,103 @@
+"""Rate–distortion on images (paper Figure 3): meta-train an image memory at each of several
+memory sizes, score each on held-out images, plot error against memory size beside the
+paper's points. One command: ``ebmm ratedistortion``.
+
+Each (system, size) trains in its own run directory ``out/runs/<system>-<floats>``; a run that
+already reached the requested steps is only evaluated, an interrupted one resumes, so the
+command can be stopped and rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ..tasks import ImageTask, task_from_config
+from .binary import ErrorStats
+from .images import evaluate_images, paper_points, ratedistortion_markdown
+
+#: the paper's memory sizes (float32) on the conv and FC energies' grids, smallest to largest
+DEFAULT_SIZES = (2308, 4616, 9232, 13848)
+
+
+def run_ratedistortion(
+    dataset: str,
+    *,
+    systems: tuple[str, ...] = ("resnet_conv", "resnet_fc"),
+    sizes: tuple[int, ...] = DEFAULT_SIZES,
+    preset: str = "fast",
+    steps: int | None = None,
+    patterns: int | None = None,
+    corruption: str | None = None,
+    data_path: str | None = None,
+    min_patterns: int = 1024,
+    out_dir: str | Path | None = None,
+    command: str = "",
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+) -> dict:
+    """Train and score every ``system`` (an image energy kind) at every memory size.
+
+    **Returns:** the JSON record (also written with markdown and a plot to ``out_dir``):
+    ``rows`` of ``{system, requested_size, memory_size, steps, stats}``, the configs used, the
+    paper's points."""
+    from ..learned_memory import LearnedMemory
+    from ..meta.checkpoint import load_checkpoint
+    from ..meta.model import Architecture
+    from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME, train
+    from ..presets import image_preset
+    from .plots import plot_rate_distortion
+
+    out = Path(out_dir) if out_dir is not None else None
+    task: ImageTask | None = None
+    rows, configs = [], {}
+    for system in systems:
+        for size in sizes:
+            shape = (3 if dataset in ("natural", "cifar") else 1, 32, 32)
+            mcfg, tcfg = image_preset(preset, system, dataset, shape, size, data_path or "")
+            if patterns is not None:
+                mcfg = dataclasses.replace(mcfg, max_patterns=patterns)
+            tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(steps=steps, patterns=patterns, distortion=corruption).items()
+                                                if v is not None})
+            model = Architecture.from_config(mcfg)
+            if task is None:
+                task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
+            name = f"{system}-{model.memory_size()}"
+            run_dir = out / "runs" / name if out is not None else None
+            resume = run_dir is not None and (run_dir / CHECKPOINT_NAME).is_file()
+            done = resume and load_checkpoint(run_dir / CHECKPOINT_NAME).step >= tcfg.steps
+            if done:
+                log(f"{name}: trained already ({run_dir})")
+                params = load_checkpoint(run_dir / CHECKPOINT_NAME).params
+            else:
+                log(f"{name}: meta-training {tcfg.steps} steps on {dataset}" + (" (resumed)" if resume else ""))
+                params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task).params
+            if run_dir is not None and (run_dir / BEST_NAME).is_file():
+                params = load_checkpoint(run_dir / BEST_NAME).params  # the best held-out evaluation
+            stats = evaluate_images(LearnedMemory(model, params, name=name), task, tcfg.patterns, min_patterns=min_patterns)
+            log(f"  {name}: {task.metric} {stats} (query {stats.query_mean:.1f})")
+            rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": tcfg.steps,
+                         "stats": stats})
+            configs[name] = {"model": model.config_dict(), "train": dataclasses.asdict(tcfg)}
+    md = ratedistortion_markdown(dataset, rows)
+    record = {
+        "command": command, "dataset": dataset, "metric": task.metric if task else None, "preset": preset,
+        "rows": [{**{k: v for k, v in r.items() if k != "stats"}, "stats": r["stats"].as_dict()} for r in rows],
+        "configs": configs,
+        "paper": {s: paper_points(dataset, s) for s in systems},
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "ratedistortion.json").write_text(json.dumps(record, indent=2))
+        (out / "ratedistortion.md").write_text(md + f"\n\nMade by: `{command}`\n")
+        ours: dict[str, list[tuple[int, ErrorStats]]] = {}
+        for r in rows:
+            ours.setdefault(r["system"], []).append((r["memory_size"], r["stats"]))
+        paper = {f"{s}": paper_points(dataset, s) for s in systems if paper_points(dataset, s)}
+        plot_rate_distortion(ours, out / "ratedistortion.png", paper=paper, ylabel=task.metric.replace("_", " ") + " per image",
+                             title=f"{dataset}: {task.corruption} occlusion, {rows[0]['steps'] if rows else 0} meta-steps",
+                             caption=command)
+    record["markdown"] = md
+    return record
