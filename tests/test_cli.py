@@ -167,6 +167,22 @@ def test_table1_quick_trains_evaluates_and_writes_outputs(runner, tmp_path):
     assert res.exit_code == 2 and "unknown systems" in res.output
 
 
+def test_table1_uses_a_given_memory_for_a_system(runner, tmp_path):
+    run = tmp_path / "mh"
+    assert runner.invoke(main, ["train", "binary", "--model", "modern_hopfield", "--patterns", "8", "--min-patterns", "8",
+                                "--steps", "2", "--out", str(run), "--quiet", "--eval-every", "0"]).exit_code == 0
+    out = tmp_path / "t1"
+    res = runner.invoke(main, ["table1", "--quick", "--systems", "modern_hopfield", "--patterns", "8",
+                               "--use", f"modern_hopfield={run}", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "table1.json").read_text())
+    assert record["sources"] == {"modern_hopfield": f"given:{run}"}
+    assert record["results"]["modern_hopfield"]["8"]["mean"] < 16.0
+    for bad in ("modern_hopfield", f"lstm={run}"):
+        res = runner.invoke(main, ["table1", "--quick", "--systems", "modern_hopfield", "--use", bad, "--out", str(out)])
+        assert res.exit_code == 2 and "SYSTEM=PATH" in res.output
+
+
 def test_show_binary_and_images(runner, tmp_path, tiny_file):
     res = runner.invoke(main, ["show", "--memory", str(tiny_file), "--patterns", "6", "--distortion", "erase:16",
                                "--out", str(tmp_path / "b.png")])

@@ -601,10 +601,12 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
               help="Meta-training steps for each learned system without a shipped memory.")
 @click.option("--pretrained/--no-pretrained", default=True, show_default=True, help="Use shipped memories where they exist.")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--use", "use", multiple=True, metavar="SYSTEM=PATH",
+              help="Take SYSTEM's memory from PATH (a run directory or .safetensors) instead of shipping or training; repeatable.")
 @click.option("--quick", is_flag=True, help="Smoke test: 20 training steps, small evaluation.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/table1"), show_default=True)
 @click.option("--threads", type=click.IntRange(1))
-def table1(systems, patterns, distortion, steps, pretrained, min_patterns, quick, out_dir, threads):
+def table1(systems, patterns, distortion, steps, pretrained, use, min_patterns, quick, out_dir, threads):
     """The paper's Table 1: every system at 8256 floats, error bits at each N, beside the
     published numbers. Writes table1.json, table1.md and table1.png to --out."""
     from .evaluation.table1 import default_systems, run_table1
@@ -619,8 +621,15 @@ def table1(systems, patterns, distortion, steps, pretrained, min_patterns, quick
         raise click.BadParameter(f"unknown systems {unknown}; choose from {known}", param_hint="--systems")
     if dist.count > 128:
         raise click.BadParameter("cannot corrupt more than 128 positions", param_hint="--distortion")
+    given = {}
+    for item in use:
+        system, sep, path = item.partition("=")
+        if not sep or system not in chosen:
+            raise click.BadParameter(f"expected SYSTEM=PATH with SYSTEM one of {chosen}, got {item!r}", param_hint="--use")
+        given[system] = _load_memory(path)
+        given[system].name = path  # the table's sources record where each row came from
     record = run_table1(
-        chosen, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
+        chosen, given=given, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
         min_patterns=32 if quick else min_patterns, min_batches=2 if quick else 32, out_dir=out_dir,
         use_pretrained=pretrained, command=_command_line(), log=lambda m: click.echo(m, err=True),
     )

@@ -49,12 +49,14 @@ def obtain_memories(
     out_dir: Path | None,
     train_steps: int,
     use_pretrained: bool = True,
+    given: dict[str, AssociativeMemory] | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[dict[str, AssociativeMemory], dict[str, str]]:
-    """Load or meta-train each system; Hopfield networks need neither.
+    """Load or meta-train each system; Hopfield networks need neither; ``given`` memories
+    (e.g. your own longer runs) are used as they are.
 
-    **Returns:** ``(memories, sources)`` where a source says ``classical``, ``shipped:<name>``
-    or ``trained:<steps>``."""
+    **Returns:** ``(memories, sources)`` where a source says ``classical``, ``given:<name>``,
+    ``shipped:<name>`` or ``trained:<steps>``."""
     from ..learned_memory import LearnedMemory
     from ..meta.model import Architecture
     from ..meta.protocol import model_from_config
@@ -66,6 +68,10 @@ def obtain_memories(
     memories: dict[str, AssociativeMemory] = {}
     sources: dict[str, str] = {}
     for kind in kinds:
+        if given and kind in given:
+            log(f"{kind}: using the given memory {given[kind].name!r}")
+            memories[kind], sources[kind] = given[kind], f"given:{given[kind].name}"
+            continue
         if kind.startswith("hopfield-"):
             memories[kind], sources[kind] = load(kind), "classical"
             continue
@@ -109,6 +115,7 @@ def run_table1(
     min_batches: int = 32,
     out_dir: str | Path | None = None,
     use_pretrained: bool = True,
+    given: dict[str, AssociativeMemory] | None = None,
     command: str = "",
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -117,7 +124,7 @@ def run_table1(
     dist = Distortion.parse(distortion)
     out = Path(out_dir) if out_dir is not None else None
     memories, sources = obtain_memories(kinds, dist, max(patterns), out_dir=out, train_steps=train_steps,
-                               use_pretrained=use_pretrained, log=log)
+                               use_pretrained=use_pretrained, given=given, log=log)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, patterns, dist, min_patterns=min_patterns, min_batches=min_batches,
