@@ -30,7 +30,7 @@ from bench_core import dense_matmul, log, machine_info, time_calls  # noqa: E402
 
 from ebmm.learned_memory import LearnedMemory  # noqa: E402
 from ebmm.meta.model import Architecture  # noqa: E402
-from ebmm.meta.protocol import model_from_config, model_kinds  # noqa: E402
+from ebmm.meta.protocol import model_from_config, system_kinds  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402
 from ebmm.presets import PRESETS  # noqa: E402
 from ebmm.registry import hopfield_names, load  # noqa: E402
@@ -45,7 +45,7 @@ def learned_models(patterns: int) -> dict[str, Any]:
     import dataclasses
 
     models = {"ebmm": Architecture.from_config(dataclasses.replace(PRESETS["fast"][0], max_patterns=patterns))}
-    for kind in sorted(model_kinds()):
+    for kind in sorted(system_kinds()):
         if kind != "ebmm":
             models[kind] = model_from_config(kind, {"max_patterns": patterns})
     return models

@@ -140,10 +140,49 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
         pytest.skip("no Omniglot copy on this machine")
     assert res.exit_code == 0, res.output
     record = json.loads((tmp_path / "ev" / "results.json").read_text())
-    assert set(record["results"]["img"]) == {"mnist", "omniglot"}
-    assert all(row["query_mean"] > 0 and row["patterns"] == 32 for row in record["results"]["img"].values())
+    assert set(record["results"][str(path)]) == {"mnist", "omniglot"}
+    assert all(row["query_mean"] > 0 and row["patterns"] == 32 for row in record["results"][str(path)].values())
     binary = ebmm.EnergyMemory(tiny_memory_config, name="bin").save(tmp_path / "bin.safetensors")
     res = CliRunner().invoke(main, ["eval", "images", "--memory", str(binary), "--dataset", "mnist"])
     assert res.exit_code == 2 and "shape" in res.output
     res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist", "--distortion", "erase:8"])
     assert res.exit_code == 2 and "noise|zeros" in res.output
+
+
+@pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944)])
+def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, kind, floats, size):
+    from ebmm.baselines import image_baseline
+    from ebmm.learned_memory import LearnedMemory
+
+    model = image_baseline(kind, (1, 16, 16), floats, max_patterns=4)
+    assert model.memory_size() == size <= floats and model.event_shape == (1, 16, 16) and model.dim == 256
+    x = (torch.rand(2, 4, 1, 16, 16, generator=gen) < 0.2).float()
+    params = model.init_params(0)
+    loss, retrieved = model.loss(params, x, x)
+    assert retrieved.shape == x.shape and torch.isfinite(loss)
+    memory = LearnedMemory(model, params, name=kind)
+    path = memory.save(tmp_path / "m.safetensors")
+    again = ebmm.load(path)
+    assert torch.equal(torch.from_numpy(again.read(x[0], again.write(x[0]))), torch.from_numpy(memory.read(x[0], memory.write(x[0]))))
+
+
+def test_flattened_baselines_train_on_images_and_stay_out_of_table1(mnist16):
+    from ebmm.baselines import FlatImages, image_baseline
+    from ebmm.evaluation.table1 import default_systems
+    from ebmm.meta.protocol import system_kinds
+
+    model = image_baseline("memory_networks", (1, 16, 16), 2048, max_patterns=4)
+    cfg = TrainConfig(task="images", dataset="mnist", patterns=4, episodes=4, distortion="noise:8", lr=3e-3,
+                      clip_norm=1.0, steps=10, eval_every=0)
+    gen = torch.Generator().manual_seed(3)
+    x, q = mnist16.sample(16, 4, split="eval", generator=gen)
+    result = train(model, cfg, None, progress=False, task=mnist16)
+    after = evaluate_params(model, result.params, 4, "noise:8", 16, 3, mnist16)
+    assert after < 0.5 * float(mnist16.error(q, x).mean())
+    assert "flat_images" not in system_kinds() and "flat_images" not in default_systems()
+    with pytest.raises(ValueError, match="no image version"):
+        image_baseline("lstm", (1, 16, 16), 2048)
+    with pytest.raises(ValueError, match="more than"):
+        image_baseline("mann", (1, 16, 16), 100)
+    with pytest.raises(ValueError, match="dim"):
+        FlatImages("memory_networks", {"dim": 100, "max_patterns": 4, "budget": 2048}, (1, 16, 16))

@@ -62,13 +62,13 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
                  read_steps, write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
-    from .meta.protocol import model_from_config, model_kinds
+    from .meta.protocol import model_from_config, system_kinds
     from .meta.trainer import train as run
     from .presets import BASELINE_TRAIN, PRESETS
     from .tasks import Distortion
 
     _set_threads(threads)
-    kinds = model_kinds()
+    kinds = system_kinds()
     if model_kind not in kinds:
         raise click.BadParameter(f"unknown model {model_kind!r}; choose one of {sorted(kinds)}", param_hint="--model")
     mcfg, tcfg = PRESETS[preset]
@@ -355,7 +355,8 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
     unknown = sorted(set(names) - set(DATASET_METRIC))
     if unknown or not names:
         raise click.BadParameter(f"unknown data set(s) {unknown}; choose from {sorted(DATASET_METRIC)}", param_hint="--dataset")
-    memories = {m.name: m for m in (_load_memory(n.strip()) for n in memory_names.split(",") if n.strip())}
+    # keyed by what was given: run directories all hold a "best" memory, so names can collide
+    memories = {n.strip(): _load_memory(n.strip()) for n in memory_names.split(",") if n.strip()}
     results: dict[str, dict] = {name: {} for name in memories}
     for dataset in names:
         try:
@@ -550,7 +551,8 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
 @main.command()
 @click.option("--dataset", type=click.Choice(["omniglot", "natural", "cifar", "mnist"]), default="omniglot", show_default=True)
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
-@click.option("--systems", default="resnet_conv,resnet_fc", show_default=True, help="Comma-separated image energies.")
+@click.option("--systems", default="resnet_conv,resnet_fc", show_default=True,
+              help="Comma-separated: image energies resnet_conv, resnet_fc; flattened baselines memory_networks, mann.")
 @click.option("--sizes", default="2308,4616,9232,13848", show_default=True, help="Comma-separated memory sizes (float32).")
 @click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True)
 @click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps per memory (default: the preset's).")
@@ -569,9 +571,10 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 
     _set_threads(threads)
     kinds = [s.strip() for s in systems.split(",") if s.strip()]
-    bad = [k for k in kinds if k not in ("resnet_conv", "resnet_fc")]
+    allowed = ("resnet_conv", "resnet_fc", "memory_networks", "mann")
+    bad = [k for k in kinds if k not in allowed]
     if bad or not kinds:
-        raise click.BadParameter(f"unknown image energies {bad}; choose resnet_conv and/or resnet_fc", param_hint="--systems")
+        raise click.BadParameter(f"unknown systems {bad}; choose from {allowed}", param_hint="--systems")
     floats = _parse_patterns(sizes, "--sizes")
     if quick:
         preset, steps, min_patterns, patterns = "tiny", steps or 2, 16, patterns or 4
@@ -669,9 +672,9 @@ def list_():
         click.echo(f"{name:<28} {desc.get('description', '')}")
     for name in _baselines():
         click.echo(f"{name:<28} classical baseline")
-    from .meta.protocol import model_kinds
+    from .meta.protocol import system_kinds
 
-    for kind in sorted(k for k in model_kinds() if k != "ebmm"):
+    for kind in sorted(k for k in system_kinds() if k != "ebmm"):
         click.echo(f"{kind:<28} learned baseline: ebmm train binary --model {kind}")
 
 

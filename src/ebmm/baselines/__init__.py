@@ -13,6 +13,7 @@ from .hopfield import (
     unpack_symmetric,
 )
 
+from .flat_images import IMAGE_BASELINES, FlatImages, image_baseline
 from .kanerva import KANERVA_ADDRESSING, KanervaMachine
 from .lstm import LSTM
 from .mann import MANN
@@ -21,7 +22,10 @@ from .modern_hopfield import ModernHopfield
 from .plasticity import DifferentiablePlasticity
 
 __all__ = [
+    "IMAGE_BASELINES",
     "DifferentiablePlasticity",
+    "FlatImages",
+    "image_baseline",
     "KANERVA_ADDRESSING",
     "KanervaMachine",
     "LSTM",

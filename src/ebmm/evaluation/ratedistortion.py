@@ -38,11 +38,14 @@ def run_ratedistortion(
     log: Callable[[str], None] = print,
     progress: bool = False,
 ) -> dict:
-    """Train and score every ``system`` (an image energy kind) at every memory size.
+    """Train and score every ``system`` at every memory size: an image energy (``resnet_conv``,
+    ``resnet_fc``) or a flattened vector baseline (``memory_networks``, ``mann``; see
+    :mod:`ebmm.baselines.flat_images`), all with the preset's training settings.
 
     **Returns:** the JSON record (also written with markdown and a plot to ``out_dir``):
     ``rows`` of ``{system, requested_size, memory_size, steps, stats}``, the configs used, the
     paper's points."""
+    from ..baselines.flat_images import IMAGE_BASELINES, image_baseline
     from ..learned_memory import LearnedMemory
     from ..meta.checkpoint import load_checkpoint
     from ..meta.model import Architecture
@@ -56,12 +59,16 @@ def run_ratedistortion(
     for system in systems:
         for size in sizes:
             shape = (3 if dataset in ("natural", "cifar") else 1, 32, 32)
-            mcfg, tcfg = image_preset(preset, system, dataset, shape, size, data_path or "")
-            if patterns is not None:
-                mcfg = dataclasses.replace(mcfg, max_patterns=patterns)
+            if system in IMAGE_BASELINES:  # the preset's training settings, a flattened vector baseline
+                _, tcfg = image_preset(preset, "resnet_conv", dataset, shape, size, data_path or "")
+                model = image_baseline(system, shape, size, patterns or tcfg.patterns)
+            else:
+                mcfg, tcfg = image_preset(preset, system, dataset, shape, size, data_path or "")
+                if patterns is not None:
+                    mcfg = dataclasses.replace(mcfg, max_patterns=patterns)
+                model = Architecture.from_config(mcfg)
             tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(steps=steps, patterns=patterns, distortion=corruption).items()
                                                 if v is not None})
-            model = Architecture.from_config(mcfg)
             if task is None:
                 task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
             name = f"{system}-{model.memory_size()}"

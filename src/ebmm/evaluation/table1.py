@@ -98,10 +98,10 @@ def obtain_memories(
 def default_systems() -> list[str]:
     """Every system of the table: the three Hopfield rules, each registered learned baseline,
     and EBMM last."""
-    from ..meta.protocol import model_kinds
+    from ..meta.protocol import system_kinds
     from ..registry import hopfield_names
 
-    learned = [k for k in model_kinds() if k != "ebmm"]
+    learned = [k for k in system_kinds() if k != "ebmm"]
     return [*hopfield_names(), *learned, "ebmm"]
 
 

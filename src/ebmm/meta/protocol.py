@@ -72,6 +72,12 @@ def model_kinds() -> dict[str, type]:
     return dict(_KINDS)
 
 
+def system_kinds() -> dict[str, type]:
+    """The registered kinds that are memory systems of their own (Table 1's rows, ``ebmm train
+    binary --model``), i.e. without adapters such as ``flat_images`` that wrap another kind."""
+    return {k: cls for k, cls in model_kinds().items() if not getattr(cls, "adapter", False)}
+
+
 def model_from_config(kind: str, config: dict[str, Any]) -> LearnedModel:
     kinds = model_kinds()
     if kind not in kinds:

@@ -1,0 +1,102 @@
+"""Vector baselines (Memory Networks, MANN) on images: flatten each ``(C, H, W)`` image to a
+``C·H·W`` vector, store and retrieve it with the wrapped model, reshape the retrieval back.
+
+This is how the image rate–distortion curves get their Memory Networks and MANN points. The
+paper instead shares EBMM's ResNet encoder with its baselines and decodes with its transpose
+(appendix notes); here each baseline keeps its own learned linear embedding and decoder, so
+their points are a simpler (likely weaker) version of the paper's baselines — said wherever
+they are reported. The memory size is the wrapped model's state, counted the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from torch import Tensor
+
+from ..meta.protocol import LearnedModel, MetaParams, model_from_config, register_model
+
+#: vector kinds that :func:`image_baseline` sizes for images
+IMAGE_BASELINES = ("memory_networks", "mann")
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class FlatImages:
+    """A vector :class:`~ebmm.meta.protocol.LearnedModel` (``inner_kind`` built from
+    ``inner``) on images of ``image_shape (C, H, W)``: the ``"flat_images"`` model kind."""
+
+    kind: ClassVar[str] = "flat_images"
+    #: not a binary-task system of its own (kept out of Table 1 and ``train binary --model``)
+    adapter: ClassVar[bool] = True
+    inner_kind: str
+    inner: dict[str, Any]
+    image_shape: tuple[int, int, int]
+    model: LearnedModel = field(init=False, repr=False)
+
+    def __post_init__(self):
+        shape = tuple(int(v) for v in self.image_shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"image_shape must be (C, H, W) of positive sizes, got {self.image_shape!r}")
+        object.__setattr__(self, "image_shape", shape)
+        model = model_from_config(self.inner_kind, self.inner)
+        if model.dim != math.prod(shape):
+            raise ValueError(f"the wrapped {self.inner_kind} has dim {model.dim}, images have {math.prod(shape)} values")
+        object.__setattr__(self, "model", model)
+
+    # --- LearnedModel protocol ----------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return math.prod(self.image_shape)
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return self.image_shape
+
+    @property
+    def max_patterns(self) -> int:
+        return self.model.max_patterns
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"inner_kind": self.inner_kind, "inner": dict(self.inner), "image_shape": list(self.image_shape)}
+
+    @classmethod
+    def from_config_dict(cls, d: dict[str, Any]) -> FlatImages:
+        return cls(d["inner_kind"], dict(d["inner"]), tuple(d["image_shape"]))
+
+    def init_params(self, seed: int = 0) -> MetaParams:
+        return self.model.init_params(seed)
+
+    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``patterns, queries (B, N, C, H, W)`` -> ``(loss, retrieved (B, N, C, H, W))``."""
+        loss, retrieved = self.model.loss(params, patterns.flatten(-3), queries.flatten(-3), mask)
+        return loss, retrieved.unflatten(-1, self.image_shape)
+
+    def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:
+        return self.model.write(params, patterns.flatten(-3))
+
+    def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
+        return self.model.read(params, state, queries.flatten(-3), trajectory).unflatten(-1, self.image_shape)
+
+    def memory_size(self) -> int:
+        return self.model.memory_size()
+
+
+def image_baseline(kind: str, image_shape: tuple[int, int, int], memory_floats: int, max_patterns: int = 64) -> FlatImages:
+    """A Memory Network or MANN on images, sized to at most ``memory_floats`` float32:
+    Memory Networks get that ``budget`` (one compressed slot per image at N = 64); MANN keeps
+    64 slots and takes the width that fits (``64·W + 2·64 ≤ memory_floats``)."""
+    dim = math.prod(image_shape)
+    if kind == "memory_networks":
+        inner = {"dim": dim, "max_patterns": max_patterns, "budget": memory_floats}
+    elif kind == "mann":
+        slots = 64
+        width = memory_floats // slots - 2
+        if width < 1:
+            raise ValueError(f"MANN needs more than {3 * slots} floats for {slots} slots, got {memory_floats}")
+        inner = {"dim": dim, "max_patterns": max_patterns, "slots": slots, "width": width}
+    else:
+        raise ValueError(f"no image version of {kind!r}; choose one of {IMAGE_BASELINES}")
+    return FlatImages(kind, inner, tuple(image_shape))
