@@ -98,6 +98,8 @@ def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_p
     res = runner.invoke(main, ["train", "images", "--resume", "--steps", "3", "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output.strip().splitlines()[-1])["step"] == 3
+    res = runner.invoke(main, ["train", "binary", "--resume", "--out", str(out), "--quiet"])
+    assert res.exit_code == 1 and "ebmm train images --resume" in res.output
     memory = ebmm.load(out / "checkpoint.safetensors")
     assert memory.event_shape == (1, 32, 32) and memory.memory_size() == 2308
     images = torch.from_numpy(load_mnist(binarize=True).images[:4])

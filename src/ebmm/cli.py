@@ -85,6 +85,8 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         except EBMMError as e:
             raise click.ClickException(f"--resume: {e}") from None
         tcfg = ck.train_config or tcfg
+        if tcfg.task != "binary":
+            raise click.ClickException(f"--resume: {out_dir} is a {tcfg.task} run; continue it with `ebmm train {tcfg.task} --resume`")
         if isinstance(ck.model, Architecture):
             mcfg = ck.model.config
         else:
@@ -217,6 +219,9 @@ def _resumed(out_dir: Path):
         raise click.ClickException(f"--resume: {e}") from None
     if ck.train_config is None:
         raise click.ClickException(f"--resume: {out_dir} holds no training configuration")
+    if ck.train_config.task != "images":
+        raise click.ClickException(f"--resume: {out_dir} is a {ck.train_config.task} run; continue it with "
+                                   f"`ebmm train {ck.train_config.task} --resume`")
     return ck.model, ck.train_config
 
 
