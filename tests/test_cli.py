@@ -178,6 +178,10 @@ def test_table1_uses_a_given_memory_for_a_system(runner, tmp_path):
     record = json.loads((out / "table1.json").read_text())
     assert record["sources"] == {"modern_hopfield": f"given:{run}"}
     assert record["results"]["modern_hopfield"]["8"]["mean"] < 16.0
+    res = runner.invoke(main, ["table1", "--quick", "--systems", "hopfield-hebb,lstm", "--patterns", "8", "--no-train",
+                               "--out", str(tmp_path / "t2")])
+    assert res.exit_code == 0 and "lstm: no shipped or given memory; left out" in res.output, res.output
+    assert json.loads((tmp_path / "t2" / "table1.json").read_text())["sources"] == {"hopfield-hebb": "classical"}
     for bad in ("modern_hopfield", f"lstm={run}"):
         res = runner.invoke(main, ["table1", "--quick", "--systems", "modern_hopfield", "--use", bad, "--out", str(out)])
         assert res.exit_code == 2 and "SYSTEM=PATH" in res.output

@@ -608,13 +608,15 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 @click.option("--steps", type=click.IntRange(1), default=3000, show_default=True,
               help="Meta-training steps for each learned system without a shipped memory.")
 @click.option("--pretrained/--no-pretrained", default=True, show_default=True, help="Use shipped memories where they exist.")
+@click.option("--train/--no-train", "train_missing", default=True, show_default=True,
+              help="Meta-train systems with no shipped or given memory (--no-train leaves them out: minutes, not hours).")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--use", "use", multiple=True, metavar="SYSTEM=PATH",
               help="Take SYSTEM's memory from PATH (a run directory or .safetensors) instead of shipping or training; repeatable.")
 @click.option("--quick", is_flag=True, help="Smoke test: 20 training steps, small evaluation.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/table1"), show_default=True)
 @click.option("--threads", type=click.IntRange(1))
-def table1(systems, patterns, distortion, steps, pretrained, use, min_patterns, quick, out_dir, threads):
+def table1(systems, patterns, distortion, steps, pretrained, train_missing, use, min_patterns, quick, out_dir, threads):
     """The paper's Table 1: every system at 8256 floats, error bits at each N, beside the
     published numbers. Writes table1.json, table1.md and table1.png to --out."""
     from .evaluation.table1 import default_systems, run_table1
@@ -637,7 +639,7 @@ def table1(systems, patterns, distortion, steps, pretrained, use, min_patterns, 
         given[system] = _load_memory(path)
         given[system].name = path  # the table's sources record where each row came from
     record = run_table1(
-        chosen, given=given, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
+        chosen, given=given, train_missing=train_missing, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
         min_patterns=32 if quick else min_patterns, min_batches=2 if quick else 32, out_dir=out_dir,
         use_pretrained=pretrained, command=_command_line(), log=lambda m: click.echo(m, err=True),
     )

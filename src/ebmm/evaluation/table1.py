@@ -50,10 +50,12 @@ def obtain_memories(
     train_steps: int,
     use_pretrained: bool = True,
     given: dict[str, AssociativeMemory] | None = None,
+    train_missing: bool = True,
     log: Callable[[str], None] = print,
 ) -> tuple[dict[str, AssociativeMemory], dict[str, str]]:
     """Load or meta-train each system; Hopfield networks need neither; ``given`` memories
-    (e.g. your own longer runs) are used as they are.
+    (e.g. your own longer runs) are used as they are. With ``train_missing=False`` a learned
+    system with neither a given nor a shipped memory is left out (logged), not trained.
 
     **Returns:** ``(memories, sources)`` where a source says ``classical``, ``given:<name>``,
     ``shipped:<name>`` or ``trained:<steps>``."""
@@ -79,6 +81,9 @@ def obtain_memories(
         if use_pretrained and distortion.count == 64 and name in shipped:
             log(f"{kind}: using the shipped memory {name!r}")
             memories[kind], sources[kind] = load(name), f"shipped:{name}"
+            continue
+        if not train_missing:
+            log(f"{kind}: no shipped or given memory; left out (train it, or pass --use {kind}=RUN_DIR)")
             continue
         if kind == "ebmm":
             mcfg, tcfg = PRESETS["fast"]
@@ -116,6 +121,7 @@ def run_table1(
     out_dir: str | Path | None = None,
     use_pretrained: bool = True,
     given: dict[str, AssociativeMemory] | None = None,
+    train_missing: bool = True,
     command: str = "",
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -124,7 +130,7 @@ def run_table1(
     dist = Distortion.parse(distortion)
     out = Path(out_dir) if out_dir is not None else None
     memories, sources = obtain_memories(kinds, dist, max(patterns), out_dir=out, train_steps=train_steps,
-                               use_pretrained=use_pretrained, given=given, log=log)
+                                        use_pretrained=use_pretrained, given=given, train_missing=train_missing, log=log)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, patterns, dist, min_patterns=min_patterns, min_batches=min_batches,
