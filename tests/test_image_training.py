@@ -188,3 +188,16 @@ def test_flattened_baselines_train_on_images_and_stay_out_of_table1(mnist16):
         image_baseline("mann", (1, 16, 16), 100)
     with pytest.raises(ValueError, match="dim"):
         FlatImages("memory_networks", {"dim": 100, "max_patterns": 4, "budget": 2048}, (1, 16, 16))
+
+
+def test_image_data_reaches_the_trainer_in_standard_layout():
+    """Regression: natural patches used to arrive channels-last-strided, on which the conv
+    energies' meta-gradient crashed (segfault); both the loader and the task now normalise."""
+    from ebmm.data import natural_patches
+
+    assert natural_patches("train", n=4).flags["C_CONTIGUOUS"]
+    strided = torch.rand(6, 32, 32, 3).permute(0, 3, 1, 2)
+    assert not strided.is_contiguous()
+    task = ImageTask(strided, strided, Occlusion("noise", 16), "squared")
+    assert task.train.is_contiguous() and task.held_out.is_contiguous()
+    assert torch.equal(task.train, strided)

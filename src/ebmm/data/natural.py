@@ -90,7 +90,9 @@ def natural_patches(
             top = rng.integers(h - PATCH_SIZE + 1)
             left = rng.integers(w - PATCH_SIZE + 1)
             patches[i] = level[j][top : top + PATCH_SIZE, left : left + PATCH_SIZE]
-    return patches.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    # C-contiguous (n, 3, 32, 32): a channels-last view reaches torch as a strided tensor, on
+    # which the meta-gradient of the conv energies crashed (segfault) with torch 2.13 on CPU
+    return np.ascontiguousarray(patches.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
 
 
 def natural_photographs(split: str = "train") -> tuple[np.ndarray, ...]:

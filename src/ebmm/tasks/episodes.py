@@ -132,6 +132,9 @@ class ImageTask:
             raise ValueError(f"a {self.corruption.count}-pixel square does not fit {tuple(self.train.shape[-2:])} images")
         if self.metric_kind not in IMAGE_METRICS:
             raise ValueError(f"metric_kind must be one of {sorted(IMAGE_METRICS)}, got {self.metric_kind!r}")
+        # standard layout whatever the source's strides (see ebmm.data.natural_patches)
+        object.__setattr__(self, "train", self.train.contiguous())
+        object.__setattr__(self, "held_out", self.held_out.contiguous())
 
     @property
     def metric(self) -> str:
