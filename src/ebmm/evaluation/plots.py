@@ -5,6 +5,7 @@ Every figure is stamped with the command and configuration that made it.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -16,9 +17,10 @@ import numpy as np  # noqa: E402
 
 def save_figure(fig, path: str | Path, caption: str = "") -> Path:
     """Stamp ``caption`` (the command that made the figure) at the bottom, save as PNG, close."""
-    if caption:
-        fig.text(0.01, 0.005, caption, fontsize=5, family="monospace")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    lines = textwrap.wrap(caption, width=int(fig.get_figwidth() * 22)) if caption else []  # ~24 monospace chars per inch at 5 pt
+    if lines:
+        fig.text(0.01, 0.005, "\n".join(lines), fontsize=5, family="monospace", va="bottom")
+    fig.tight_layout(rect=(0, 0.012 + 0.018 * len(lines) * 4 / fig.get_figheight(), 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150)
@@ -119,15 +121,17 @@ def plot_rate_distortion(
     """Error (mean with 5th–95th percentile bars) against memory size in float32, one line per
     system, the paper's published points as dashed lines (Figure 3)."""
     fig, ax = plt.subplots(figsize=(6, 4))
+    names = list(dict.fromkeys([*ours, *(paper or {})]))
+    colour = {name: f"C{i % 10}" for i, name in enumerate(names)}  # a system's two lines share a colour
     for name, pts in ours.items():
         pts = sorted(pts, key=lambda p: p[0])
         sizes = [p[0] for p in pts]
         mean = np.array([p[1].mean for p in pts])
         lo = np.maximum(0, mean - np.array([p[1].p5 for p in pts]))
         hi = np.maximum(0, np.array([p[1].p95 for p in pts]) - mean)
-        ax.errorbar(sizes, mean, yerr=[lo, hi], marker="o", capsize=3, label=name)
+        ax.errorbar(sizes, mean, yerr=[lo, hi], marker="o", capsize=3, color=colour[name], label=name)
     for name, pts in (paper or {}).items():
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--x", alpha=0.5, label=f"paper: {name}")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--x", alpha=0.5, color=colour[name], label=f"paper: {name}")
     ax.set_xlabel("memory size (float32)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -104,7 +104,8 @@ def run_ratedistortion(
             ours.setdefault(r["system"], []).append((r["memory_size"], r["stats"]))
         paper = {f"{s}": paper_points(dataset, s) for s in systems if paper_points(dataset, s)}
         plot_rate_distortion(ours, out / "ratedistortion.png", paper=paper, ylabel=task.metric.replace("_", " ") + " per image",
-                             title=f"{dataset}: {task.corruption} occlusion, {rows[0]['steps'] if rows else 0} meta-steps",
+                             title=f"{dataset}: {task.corruption} occlusion, N = {rows[0]['stats'].patterns // rows[0]['stats'].batches if rows else 0}"
+                                   f" images stored, {rows[0]['steps'] if rows else 0} meta-steps\n(paper: N = 64, fully trained)",
                              caption=command)
     record["markdown"] = md
     return record
