@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..memory import AssociativeMemory
-from ..tasks import Distortion, error_bits, sample_episodes
+from ..tasks import BinaryTask, Distortion, EpisodeTask, Occlusion
 
 #: Table 1 of the paper (error bits at N = 16, 32, 48, 64, 96; 128-bit patterns, 8256 floats).
 PAPER_TABLE1: dict[str, list[float]] = {
@@ -45,6 +45,47 @@ class ErrorStats:
         return f"{self.mean:.2f} [{self.p5:.1f}, {self.p95:.1f}]"
 
 
+def evaluate_task(
+    memory: AssociativeMemory,
+    task: EpisodeTask,
+    n_patterns: int,
+    corruption: Distortion | Occlusion | None = None,
+    *,
+    min_patterns: int = 1000,
+    min_batches: int = 32,
+    chunk: int = 32,
+    seed: int = 1234,
+    split: str = "eval",
+) -> ErrorStats:
+    """The protocol shared by every table: store ``max(ceil(min_patterns / N), min_batches)``
+    independent sets of ``n_patterns`` drawn from ``task`` (its ``split``), ``chunk`` sets per
+    call of the memory's batched ``write``/``read``, and score the retrievals in the task's
+    metric. Deterministic given ``seed``; the same seed gives every memory the same patterns
+    and queries."""
+    if n_patterns < 1:
+        raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
+    batches = max(math.ceil(min_patterns / n_patterns), min_batches)
+    gen = torch.Generator().manual_seed(seed)
+    per_batch, query = [], []
+    done = 0
+    while done < batches:
+        b = min(chunk, batches - done)
+        x, q = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen)
+        r = torch.from_numpy(memory.read(q, memory.write(x)))
+        per_batch.append(task.error(r, x).mean(-1))
+        query.append(task.error(q, x).mean(-1))
+        done += b
+    errs = torch.cat(per_batch).numpy()
+    return ErrorStats(
+        mean=float(errs.mean()),
+        p5=float(np.percentile(errs, 5)),
+        p95=float(np.percentile(errs, 95)),
+        patterns=batches * n_patterns,
+        batches=batches,
+        query_mean=float(torch.cat(query).mean()),
+    )
+
+
 def evaluate_binary(
     memory: AssociativeMemory,
     n_patterns: int,
@@ -55,35 +96,11 @@ def evaluate_binary(
     chunk: int = 32,
     seed: int = 1234,
 ) -> ErrorStats:
-    """Store random sets of ``n_patterns`` and count error bits of the retrievals.
-
-    Uses ``max(ceil(min_patterns / N), min_batches)`` independent sets, written ``chunk`` at a
-    time through the memory's batched ``write``/``read``. Deterministic given ``seed``; the
-    same seed gives every memory the same patterns and queries.
-    """
-    if n_patterns < 1:
-        raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
-    batches = max(math.ceil(min_patterns / n_patterns), min_batches)
-    gen = torch.Generator().manual_seed(seed)
-    per_batch, query_bits = [], []
-    done = 0
-    while done < batches:
-        b = min(chunk, batches - done)
-        x, q = sample_episodes(b, n_patterns, memory.dim, distortion, generator=gen)
-        state = memory.write(x)
-        r = torch.from_numpy(memory.read(q, state))
-        per_batch.append(error_bits(r, x).mean(-1))
-        query_bits.append(error_bits(q, x).mean(-1))
-        done += b
-    errs = torch.cat(per_batch).numpy()
-    return ErrorStats(
-        mean=float(errs.mean()),
-        p5=float(np.percentile(errs, 5)),
-        p95=float(np.percentile(errs, 95)),
-        patterns=batches * n_patterns,
-        batches=batches,
-        query_mean=float(torch.cat(query_bits).mean()),
-    )
+    """Store random sets of ``n_patterns`` binary patterns and count error bits of the
+    retrievals from their distortions (:func:`evaluate_task` on a
+    :class:`~ebmm.tasks.BinaryTask`)."""
+    task = BinaryTask(memory.dim, Distortion.parse(distortion))
+    return evaluate_task(memory, task, n_patterns, min_patterns=min_patterns, min_batches=min_batches, chunk=chunk, seed=seed)
 
 
 def binary_table(

@@ -5,14 +5,9 @@ Also the paper's Figure 3 points, read off the published plot, for rate–distor
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-import torch
-
 from ..memory import AssociativeMemory
 from ..tasks import ImageTask, Occlusion, parse_corruption
-from .binary import ErrorStats
+from .binary import ErrorStats, evaluate_task
 
 #: Figure 3 of the paper: {data set: {system: [(memory floats, error per image), ...]}}
 #: (read off the published plot; see ../shared/paper/appendix-notes.md).
@@ -45,30 +40,15 @@ def evaluate_images(
     seed: int = 1234,
     split: str = "eval",
 ) -> ErrorStats:
-    """Store ``max(ceil(min_patterns / N), min_batches)`` sets of ``n_patterns`` images of
-    ``task``'s ``split`` (held out by default), ``chunk`` sets per call, and score the
-    retrievals from their occluded copies. Deterministic in ``seed``: every memory sees the
-    same images and occlusions. Returns :class:`ErrorStats` in the task's metric."""
-    if n_patterns < 1:
-        raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
+    """:func:`~ebmm.evaluation.binary.evaluate_task` on images of ``task``'s ``split`` (held
+    out by default), occluded by ``corruption`` (default: the task's), after checking that the
+    memory stores images of the task's shape. Returns :class:`ErrorStats` in the task's metric."""
     if tuple(memory.event_shape) != task.event_shape:
         raise ValueError(f"{memory.name} stores patterns of shape {memory.event_shape}, the {task.name} images are "
                          f"{task.event_shape}")
-    spec = parse_corruption(corruption) if corruption is not None else task.corruption
-    batches = max(math.ceil(min_patterns / n_patterns), min_batches)
-    gen = torch.Generator().manual_seed(seed)
-    per_batch, query = [], []
-    done = 0
-    while done < batches:
-        b = min(chunk, batches - done)
-        x, q = task.sample(b, n_patterns, split=split, corruption=spec, generator=gen)
-        r = torch.from_numpy(memory.read(q, memory.write(x)))
-        per_batch.append(task.error(r, x).mean(-1))
-        query.append(task.error(q, x).mean(-1))
-        done += b
-    errs = torch.cat(per_batch).numpy()
-    return ErrorStats(mean=float(errs.mean()), p5=float(np.percentile(errs, 5)), p95=float(np.percentile(errs, 95)),
-                      patterns=batches * n_patterns, batches=batches, query_mean=float(torch.cat(query).mean()))
+    spec = parse_corruption(corruption) if corruption is not None else None
+    return evaluate_task(memory, task, n_patterns, spec, min_patterns=min_patterns, min_batches=min_batches, chunk=chunk,
+                         seed=seed, split=split)
 
 
 def images_table_markdown(results: dict[str, dict[str, ErrorStats]], sizes: dict[str, int], metrics: dict[str, str]) -> str:
