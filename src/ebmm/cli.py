@@ -26,6 +26,58 @@ def main():
     """Meta-learned energy-based associative memory (Bartunov et al.)."""
 
 
+def _training_options(command):
+    """The options every ``ebmm train`` command shares (overrides of the training config,
+    threads, progress bar)."""
+    for option in reversed([
+        click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps."),
+        click.option("--episodes", type=click.IntRange(1), help="Episodes per meta-step."),
+        click.option("--lr", type=click.FloatRange(0, min_open=True), help="AdamW learning rate."),
+        click.option("--clip-norm", type=click.FloatRange(0, min_open=True), help="Global gradient-norm clip."),
+        click.option("--seed", type=int, help="Random seed."),
+        click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the meta-step."),
+        click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints."),
+        click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never)."),
+        click.option("--threads", type=click.IntRange(1), help="torch CPU threads."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _with_overrides(tcfg, **values):
+    """``tcfg`` with the fields given on the command line (the non-None ``values``) replaced."""
+    return dataclasses.replace(tcfg, **{k: v for k, v in values.items() if v is not None})
+
+
+def _resumed(out_dir: Path, task: str):
+    """The checkpoint of the ``task`` run saved in ``out_dir`` (for ``--resume``)."""
+    from .meta.checkpoint import load_checkpoint
+    from .meta.trainer import CHECKPOINT_NAME
+
+    try:
+        ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
+    except EBMMError as e:
+        raise click.ClickException(f"--resume: {e}") from None
+    if ck.train_config is None:
+        raise click.ClickException(f"--resume: {out_dir} holds no training configuration")
+    if ck.train_config.task != task:
+        raise click.ClickException(f"--resume: {out_dir} is a {ck.train_config.task} run; continue it with "
+                                   f"`ebmm train {ck.train_config.task} --resume`")
+    return ck
+
+
+def _echo_summary(result, out_dir: Path, **extra):
+    """The one JSON line a training command prints when it ends."""
+    click.echo(json.dumps({"step": result.step, "skipped_steps": result.skipped, **extra,
+                           f"final_eval_{result.metric}": result.final_eval_error,
+                           f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}))
+
+
+def _missing_package(dataset: str, error: ModuleNotFoundError) -> click.ClickException:
+    return click.ClickException(f"{dataset} needs an optional package: {error} (pip install 'ebmm[data]')")
+
+
 # ------------------------------------------------------------------------------------ train
 @main.group()
 def train():
@@ -33,12 +85,12 @@ def train():
 
 
 @train.command("binary")
+@_training_options
 @click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True,
               help="Base configuration; the options below override its fields.")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Patterns stored per episode.")
 @click.option("--min-patterns", type=click.IntRange(1),
               help="Train on episodes of N uniform in [min-patterns, patterns] (the fast preset: 16).")
-@click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/binary"), show_default=True,
               help="Run directory: checkpoints, metrics.jsonl, config.json.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
@@ -47,17 +99,8 @@ def train():
 @click.option("--distortion", help="KIND:K with KIND erase|replace|flip|zero (default erase:64).")
 @click.option("--energy", type=click.Choice(["logcosh", "gated_rnn"]), help="Energy network.")
 @click.option("--hidden", type=click.IntRange(1), help="Energy hidden size.")
-@click.option("--episodes", type=click.IntRange(1), help="Episodes per meta-step.")
 @click.option("--read-steps", "-K", type=click.IntRange(1), help="Read iterations K.")
 @click.option("--write-steps", "-T", type=click.IntRange(1), help="Write iterations T.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), help="AdamW learning rate.")
-@click.option("--clip-norm", type=click.FloatRange(0, min_open=True), help="Global gradient-norm clip.")
-@click.option("--seed", type=int, help="Random seed.")
-@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the meta-step.")
-@click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
-@click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never).")
-@click.option("--threads", type=click.IntRange(1), help="torch CPU threads.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
                  read_steps, write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
@@ -77,16 +120,8 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         tcfg = dataclasses.replace(BASELINE_TRAIN, **{f.name: getattr(tcfg, f.name) for f in dataclasses.fields(tcfg)
                                                       if f.name in ("patterns", "min_patterns", "distortion")})
     if resume:  # the saved run's configuration is the base; explicit options still override
-        from .meta.checkpoint import load_checkpoint
-        from .meta.trainer import CHECKPOINT_NAME
-
-        try:
-            ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
-        except EBMMError as e:
-            raise click.ClickException(f"--resume: {e}") from None
-        tcfg = ck.train_config or tcfg
-        if tcfg.task != "binary":
-            raise click.ClickException(f"--resume: {out_dir} is a {tcfg.task} run; continue it with `ebmm train {tcfg.task} --resume`")
+        ck = _resumed(out_dir, "binary")
+        tcfg = ck.train_config
         if isinstance(ck.model, Architecture):
             mcfg = ck.model.config
         else:
@@ -100,9 +135,9 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
             Distortion.parse(distortion)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--distortion") from None
-    tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(
-        patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
-        seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every).items() if v is not None})
+    tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
+                           lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
+                           eval_every=eval_every)
     if baseline is None:
         ekw = dict(mcfg.energy.kwargs)
         if energy is not None and energy != mcfg.energy.kind:
@@ -125,16 +160,14 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
-    summary = {"step": result.step, "skipped_steps": result.skipped,
-               f"final_eval_{result.metric}": result.final_eval_error,
-               f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}
-    click.echo(json.dumps(summary))
+    _echo_summary(result, out_dir)
 
 
 IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232}  # d = 32 and d = 8, the paper's mid-range
 
 
 @train.command("images")
+@_training_options
 @click.option("--dataset", type=click.Choice(["omniglot", "natural", "mnist", "cifar"]), default="omniglot", show_default=True)
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path),
               help="Data set location (Omniglot zip/folder, default the shared copy; CIFAR: cifar-10-batches-py).")
@@ -146,19 +179,9 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232}  # d = 32
               help="Memory size in float32; the writable width d nearest it is used (default 8224 fc, 9232 conv).")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Images stored per episode (paper: 64).")
 @click.option("--distortion", help="FILL:SIDE, FILL noise|zeros: the occluded square (default noise:16).")
-@click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps.")
-@click.option("--episodes", type=click.IntRange(1), help="Episodes per meta-step.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), help="AdamW learning rate.")
-@click.option("--clip-norm", type=click.FloatRange(0, min_open=True), help="Global gradient-norm clip.")
-@click.option("--seed", type=int, help="Random seed.")
-@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the meta-step.")
-@click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints.")
-@click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/images"), show_default=True,
               help="Run directory: checkpoint, best memory, metrics, config.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out (its data set and model).")
-@click.option("--threads", type=click.IntRange(1), help="torch CPU threads.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, steps, episodes, lr, clip_norm, seed,
                  compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet):
     """Meta-train an image memory (paper §4.2): store a batch of images, retrieve them from
@@ -170,7 +193,8 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
 
     _set_threads(threads)
     if resume:
-        model, tcfg = _resumed(out_dir)
+        ck = _resumed(out_dir, "images")
+        model, tcfg = ck.model, ck.train_config
     else:
         from .meta.model import Architecture
 
@@ -190,39 +214,19 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
             raise click.BadParameter(str(e), param_hint="--distortion") from None
         if spec.kind not in ("noise", "zeros"):
             raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
-    tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(
-        patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm, seed=seed,
-        compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every).items() if v is not None})
+    tcfg = _with_overrides(tcfg, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
+                           seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every)
     try:
         task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     except ModuleNotFoundError as e:
-        raise click.ClickException(f"{tcfg.dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+        raise _missing_package(tcfg.dataset, e) from None
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
-    summary = {"step": result.step, "skipped_steps": result.skipped, "memory_size": model.memory_size(),
-               f"final_eval_{result.metric}": result.final_eval_error,
-               f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}
-    click.echo(json.dumps(summary))
+    _echo_summary(result, out_dir, memory_size=model.memory_size())
 
-
-def _resumed(out_dir: Path):
-    """The model and training config of the run saved in ``out_dir`` (for ``--resume``)."""
-    from .meta.checkpoint import load_checkpoint
-    from .meta.trainer import CHECKPOINT_NAME
-
-    try:
-        ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
-    except EBMMError as e:
-        raise click.ClickException(f"--resume: {e}") from None
-    if ck.train_config is None:
-        raise click.ClickException(f"--resume: {out_dir} holds no training configuration")
-    if ck.train_config.task != "images":
-        raise click.ClickException(f"--resume: {out_dir} is a {ck.train_config.task} run; continue it with "
-                                   f"`ebmm train {ck.train_config.task} --resume`")
-    return ck.model, ck.train_config
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -370,7 +374,7 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
         except EBMMError as e:
             raise click.BadParameter(str(e), param_hint="--data") from None
         except ModuleNotFoundError as e:
-            raise click.ClickException(f"{dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+            raise _missing_package(dataset, e) from None
         for name, memory in memories.items():
             if tuple(memory.event_shape) != task.event_shape:
                 raise click.BadParameter(f"{name} stores patterns of shape {memory.event_shape}; {dataset} images are "
@@ -488,7 +492,7 @@ def _load_images(dataset: str, data_path: Path | None, seed: int):
     except data.DatasetError as e:
         raise click.BadParameter(str(e), param_hint="--data") from None
     except ModuleNotFoundError as e:
-        raise click.ClickException(f"{dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+        raise _missing_package(dataset, e) from None
 
 
 @main.command()
@@ -593,7 +597,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     except ModuleNotFoundError as e:
-        raise click.ClickException(f"{dataset} needs an optional package: {e} (pip install 'ebmm[data]')") from None
+        raise _missing_package(dataset, e) from None
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
     click.echo(record["markdown"])
