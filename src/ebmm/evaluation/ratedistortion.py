@@ -74,10 +74,10 @@ def run_ratedistortion(
             name = f"{system}-{model.memory_size()}"
             run_dir = out / "runs" / name if out is not None else None
             resume = run_dir is not None and (run_dir / CHECKPOINT_NAME).is_file()
-            done = resume and load_checkpoint(run_dir / CHECKPOINT_NAME).step >= tcfg.steps
-            if done:
+            saved = load_checkpoint(run_dir / CHECKPOINT_NAME) if resume else None
+            if saved is not None and saved.step >= tcfg.steps:
                 log(f"{name}: trained already ({run_dir})")
-                params = load_checkpoint(run_dir / CHECKPOINT_NAME).params
+                params = saved.params
             else:
                 log(f"{name}: meta-training {tcfg.steps} steps on {dataset}" + (" (resumed)" if resume else ""))
                 params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task).params

@@ -156,9 +156,10 @@ def evaluate_params(
 ) -> float:
     """Mean per-pattern error of the retrievals on a fixed set of held-out episodes of ``task``
     (default: random binary patterns) under ``distortion``."""
-    task = task or BinaryTask(model.dim, parse_corruption(distortion))
+    spec = parse_corruption(distortion)
+    task = task or BinaryTask(model.dim, spec)
     gen = torch.Generator().manual_seed(seed)
-    x, q = task.sample(episodes, patterns, split="eval", corruption=parse_corruption(distortion), generator=gen)
+    x, q = task.sample(episodes, patterns, split="eval", corruption=spec, generator=gen)
     with torch.no_grad():
         state = model.write(params, x)
         retrieved = model.read(params, state, q, False)
