@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import ebmm
 from ebmm.cli import main
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
-from ebmm.data import DatasetError, image_splits, load_mnist
+from ebmm.data import DATASET_SHAPE, DatasetError, image_splits, load_mnist
 from ebmm.meta.model import Architecture
 from ebmm.meta.trainer import evaluate_params, train
 from ebmm.tasks import BinaryTask, Distortion, ImageTask, Occlusion, parse_corruption, task_from_config
@@ -48,6 +48,7 @@ def test_image_task_draws_eval_episodes_from_the_held_out_images_only(gen):
 def test_image_splits_are_disjoint_and_errors_are_clear():
     train_imgs, held = image_splits("mnist")
     assert train_imgs.shape == (4000, 1, 32, 32) and held.shape == (1000, 1, 32, 32)
+    assert train_imgs.shape[1:] == DATASET_SHAPE["mnist"]
     assert set(torch.from_numpy(train_imgs).unique().tolist()) == {0.0, 1.0}  # binarised, like Omniglot
     flat_train = {t.tobytes() for t in train_imgs[:500]}
     assert not any(h.tobytes() in flat_train for h in held)

@@ -196,11 +196,11 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         ck = _resumed(out_dir, "images")
         model, tcfg = ck.model, ck.train_config
     else:
+        from .data import DATASET_SHAPE
         from .meta.model import Architecture
 
-        channels = 3 if dataset in ("natural", "cifar") else 1
         try:
-            mcfg, tcfg = image_preset(preset, energy, dataset, (channels, 32, 32),
+            mcfg, tcfg = image_preset(preset, energy, dataset, DATASET_SHAPE[dataset],
                                       memory_floats or IMAGE_ENERGY_DEFAULT_FLOATS[energy], str(data_path or ""))
             if patterns is not None:
                 mcfg = dataclasses.replace(mcfg, max_patterns=patterns)

@@ -17,11 +17,12 @@ from .cifar import CIFAR10_CLASSES, load_cifar10
 from .mnist import load_mnist
 from .natural import NATURAL_SOURCES, natural_patches, natural_photographs
 from .omniglot import OmniglotSet, default_omniglot_path, load_omniglot
-from .splits import DATASET_METRIC, IMAGE_DATASETS, image_splits
+from .splits import DATASET_METRIC, DATASET_SHAPE, IMAGE_DATASETS, image_splits
 
 __all__ = [
     "CIFAR10_CLASSES",
     "DATASET_METRIC",
+    "DATASET_SHAPE",
     "IMAGE_DATASETS",
     "NATURAL_SOURCES",
     "DatasetError",

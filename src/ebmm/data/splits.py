@@ -21,6 +21,8 @@ from ._common import DatasetError, split_by_class
 IMAGE_DATASETS = ("omniglot", "natural", "mnist", "cifar")
 #: how retrievals are scored on each data set (binarised data: Hamming; grey/colour: squared)
 DATASET_METRIC = {"omniglot": "hamming", "mnist": "hamming", "natural": "squared", "cifar": "squared"}
+#: one image's shape (C, H, W) in each data set, as :func:`image_splits` returns it
+DATASET_SHAPE = {"omniglot": (1, 32, 32), "mnist": (1, 32, 32), "natural": (3, 32, 32), "cifar": (3, 32, 32)}
 
 
 def image_splits(dataset: str, path: str | Path | None = None, *, seed: int = 0,

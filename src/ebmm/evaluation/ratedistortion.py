@@ -46,6 +46,7 @@ def run_ratedistortion(
     ``rows`` of ``{system, requested_size, memory_size, steps, stats}``, the configs used, the
     paper's points."""
     from ..baselines.flat_images import IMAGE_BASELINES, image_baseline
+    from ..data import DATASET_SHAPE
     from ..learned_memory import LearnedMemory
     from ..meta.checkpoint import load_checkpoint
     from ..meta.model import Architecture
@@ -58,7 +59,7 @@ def run_ratedistortion(
     rows, configs = [], {}
     for system in systems:
         for size in sizes:
-            shape = (3 if dataset in ("natural", "cifar") else 1, 32, 32)
+            shape = DATASET_SHAPE[dataset]
             if system in IMAGE_BASELINES:  # the preset's training settings, a flattened vector baseline
                 _, tcfg = image_preset(preset, "resnet_conv", dataset, shape, size, data_path or "")
                 model = image_baseline(system, shape, size, patterns or tcfg.patterns)
