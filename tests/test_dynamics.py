@@ -68,11 +68,26 @@ def test_write_terms_can_be_switched_off(tiny_memory_config, gen):
     fn = arch.energy_fn(params["static"])
     x = random_patterns((5, arch.dim), generator=gen)
     rates = write_rates(params)
-    only_prior = write(fn, params["init"], x, rates, arch.layers, terms=("prior",))
+    assert set(rates) == set(WRITE_TERMS)
+    only_prior = write(fn, params["init"], x, {"prior": rates["prior"]}, arch.layers)
     for k in only_prior:  # θ starts at θ̄, so the prior term alone never moves it
         assert torch.equal(only_prior[k], params["init"][k])
-    full = write(fn, params["init"], x, rates, arch.layers, terms=WRITE_TERMS)
+    full = write(fn, params["init"], x, rates, arch.layers)
     assert any(not torch.equal(full[k], params["init"][k]) for k in full)
+
+
+def test_terms_that_are_off_have_no_rates_and_the_first_prior_step_none(tiny_memory_config):
+    """Dead meta-parameters are not created: a term that is off has no rates, and a batch
+    write's prior term has none at step 0 (its gradient 2(θ − θ̄) is zero there)."""
+    import dataclasses
+
+    t = tiny_memory_config.write.steps
+    params = init_params(Architecture.from_config(tiny_memory_config))
+    assert params["write"]["energy"].shape[0] == t and params["write"]["prior"].shape[0] == t - 1
+    cfg = dataclasses.replace(tiny_memory_config, write=dataclasses.replace(tiny_memory_config.write, terms=("energy",)))
+    assert set(init_params(Architecture.from_config(cfg))["write"]) == {"energy"}
+    chunked = dataclasses.replace(tiny_memory_config, write=dataclasses.replace(tiny_memory_config.write, chunk=2))
+    assert init_params(Architecture.from_config(chunked))["write"]["prior"].shape[0] == t
 
 
 def test_meta_gradient_matches_finite_differences(tiny_memory_config, gen):
@@ -88,10 +103,10 @@ def test_meta_gradient_matches_finite_differences(tiny_memory_config, gen):
         from ebmm.meta.model import meta_loss
 
         def f(rates):
-            p = {**params, "write": {"rates": rates}}
+            p = {**params, "write": {**params["write"], "energy": rates}}
             return meta_loss(arch, p, x, q)[0]
 
-        rates = params["write"]["rates"]
+        rates = params["write"]["energy"]
         g = torch.func.grad(f)(rates)
         direction = torch.randn(rates.shape, generator=gen, dtype=torch.float64)
         eps = 1e-5

@@ -75,7 +75,9 @@ def test_tiny_image_meta_training_beats_the_query_and_the_untrained_memory(mnist
         energy=EnergyConfig("resnet_fc", 256, {"memory_width": 8, "hidden": 32, "hops": 1, "size": 16}),
         read=ReadConfig(steps=3, step_init=1.0), write=WriteConfig(steps=2, rate_init=1e-3, reduction="sum"),
         max_patterns=4))
-    cfg = TrainConfig(task="images", dataset="mnist", patterns=4, episodes=4, distortion="noise:8", lr=1e-2,
+    # lr 5e-3: at 1e-2 the 25-step outcome hinged on float rounding (19–32 across seeds and
+    # summation orders); at 5e-3 it lands at 19–23 for every seed tried
+    cfg = TrainConfig(task="images", dataset="mnist", patterns=4, episodes=4, distortion="noise:8", lr=5e-3,
                       clip_norm=1.0, steps=25, eval_every=0)
     gen = torch.Generator().manual_seed(99)
     x, q = mnist16.sample(32, 4, split="eval", generator=gen)

@@ -142,3 +142,79 @@ def test_variable_pattern_counts_are_masked(tiny_memory_config, tiny_train_confi
     assert pattern_mask(tiny_train_config, gen) is None
     with pytest.raises(ValueError, match="min_patterns"):
         TrainConfig(patterns=8, min_patterns=9)
+
+
+def test_spike_guard_skips_a_finite_explosion_and_counts_it():
+    from ebmm.meta.trainer import SpikeGuard, clipped_update
+
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.SGD([p], lr=1.0)
+    guard = SpikeGuard(factor=10.0, window=20)
+    for i in range(12):  # ordinary steps: norms ≈ 1 are applied and recorded
+        norm, applied = clipped_update(opt, [p], [torch.tensor([1.0, 0.0, 0.1 * i])], torch.tensor(1.0), 0.0, guard)
+        assert applied
+    before = p.detach().clone()
+    norm, applied = clipped_update(opt, [p], [torch.tensor([1e5, 0.0, 0.0])], torch.tensor(1.0), 0.0, guard)
+    assert not applied and float(norm) == 1e5
+    assert torch.equal(p.detach(), before)  # a finite but exploding gradient changes nothing
+    assert 1e5 not in guard.norms  # and does not raise the median it is judged by
+
+
+def test_spike_guard_accepts_a_new_scale_after_a_full_window_of_spikes():
+    from ebmm.meta.trainer import SpikeGuard
+
+    guard = SpikeGuard(factor=10.0, window=10, history=[1.0] * 10)
+    flags = [guard.is_spike(100.0) for _ in range(10)]
+    assert all(flags) and len(guard.norms) == 0  # history cleared: the scale really changed
+    assert not guard.is_spike(100.0)  # too little history to judge
+
+
+def test_group_learning_rates_and_a_frozen_group(tiny_memory_config, tiny_train_config):
+    from ebmm.meta.trainer import param_groups
+
+    arch = Architecture.from_config(tiny_memory_config)
+    params = init_params(arch)
+    cfg = replace(tiny_train_config, lr=1e-3, group_lr={"read": 10.0, "write": 0.0})
+    groups = param_groups(params, cfg)
+    assert [g["lr"] for g in groups] == [1e-3, 1e-3, 1e-2, 0.0]
+    with pytest.raises(ValueError, match="not groups"):
+        param_groups(params, replace(cfg, group_lr={"rates": 2.0}))
+    with pytest.raises(ValueError, match=">= 0"):
+        TrainConfig(group_lr={"read": -1.0})
+    result = train(tiny_memory_config, replace(cfg, steps=5, eval_every=0), progress=False)
+    for name, value in params["write"].items():  # frozen: unchanged (weight decay is scaled by lr too)
+        assert torch.equal(result.params["write"][name], value)
+    assert not torch.equal(result.params["read"]["step"], params["read"]["step"])
+
+
+def test_the_untrained_memory_is_evaluated_and_logged_at_step_0(tiny_memory_config, tiny_train_config, tmp_path):
+    train(tiny_memory_config, replace(tiny_train_config, steps=5), tmp_path, progress=False)
+    records = [json.loads(l) for l in (tmp_path / METRICS_NAME).read_text().splitlines()]
+    first = next(r for r in records if "eval_error_bits" in r)
+    assert first["step"] == 0
+    arch = Architecture.from_config(tiny_memory_config)
+    untrained = evaluate_params(arch, init_params(arch), 8, "erase:16", tiny_train_config.eval_episodes, 10_000)
+    assert first["eval_by_patterns"]["8"] == pytest.approx(untrained)
+
+
+def test_a_checkpoint_of_the_older_rate_layout_loads_into_per_term_rates(tiny_memory_config, tmp_path):
+    """Before per-term rates, a memory held ``write/rates (T, L, 3)``; such a file still loads
+    and writes exactly as it did (the prior's first row, always unused, is dropped)."""
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    from ebmm.meta.checkpoint import Checkpoint, save_checkpoint
+
+    arch = Architecture.from_config(tiny_memory_config)
+    params = init_params(arch)
+    params["write"] = {k: v + 0.1 * torch.arange(v.numel()).reshape(v.shape) for k, v in params["write"].items()}
+    path = save_checkpoint(tmp_path / "new.safetensors", Checkpoint(arch, params))
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    e, g, pr = (tensors.pop(f"params/write/{t}") for t in ("energy", "grad_norm", "prior"))
+    legacy = torch.stack([e, g, torch.cat([torch.full_like(pr[:1], 7.0), pr])], dim=-1)  # (T, L, 3)
+    save_file({**tensors, "params/write/rates": legacy}, str(tmp_path / "old.safetensors"), metadata=meta)
+    old = load_checkpoint(tmp_path / "old.safetensors")
+    for k, v in params["write"].items():
+        torch.testing.assert_close(old.params["write"][k], v)

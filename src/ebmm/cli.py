@@ -86,7 +86,7 @@ def train():
 
 @train.command("binary")
 @_training_options
-@click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True,
+@click.option("--preset", type=click.Choice(["slots", "fast", "paper", "tiny"]), default="fast", show_default=True,
               help="Base configuration; the options below override its fields.")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Patterns stored per episode.")
 @click.option("--min-patterns", type=click.IntRange(1),
@@ -97,7 +97,7 @@ def train():
 @click.option("--model", "model_kind", default="ebmm", show_default=True,
               help="ebmm, or a learned baseline's kind (see `ebmm list`).")
 @click.option("--distortion", help="KIND:K with KIND erase|replace|flip|zero (default erase:64).")
-@click.option("--energy", type=click.Choice(["logcosh", "gated_rnn"]), help="Energy network.")
+@click.option("--energy", type=click.Choice(["slots", "logcosh", "gated_rnn"]), help="Energy network.")
 @click.option("--hidden", type=click.IntRange(1), help="Energy hidden size.")
 @click.option("--read-steps", "-K", type=click.IntRange(1), help="Read iterations K.")
 @click.option("--write-steps", "-T", type=click.IntRange(1), help="Write iterations T.")

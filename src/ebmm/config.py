@@ -42,7 +42,9 @@ class WriteConfig:
     """Writing: ``steps`` (T) of gradient descent on ``E + α‖∇ₓE‖² + β‖θ − θ̄‖²``.
 
     One non-negative rate (softplus) per write step, writable layer and loss term, each
-    initialised to ``rate_init`` (the paper: 1e-4). ``terms`` switches terms off.
+    initialised to ``rate_init`` (the paper: 1e-4). ``terms`` switches terms off; a term that
+    is off has no rates at all, and neither has the prior term at the first step of a batch
+    write (its gradient is zero there).
     """
 
     steps: int = 5
@@ -51,10 +53,18 @@ class WriteConfig:
     # "mean" over patterns (the paper's eq. 4) or "sum": with "sum" a pattern's imprint does
     # not shrink as more are stored, so one memory serves every N (see dynamics.write).
     reduction: str = "mean"
+    # 0: every write step sees all patterns (the paper's eq. 4). c > 0: patterns are written c at
+    # a time, one gradient step per chunk, in each of the T passes (c = 1: one pattern per step,
+    # which lets a competitive energy give each pattern its own slots; see energies.slots).
+    chunk: int = 0
 
     def __post_init__(self):
         if self.reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
+        if self.chunk < 0:
+            raise ValueError(f"chunk must be >= 0 (0 = all patterns per step), got {self.chunk}")
+        if not self.terms:
+            raise ValueError("a write needs at least one term of the writing loss")
         unknown = set(self.terms) - set(WRITE_TERMS)
         if unknown:
             raise ValueError(f"unknown write terms {sorted(unknown)}; choose from {WRITE_TERMS}")
@@ -89,8 +99,17 @@ class TrainConfig:
     distortion: str = "erase:64"  # KIND:K, binary erase|replace|flip|zero, images noise|zeros (K = square side)
     steps: int = 10_000
     lr: float = 5e-5
+    # Learning-rate multipliers per group of the meta-parameters ("static", "init", "read",
+    # "write" for the energy memory; a baseline's own group names): step sizes and write rates
+    # are a handful of scalars that need far larger steps than the weights; 0 freezes a group.
+    # Empty: one group.
+    group_lr: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 1e-6
-    clip_norm: float = 0.05
+    clip_norm: float = 0.05  # global-norm clipping threshold (0 = none)
+    # Spike guard: a step whose gradient norm exceeds spike_factor × the median of the last
+    # spike_window norms is skipped and counted (finite explosions, not only NaN/inf); 0 = off.
+    spike_factor: float = 0.0
+    spike_window: int = 50
     warmup_steps: int = 0
     lr_schedule: str = "constant"  # "constant" or "cosine" (decay to final_lr_fraction · lr)
     final_lr_fraction: float = 0.1
@@ -115,6 +134,10 @@ class TrainConfig:
         for name in ("patterns", "episodes", "steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if any(not (isinstance(v, (int, float)) and v >= 0) for v in self.group_lr.values()):
+            raise ValueError(f"group_lr multipliers must be numbers >= 0 (0 freezes a group), got {self.group_lr}")
+        if self.clip_norm < 0 or self.spike_factor < 0 or self.spike_window < 1:
+            raise ValueError("clip_norm and spike_factor must be >= 0 and spike_window >= 1")
         if self.min_patterns is not None and not 1 <= self.min_patterns <= self.patterns:
             raise ValueError(f"min_patterns must be in [1, patterns={self.patterns}], got {self.min_patterns}")
 

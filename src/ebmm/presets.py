@@ -30,6 +30,20 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
         TrainConfig(patterns=96, min_patterns=16, lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1,
                     warmup_steps=100, clip_norm=1.0, steps=20_000, compile=True),
     ),
+    # The slot energy (energies.slots): 96 writable slots of 86 floats = 8256, Euclidean
+    # similarity, written one pattern per gradient step (chunk = 1) so that each pattern takes a
+    # free slot of its own, read by least squares through the slow encoder. Initialised so that
+    # the untrained memory already retrieves: β = 300, θ̄ ~ N(0, 0.1²), write rate 0.8 (a slot
+    # moves 80 % of the way to its pattern's code), μ = 0.8, read step 0.15 with momentum 0.85.
+    "slots": (
+        MemoryConfig(
+            energy=EnergyConfig("slots", 128, {"slots": 96, "code": 86, "beta": 1e5, "curvature": 0.8, "init_scale": 1e-3}),
+            read=ReadConfig(steps=10, step_init=0.15, momentum_init=0.85, decay_logit_init=6.0),
+            write=WriteConfig(steps=1, rate_init=0.8, terms=("energy",), reduction="sum", chunk=1),
+        ),
+        TrainConfig(patterns=96, min_patterns=16, lr=1e-3, lr_schedule="cosine", final_lr_fraction=0.1,
+                    warmup_steps=100, clip_norm=1.0, steps=5_000),
+    ),
     # Tiny and quick: for tests and smoke runs.
     "tiny": (
         MemoryConfig(

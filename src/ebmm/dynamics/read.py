@@ -41,19 +41,23 @@ def read(
     step_sizes: Tensor,
     momenta: Tensor,
     leak: float = 0.0,
+    grad_fn: Callable[[Params, Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Retrieve from ``queries (M, *event)`` by ``K = len(step_sizes)`` projected Nesterov steps.
 
-    A pure function of the writable weights ``theta``.
+    A pure function of the writable weights ``theta``. ``grad_fn(theta, x)`` is a closed form of
+    ``∇ₓE`` (e.g. :meth:`ebmm.energies.SlotEnergy.grad_x`); None differentiates ``energy_fn``
+    with ``torch.func``.
 
     **Returns:** the iterates ``x_1 … x_K`` as ``(K, M, *event)``; the retrieval is the last.
     """
     x = queries
     v = torch.zeros_like(queries)
+    grad = grad_fn or (lambda th, x_: energy_grad(energy_fn, th, x_))
     iterates = []
     for k in range(step_sizes.shape[0]):
         x_ahead = project(x + momenta[k] * v, leak)
-        v = momenta[k] * v - step_sizes[k] * energy_grad(energy_fn, theta, x_ahead)
+        v = momenta[k] * v - step_sizes[k] * grad(theta, x_ahead)
         x = project(x + v, leak)
         iterates.append(x)
     return torch.stack(iterates)

@@ -4,12 +4,14 @@ from ._base import EnergyModel, Params, is_writable, memory_size, split_params
 from .conv import ResNetConvEnergy, ResNetFCEnergy, writable_width_for
 from .gated_rnn import GatedRNNEnergy
 from .logcosh import LogCoshEnergy
+from .slots import SlotEnergy
 
 ENERGIES: dict[str, type[EnergyModel]] = {
     "gated_rnn": GatedRNNEnergy,
     "logcosh": LogCoshEnergy,
     "resnet_fc": ResNetFCEnergy,
     "resnet_conv": ResNetConvEnergy,
+    "slots": SlotEnergy,
 }
 
 
@@ -28,6 +30,7 @@ __all__ = [
     "Params",
     "ResNetConvEnergy",
     "ResNetFCEnergy",
+    "SlotEnergy",
     "build_energy",
     "is_writable",
     "memory_size",

@@ -126,6 +126,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} has malformed metadata: {e}") from e
 
+    migrate = getattr(model, "migrate", None)  # an older layout of the same model, if any
+    if migrate is not None:
+        tensors = migrate(tensors)
     expected = model.init_params()
     params: MetaParams = {}
     for group, d in expected.items():

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import math
 import signal
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,22 +120,67 @@ class MetaStep:
         return grads, loss, last
 
 
+class SpikeGuard:
+    """Flags a gradient norm more than ``factor`` × the median of the last ``window`` applied
+    steps' norms (a finite explosion; NaN/inf are caught by :func:`clipped_update` itself).
+
+    Only applied steps enter the history, so a run of spikes cannot raise the median it is
+    judged by; after ``window`` spikes in a row the history is cleared (the norms' scale has
+    really changed) and counting starts afresh. ``factor = 0`` turns the guard off."""
+
+    def __init__(self, factor: float, window: int, history: list[float] | None = None):
+        self.factor = factor
+        self.norms: deque[float] = deque(history or (), maxlen=window)
+        self.in_a_row = 0
+
+    def is_spike(self, norm: float) -> bool:
+        if self.factor <= 0 or len(self.norms) < min(10, self.norms.maxlen or 10):
+            return False
+        spike = norm > self.factor * statistics.median(self.norms)
+        self.in_a_row = self.in_a_row + 1 if spike else 0
+        if self.in_a_row >= (self.norms.maxlen or 1):
+            self.norms.clear()
+            self.in_a_row = 0
+        return spike
+
+    def record(self, norm: float) -> None:
+        self.norms.append(norm)
+
+
 def clipped_update(
-    opt: torch.optim.Optimizer, flat: list[Tensor], grads: list[Tensor], loss: Tensor, clip_norm: float
+    opt: torch.optim.Optimizer, flat: list[Tensor], grads: list[Tensor], loss: Tensor, clip_norm: float,
+    guard: SpikeGuard | None = None,
 ) -> tuple[Tensor, bool]:
-    """One optimiser step on ``flat`` with ``grads`` clipped to global norm ``clip_norm``;
-    skipped (nothing changes) when the loss or the gradient norm is not finite.
+    """One optimiser step on ``flat`` with ``grads`` clipped to global norm ``clip_norm`` (0: no
+    clipping); skipped (nothing changes) when the loss or the gradient norm is not finite, or
+    when ``guard`` flags the norm as a spike.
 
     **Returns:** ``(global gradient norm, whether the step was applied)``."""
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     if not (bool(torch.isfinite(norm)) and bool(torch.isfinite(loss))):
         return norm, False
-    scale = min(1.0, clip_norm / (float(norm) + 1e-12))
+    if guard is not None:
+        if guard.is_spike(float(norm)):
+            return norm, False
+        guard.record(float(norm))
+    scale = 1.0 if clip_norm <= 0 else min(1.0, clip_norm / (float(norm) + 1e-12))
     for p, g in zip(flat, grads):
         p.grad = g * scale
     opt.step()
     opt.zero_grad(set_to_none=True)
     return norm, True
+
+
+def param_groups(params: MetaParams, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: one per ``MetaParams`` group, with the learning rate
+    ``lr × group_lr[name]`` (1 for groups not named), in :func:`leaves` order; a single group
+    when ``group_lr`` is empty (as in runs saved before groups existed, so they resume)."""
+    unknown = set(cfg.group_lr) - set(params)
+    if unknown:
+        raise ValueError(f"group_lr names {sorted(unknown)}, not groups of this model's parameters {sorted(params)}")
+    if not cfg.group_lr:
+        return [{"params": leaves(params)}]
+    return [{"params": list(d.values()), "lr": cfg.lr * cfg.group_lr.get(g, 1.0)} for g, d in params.items()]
 
 
 def pattern_mask(cfg: TrainConfig, generator: torch.Generator) -> Tensor | None:
@@ -195,6 +242,7 @@ def train(
     if task is None:
         task = task_from_config(cfg.task, model.dim, cfg.distortion, cfg.dataset, cfg.data_path)
     step, skipped, opt_state = 0, 0, None
+    norm_history, spikes = [], 0
     best = math.inf
     if resume:
         if out is None or not (out / CHECKPOINT_NAME).is_file():
@@ -208,6 +256,7 @@ def train(
         if ck.train_config is None or _without_steps(ck.train_config) != _without_steps(cfg):
             raise CheckpointError(f"--resume: the run in {out} was started with a different training configuration")
         params, step, skipped, opt_state = ck.params, ck.step, ck.skipped, ck.optimizer_state
+        norm_history, spikes = ck.info.get("norm_history", []), ck.info.get("spikes", 0)
         saved_best = ck.info.get("best_eval_error", ck.info.get("best_eval_error_bits"))
         best = math.inf if saved_best is None else float(saved_best)
     elif params is None:
@@ -215,13 +264,14 @@ def train(
     params = {g: {n: t.detach().clone() for n, t in d.items()} for g, d in params.items()}
 
     flat = leaves(params)
-    opt = torch.optim.AdamW(flat, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(params, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     if opt_state is not None:
         opt.load_state_dict(opt_state)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg), last_epoch=step - 1)
 
     meta_step = MetaStep(model, cfg.compile)
+    guard = SpikeGuard(cfg.spike_factor, cfg.spike_window, norm_history)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(
@@ -237,7 +287,8 @@ def train(
             out / path_name,
             Checkpoint(
                 model, params, cfg, step, skipped, opt.state_dict() if with_optim else None,
-                info={"best_eval_error": best if math.isfinite(best) else None},
+                info={"best_eval_error": best if math.isfinite(best) else None,
+                      "norm_history": list(guard.norms), "spikes": spikes},
             ),
         )
 
@@ -246,7 +297,20 @@ def train(
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
 
+    def evaluate() -> float:
+        nonlocal best
+        per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed, task)
+                 for n in eval_sizes(cfg)}
+        value = sum(per_n.values()) / len(per_n)
+        log({"step": step, f"eval_{task.metric}": value, "eval_by_patterns": {str(n): v for n, v in per_n.items()}})
+        if value < best:
+            best = value
+            checkpoint(BEST_NAME, with_optim=False)
+        return value
+
     last_eval = None
+    if cfg.eval_every and step == 0:  # the untrained memory: where the curve starts
+        last_eval = evaluate()
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="meta-train", unit="step", dynamic_ncols=True)
     t0, steps_since = time.perf_counter(), 0
     restore_sigterm = _sigterm_as_interrupt()
@@ -256,8 +320,10 @@ def train(
             x, q = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, step), generator=gen)
             mask = pattern_mask(cfg, gen)
             grads, loss, last = meta_step(params, x, q, mask)
-            norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm)
+            finite = bool(torch.isfinite(loss))
+            norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm, guard)
             skipped += not applied
+            spikes += (not applied) and finite and bool(torch.isfinite(norm))
             sched.step()
             step += 1
             steps_since += 1
@@ -268,16 +334,10 @@ def train(
                 rate = steps_since / dt if dt > 0 else float("nan")
                 t0, steps_since = time.perf_counter(), 0
                 log({"step": step, "loss": float(loss), task.metric: bits, "grad_norm": float(norm),
-                     "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped,
+                     "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped, "spikes": spikes,
                      "distortion": str(distortion_at(cfg, step - 1))})
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-                per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed, task)
-                         for n in eval_sizes(cfg)}
-                last_eval = sum(per_n.values()) / len(per_n)
-                log({"step": step, f"eval_{task.metric}": last_eval, "eval_by_patterns": {str(n): v for n, v in per_n.items()}})
-                if last_eval < best:
-                    best = last_eval
-                    checkpoint(BEST_NAME, with_optim=False)
+                last_eval = evaluate()
             if out is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 checkpoint(CHECKPOINT_NAME, with_optim=True)
             bar.set_postfix(loss=f"{float(loss):.2f}", bits=f"{bits:.2f}", eval="-" if last_eval is None else f"{last_eval:.2f}", skipped=skipped)
