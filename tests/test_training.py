@@ -218,3 +218,14 @@ def test_a_checkpoint_of_the_older_rate_layout_loads_into_per_term_rates(tiny_me
     old = load_checkpoint(tmp_path / "old.safetensors")
     for k, v in params["write"].items():
         torch.testing.assert_close(old.params["write"][k], v)
+
+
+def test_a_cpu_budget_stops_the_run_evaluates_it_and_resumes_its_count(tiny_memory_config, tiny_train_config, tmp_path):
+    cfg = replace(tiny_train_config, steps=10_000, eval_every=1000, cpu_budget_s=0.5, eval_patterns=(4, 8))
+    first = train(tiny_memory_config, cfg, tmp_path, progress=False)
+    assert 0 < first.step < 10_000 and first.train_cpu_s >= 0.5
+    records = [json.loads(l) for l in (tmp_path / METRICS_NAME).read_text().splitlines()]
+    last_eval = [r for r in records if "eval_by_patterns" in r][-1]
+    assert last_eval["step"] == first.step and set(last_eval["eval_by_patterns"]) == {"4", "8"}
+    more = train(tiny_memory_config, replace(cfg, cpu_budget_s=1.0), tmp_path, resume=True, progress=False)
+    assert more.step > first.step and more.train_cpu_s >= 1.0  # the budget counts the whole run

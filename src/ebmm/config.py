@@ -121,6 +121,11 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 500
     eval_episodes: int = 16
+    # N at which held-out evaluation runs (empty: the extremes of the training range)
+    eval_patterns: tuple[int, ...] = ()
+    # Stop once the meta-steps have used this many CPU-seconds of this process (0 = no budget):
+    # for comparisons at equal compute (benchmarks/quality_vs_compute.py).
+    cpu_budget_s: float = 0.0
     checkpoint_every: int = 500
     compile: bool = False
 
@@ -136,6 +141,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if any(not (isinstance(v, (int, float)) and v >= 0) for v in self.group_lr.values()):
             raise ValueError(f"group_lr multipliers must be numbers >= 0 (0 freezes a group), got {self.group_lr}")
+        if any(n < 1 for n in self.eval_patterns) or self.cpu_budget_s < 0:
+            raise ValueError("eval_patterns must be >= 1 and cpu_budget_s >= 0")
         if self.clip_norm < 0 or self.spike_factor < 0 or self.spike_window < 1:
             raise ValueError("clip_norm and spike_factor must be >= 0 and spike_window >= 1")
         if self.min_patterns is not None and not 1 <= self.min_patterns <= self.patterns:
@@ -162,4 +169,7 @@ def memory_config_from_dict(d: dict[str, Any]) -> MemoryConfig:
 
 def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
     """Inverse of :func:`to_dict` for :class:`TrainConfig`."""
+    d = dict(d)
+    if "eval_patterns" in d:
+        d["eval_patterns"] = tuple(d["eval_patterns"])
     return TrainConfig(**d)

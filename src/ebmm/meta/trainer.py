@@ -102,6 +102,8 @@ class TrainResult:
     best_eval_error: float | None
     out_dir: Path | None
     metric: str = "error_bits"
+    #: CPU-seconds of this process spent in meta-steps, over the whole run (resumes included)
+    train_cpu_s: float = 0.0
 
 
 class MetaStep:
@@ -193,8 +195,9 @@ def pattern_mask(cfg: TrainConfig, generator: torch.Generator) -> Tensor | None:
 
 
 def eval_sizes(cfg: TrainConfig) -> list[int]:
-    """The N at which held-out evaluation runs: the extremes of the training range."""
-    return sorted({cfg.min_patterns or cfg.patterns, cfg.patterns})
+    """The N at which held-out evaluation runs: ``eval_patterns``, by default the extremes of
+    the training range."""
+    return sorted(set(cfg.eval_patterns) or {cfg.min_patterns or cfg.patterns, cfg.patterns})
 
 
 def evaluate_params(
@@ -242,7 +245,7 @@ def train(
     if task is None:
         task = task_from_config(cfg.task, model.dim, cfg.distortion, cfg.dataset, cfg.data_path)
     step, skipped, opt_state = 0, 0, None
-    norm_history, spikes = [], 0
+    norm_history, spikes, cpu_s = [], 0, 0.0
     best = math.inf
     if resume:
         if out is None or not (out / CHECKPOINT_NAME).is_file():
@@ -257,6 +260,7 @@ def train(
             raise CheckpointError(f"--resume: the run in {out} was started with a different training configuration")
         params, step, skipped, opt_state = ck.params, ck.step, ck.skipped, ck.optimizer_state
         norm_history, spikes = ck.info.get("norm_history", []), ck.info.get("spikes", 0)
+        cpu_s = float(ck.info.get("train_cpu_s", 0.0))
         saved_best = ck.info.get("best_eval_error", ck.info.get("best_eval_error_bits"))
         best = math.inf if saved_best is None else float(saved_best)
     elif params is None:
@@ -288,7 +292,7 @@ def train(
             Checkpoint(
                 model, params, cfg, step, skipped, opt.state_dict() if with_optim else None,
                 info={"best_eval_error": best if math.isfinite(best) else None,
-                      "norm_history": list(guard.norms), "spikes": spikes},
+                      "norm_history": list(guard.norms), "spikes": spikes, "train_cpu_s": cpu_s},
             ),
         )
 
@@ -302,7 +306,8 @@ def train(
         per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed, task)
                  for n in eval_sizes(cfg)}
         value = sum(per_n.values()) / len(per_n)
-        log({"step": step, f"eval_{task.metric}": value, "eval_by_patterns": {str(n): v for n, v in per_n.items()}})
+        log({"step": step, f"eval_{task.metric}": value, "eval_by_patterns": {str(n): v for n, v in per_n.items()},
+             "train_cpu_s": cpu_s})
         if value < best:
             best = value
             checkpoint(BEST_NAME, with_optim=False)
@@ -315,7 +320,8 @@ def train(
     t0, steps_since = time.perf_counter(), 0
     restore_sigterm = _sigterm_as_interrupt()
     try:
-        while step < cfg.steps:
+        while step < cfg.steps and not (cfg.cpu_budget_s and cpu_s >= cfg.cpu_budget_s):
+            c0 = time.process_time()
             gen = episode_generator(cfg.seed, step)
             x, q = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, step), generator=gen)
             mask = pattern_mask(cfg, gen)
@@ -327,16 +333,18 @@ def train(
             sched.step()
             step += 1
             steps_since += 1
+            cpu_s += time.process_time() - c0
+            out_of_budget = bool(cfg.cpu_budget_s) and cpu_s >= cfg.cpu_budget_s
             wrong = task.error(last, x)
             bits = float(wrong.mean() if mask is None else (wrong * mask).sum() / mask.sum())
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if step % cfg.log_every == 0 or step == cfg.steps or out_of_budget:
                 dt = time.perf_counter() - t0
                 rate = steps_since / dt if dt > 0 else float("nan")
                 t0, steps_since = time.perf_counter(), 0
-                log({"step": step, "loss": float(loss), task.metric: bits, "grad_norm": float(norm),
+                log({"step": step, "loss": float(loss), task.metric: bits, "grad_norm": float(norm), "train_cpu_s": cpu_s,
                      "lr": sched.get_last_lr()[0], "steps_per_s": rate, "skipped": skipped, "spikes": spikes,
                      "distortion": str(distortion_at(cfg, step - 1))})
-            if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+            if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps or out_of_budget):
                 last_eval = evaluate()
             if out is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 checkpoint(CHECKPOINT_NAME, with_optim=True)
@@ -350,11 +358,12 @@ def train(
             restore_sigterm()
             if metrics is not None:
                 metrics.close()
-    return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out, task.metric)
+    return TrainResult(params, step, skipped, last_eval, best if math.isfinite(best) else None, out, task.metric, cpu_s)
 
 
 #: Fields that may change when a run is resumed (bookkeeping, not the optimisation problem).
-RESUMABLE_CHANGES = ("steps", "log_every", "eval_every", "eval_episodes", "checkpoint_every", "compile")
+RESUMABLE_CHANGES = ("steps", "log_every", "eval_every", "eval_episodes", "eval_patterns", "checkpoint_every", "compile",
+                     "cpu_budget_s")
 
 
 def _without_steps(cfg: TrainConfig) -> dict[str, Any]:
