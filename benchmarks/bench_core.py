@@ -77,6 +77,7 @@ class StepCase:
     min_reps: int = 3  # timed calls, at least ...
     min_seconds: float = 0.0  # ... and until this much time has passed
     forward_reps: int = 1  # timed calls of the forward pass alone (meta_loss, no outer grad)
+    closed_form: bool = True  # the energy's closed-form gradients where it has them (slots)
 
     def memory_config(self) -> MemoryConfig:
         config = PRESETS[self.preset][0]
@@ -91,10 +92,16 @@ def step_cases(quick: bool) -> list[StepCase]:
     if quick:
         return [
             StepCase("fast", "fast (log-cosh)", "fast", None, 16, warmup=1, min_reps=3, min_seconds=2.0, forward_reps=2),
+            StepCase("slots", "slots, closed form", "slots", None, 16, warmup=1, min_reps=3, min_seconds=2.0, forward_reps=2),
             StepCase("gated256", "paper gated RNN, hidden 256", "paper", 256, 1, warmup=0, min_reps=3),
         ]
     return [
         StepCase("fast", "fast (log-cosh)", "fast", None, 16, warmup=1, min_reps=10, min_seconds=10.0, forward_reps=5),
+        # the slot energy's sequential write (96 gradient steps per write), with its closed-form
+        # gradients and with torch.func (the reference path), same episodes
+        StepCase("slots", "slots, closed form", "slots", None, 16, warmup=1, min_reps=10, min_seconds=10.0, forward_reps=5),
+        StepCase("slots_func", "slots, torch.func", "slots", None, 16, warmup=1, min_reps=5, min_seconds=10.0, forward_reps=3,
+                 closed_form=False),
         # Long steps (tens of seconds): no warm-up, the median of 3 discards a slow first call.
         StepCase("gated256", "paper gated RNN, hidden 256", "paper", 256, 8, warmup=0, min_reps=3),
         StepCase("gated1024", "paper gated RNN, hidden 1024", "paper", None, 1, warmup=0, min_reps=3),
@@ -200,7 +207,7 @@ def bench_step(case: StepCase, seed: int, reference: Callable[[str], float], *, 
     The forward pass alone (``loss`` without the outer gradient) is timed interleaved with the
     steps, so that its share of the step is measured under the same load."""
     config = case.memory_config()
-    arch = Architecture.from_config(config)
+    arch = Architecture.from_config(config, closed_form=case.closed_form)
     params = init_params(arch, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     x, q = sample_episodes(case.episodes, case.patterns, arch.dim, DISTORTION, generator=gen)

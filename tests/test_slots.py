@@ -39,8 +39,11 @@ def test_closed_form_gradients_equal_torch_func_in_float64(gen):
     ref_x = torch.func.grad(lambda x_: fn(theta, x_).sum())(x)
     torch.testing.assert_close(SlotEnergy.grad_x(static, theta, x), ref_x, rtol=1e-10, atol=1e-12)
     ref_w = torch.func.grad(lambda th: (fn(th, x) * weights).sum())(theta)
-    got = SlotEnergy.energy_param_grad(static, theta, x, weights)
+    got, none = SlotEnergy.write_param_grads(static, theta, x, weights)
     torch.testing.assert_close(got["memory.weight"], ref_w["memory.weight"], rtol=1e-10, atol=1e-12)
+    assert none is None
+    with pytest.raises(ValueError, match="gradient-norm"):
+        SlotEnergy.write_param_grads(static, theta, x, weights, grad_norm=True)
 
 
 def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):

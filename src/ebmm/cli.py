@@ -285,7 +285,8 @@ def eval_():
 
 @eval_.command("binary")
 @click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
-@click.option("--patterns", "-N", default="16,32,48,64,96", show_default=True, help="Comma-separated numbers of stored patterns.")
+@click.option("--patterns", "-N", default="16,32,48,64,96,128,160", show_default=True,
+              help="Comma-separated numbers of stored patterns (the paper's five, and two beyond its range).")
 @click.option("--distortion", default="erase:64", show_default=True, help="KIND:K, KIND in erase|replace|flip|zero.")
 @click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also evaluate the three Hopfield rules.")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True, help="Stored patterns averaged over, per N.")
@@ -607,7 +608,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 # ----------------------------------------------------------------------------------- table1
 @main.command()
 @click.option("--systems", help="Comma-separated systems (default: all; see `ebmm list`).")
-@click.option("--patterns", "-N", default="16,32,48,64,96", show_default=True)
+@click.option("--patterns", "-N", default="16,32,48,64,96,128,160", show_default=True)
 @click.option("--distortion", default="erase:64", show_default=True)
 @click.option("--steps", type=click.IntRange(1), default=3000, show_default=True,
               help="Meta-training steps for each learned system without a shipped memory.")

@@ -59,9 +59,11 @@ def writing_terms(
     return masked_mean(energy, mask).sum(), masked_mean(grad_sq, mask).sum()
 
 
-ParamGradFn = Callable[[Params, Tensor, Tensor | None], Params]
-"""``param_grad_fn(theta, patterns (..., n, *event), weights (..., n) | None) -> ∇_θ Σ_i w_i E(x_i)``:
-a closed form of the energy term's gradient (see :meth:`ebmm.energies.SlotEnergy.energy_param_grad`)."""
+ParamGradFn = Callable[[Params, Tensor, Tensor | None, bool, bool], tuple[Params | None, Params | None]]
+"""``param_grad_fn(theta, patterns (..., n, *event), weights (..., n) | None, energy, grad_norm)``
+``-> (∇_θ Σ_i w_i E(x_i), ∇_θ Σ_i w_i ‖∇ₓE(x_i)‖²)``, each None unless asked for: closed forms of
+the data terms' gradients (see ``write_param_grads`` of :class:`ebmm.energies.SlotEnergy` and
+:class:`ebmm.energies.LogCoshEnergy`)."""
 
 
 def write(
@@ -92,12 +94,10 @@ def write(
     ``chunk`` 0 writes every pattern in every step (the paper's eq. 4); ``chunk = c`` writes the
     patterns c at a time, in order, one gradient step per chunk and pass (``T`` passes of
     ``⌈N/c⌉`` steps) — with ``c = 1`` a competitive energy gives each pattern its own share of
-    the weights (see :class:`ebmm.energies.SlotEnergy`); ``param_grad_fn`` a closed form of the
-    energy term's gradient, used instead of ``torch.func`` when only the energy and prior
-    terms are on.
+    the weights (see :class:`ebmm.energies.SlotEnergy`); ``param_grad_fn`` closed forms of the
+    data terms' gradients, used instead of ``torch.func`` when given.
     """
     use_e, use_g, use_p = (t in rates for t in WRITE_TERMS)
-    closed = param_grad_fn is not None and not use_g
     n = patterns.shape[-1 - event_dims]
     bounds = [(0, n)] if chunk <= 0 else [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
     theta = dict(theta_init)
@@ -106,8 +106,9 @@ def write(
             part = patterns.narrow(-1 - event_dims, a, b - a)
             part_mask = None if mask is None else mask[..., a:b]
             grad_e = grad_g = None
-            if closed and use_e:
-                grad_e = param_grad_fn(theta, part, _pattern_weights(part_mask, part, event_dims, reduction))
+            if param_grad_fn is not None and (use_e or use_g):
+                weights = _pattern_weights(part_mask, part, event_dims, reduction)
+                grad_e, grad_g = param_grad_fn(theta, part, weights, use_e, use_g)
             elif use_e or use_g:
                 (e, g), vjp_fn = torch.func.vjp(
                     lambda th: writing_terms(energy_fn, th, part, part_mask, reduction, event_dims), theta

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._base import EnergyModel, WritableLinear, logcosh
+from ._base import EnergyModel, Params, WritableLinear, logcosh
 
 
 class LogCoshEnergy(EnergyModel):
@@ -58,6 +58,57 @@ class LogCoshEnergy(EnergyModel):
             self.s = nn.Parameter(torch.full((static_hidden,), 0.1))
         self.quad_raw = nn.Parameter(torch.full((dim,), -2.0)) if quadratic else None
         self.quad_center = nn.Parameter(torch.full((dim,), 0.5)) if quadratic else None
+
+    @property
+    def closed_form_terms(self) -> tuple[str, ...]:
+        """The writing-loss terms with closed-form gradients: both data terms without the static
+        layer (which the closed forms do not cover); none with it."""
+        return ("energy", "grad_norm") if self.static is None else ()
+
+    @staticmethod
+    def _pieces(static: Params, theta: Params, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``s = 2x − 1``, the writable layer's ``tanh h``, ``u = v ⊙ tanh h`` and ``∇ₓE``."""
+        w, b = theta["memory.weight"], theta["memory.bias"]  # (..., H, d), (..., H)
+        s = 2.0 * x - 1.0
+        th = torch.tanh(s @ w.transpose(-1, -2) + b.unsqueeze(-2))  # (..., N, H)
+        u = static["v"] * th
+        g = -2.0 * (u @ w)  # (..., N, d)
+        if "quad_raw" in static:
+            g = g + torch.nn.functional.softplus(static["quad_raw"]) * (x - static["quad_center"])
+        return s, th, u, g, w
+
+    @staticmethod
+    def grad_x(static: Params, theta: Params, x: Tensor) -> Tensor:
+        """``∇ₓE = −2 Wᵀ(v ⊙ tanh h) + a ⊙ (x − m)`` for ``x (..., N, d)`` (no static layer)."""
+        return LogCoshEnergy._pieces(static, theta, x)[3]
+
+    @staticmethod
+    def write_param_grads(static: Params, theta: Params, x: Tensor, weights: Tensor | None = None,
+                          energy: bool = True, grad_norm: bool = False) -> tuple[Params | None, Params | None]:
+        """Closed-form gradients of ``Σ_i w_i E(x_i)`` and ``Σ_i w_i ‖∇ₓE(x_i)‖²`` with respect to
+        the writable layer ``(W, b)``, as batched matrix products (no static layer)::
+
+            ∂E/∂W = −u sᵀ,                       ∂E/∂b = −u
+            ∂‖g‖²/∂W = −4 (u gᵀ + z sᵀ),          ∂‖g‖²/∂b = −4 z
+            with  u = v ⊙ tanh h,  g = ∇ₓE,  z = (W g) ⊙ v ⊙ (1 − tanh² h)
+
+        **Arguments:** ``x (..., N, d)`` patterns (leading episode axes match the weights');
+        ``weights (..., N)`` per-pattern weights (None: all 1); ``energy``, ``grad_norm`` which
+        terms to return (the other is None).
+        """
+        s, th, u, g, w = LogCoshEnergy._pieces(static, theta, x)
+        wt = torch.ones(x.shape[:-1], dtype=x.dtype, device=x.device) if weights is None else weights
+        wt = wt.unsqueeze(-1)
+        grad_e = grad_g = None
+        if energy:
+            uw = u * wt
+            grad_e = {"memory.weight": -(uw.transpose(-1, -2) @ s), "memory.bias": -uw.sum(-2)}
+        if grad_norm:
+            z = (g @ w.transpose(-1, -2)) * static["v"] * (1.0 - th * th) * wt  # (..., N, H)
+            uw = u * wt
+            grad_g = {"memory.weight": -4.0 * (uw.transpose(-1, -2) @ g + z.transpose(-1, -2) @ s),
+                      "memory.bias": -4.0 * z.sum(-2)}
+        return grad_e, grad_g
 
     def forward(self, x: Tensor) -> Tensor:
         """``x: (..., d) -> energy (...)``."""

@@ -26,7 +26,7 @@ Why this energy (see ``benchmarks/results/quality_vs_compute.md`` for the measur
   for 64 erased bits is an over-determined system, so a few Nesterov steps recover the
   erased bits exactly; a stored 128-bit pattern is compressed to 86 floats.
 * **Closed-form gradients.** Both the write step and ∇ₓE are a few matrix products
-  (:meth:`SlotEnergy.grad_x`, :meth:`SlotEnergy.energy_param_grad`), so the meta-gradient needs
+  (:meth:`SlotEnergy.grad_x`, :meth:`SlotEnergy.write_param_grads`), so the meta-gradient needs
   only first-order autodiff through the unrolled write and read. ``torch.func`` on
   :meth:`forward` gives the same numbers (tested in float64) and stays the reference path.
 
@@ -54,6 +54,9 @@ class SlotTable(nn.Module):
 
 class SlotEnergy(EnergyModel):
     """Euclidean-similarity slot energy; see the module docstring."""
+
+    #: the writing-loss terms whose gradients :meth:`write_param_grads` gives in closed form
+    closed_form_terms = ("energy",)
 
     def __init__(
         self,
@@ -99,21 +102,27 @@ class SlotEnergy(EnergyModel):
         return g.squeeze(0) if x.dim() == 1 else g
 
     @staticmethod
-    def energy_param_grad(static: Params, theta: Params, x: Tensor, weights: Tensor | None = None) -> Params:
+    def write_param_grads(static: Params, theta: Params, x: Tensor, weights: Tensor | None = None,
+                          energy: bool = True, grad_norm: bool = False) -> tuple[Params | None, None]:
         """Gradient of ``Σ_i w_i E(x_i)`` with respect to the slot table:
-        ``−Σ_i w_i r_ij (φ_i − k_j)`` for every slot j.
+        ``−Σ_i w_i r_ij (φ_i − k_j)`` for every slot j. (The gradient-norm term has no closed
+        form here: an architecture that writes with it differentiates with ``torch.func``.)
 
         **Arguments:** ``x (..., N, d)`` patterns (leading episode axes match the slots');
         ``weights (..., N)`` per-pattern weights (None: all 1).
-        **Returns:** ``{"memory.weight": (..., S, c)}``.
+        **Returns:** ``({"memory.weight": (..., S, c)}, None)``.
         """
+        if grad_norm:
+            raise ValueError("the slot energy has no closed form of the gradient-norm term; use closed_form=False")
+        if not energy:
+            return None, None
         slots = theta["memory.weight"]
         phi, sims, beta, _ = _pieces(static, slots, x)
         r = torch.softmax(beta * sims, dim=-1)  # (..., N, S)
         if weights is not None:
             r = r * weights.unsqueeze(-1)
         pulled = r.transpose(-1, -2) @ phi  # (..., S, c): Σ_i r_ij φ_i
-        return {"memory.weight": r.sum(-2).unsqueeze(-1) * slots - pulled}
+        return {"memory.weight": r.sum(-2).unsqueeze(-1) * slots - pulled}, None
 
 
 def _pieces(static: Params, slots: Tensor, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

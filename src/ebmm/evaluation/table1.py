@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import CapacityWarning
 from ..memory import AssociativeMemory
 from ..tasks import Distortion
-from .binary import PAPER_PATTERNS, PAPER_TABLE1, ErrorStats, binary_table
+from .binary import PAPER_PATTERNS, PAPER_TABLE1, TABLE_PATTERNS, ErrorStats, binary_table
 
 #: our system name -> the paper's row label (None: not in the paper's table)
 PAPER_ROWS: dict[str, str | None] = {
@@ -113,7 +113,7 @@ def default_systems() -> list[str]:
 def run_table1(
     kinds: list[str],
     *,
-    patterns: tuple[int, ...] = PAPER_PATTERNS,
+    patterns: tuple[int, ...] = TABLE_PATTERNS,
     distortion: str = "erase:64",
     train_steps: int = 5000,
     min_patterns: int = 1000,

@@ -37,7 +37,7 @@ class Architecture:
 
     config: MemoryConfig
     energy: EnergyModel
-    #: use the energy's closed-form gradients (``grad_x``, ``energy_param_grad``) where it has
+    #: use the energy's closed-form gradients (``grad_x``, ``write_param_grads``) where it has
     #: them; False differentiates the energy with ``torch.func`` (the reference path)
     closed_form: bool = True
     kind = "ebmm"
@@ -111,18 +111,24 @@ class Architecture:
     def layers(self) -> list[list[str]]:
         return self.energy.writable_layers()
 
+    def _closed(self, terms: tuple[str, ...] = ()) -> bool:
+        """Whether the closed forms serve: asked for, and the energy has them (for ``terms``)."""
+        have = getattr(self.energy, "closed_form_terms", ())
+        return self.closed_form and bool(have) and all(t in have for t in terms)
+
     def param_grad_fn(self, static: Params):
-        """The closed form of the writing loss's energy-term gradient, or None."""
-        f = getattr(self.energy, "energy_param_grad", None)
-        if not self.closed_form or f is None:
+        """Closed forms of the writing loss's data-term gradients, or None (then ``torch.func``)."""
+        data_terms = tuple(t for t in self.config.write.terms if t != "prior")
+        if not self._closed(data_terms):
             return None
-        return lambda theta, x, w: f(static, theta, x, w)
+        f = self.energy.write_param_grads
+        return lambda theta, x, w, e, g: f(static, theta, x, w, e, g)
 
     def grad_x_fn(self, static: Params):
-        """The closed form of ``∇ₓE``, or None."""
-        f = getattr(self.energy, "grad_x", None)
-        if not self.closed_form or f is None:
+        """The closed form of ``∇ₓE``, or None (then ``torch.func``)."""
+        if not self._closed():
             return None
+        f = self.energy.grad_x
         return lambda theta, x: f(static, theta, x)
 
     def energy_fn(self, static: Params) -> EnergyFn:
