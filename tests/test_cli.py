@@ -215,3 +215,16 @@ def test_show_binary_and_images(runner, tmp_path, tiny_file):
     assert res.exit_code == 2 and "stores images" in res.output
     res = runner.invoke(main, ["show", "--memory", str(path), "--dataset", "cifar"])
     assert res.exit_code == 2 and "--data" in res.output
+
+
+def test_train_binary_slots_writes_in_chunks_and_refuses_a_hidden_size(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "slots"
+    res = runner.invoke(main, ["train", "binary", "--preset", "slots", "--steps", "2", "--patterns", "8", "--min-patterns", "4",
+                               "--write-chunk", "2", "--eval-every", "0", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["energy"]["kind"] == "slots" and config["model"]["write"]["chunk"] == 2
+    assert json.loads(res.output.strip().splitlines()[-1])["train_cpu_s"] >= 0
+    res = runner.invoke(main, ["train", "binary", "--preset", "slots", "--hidden", "32", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "no hidden layer" in res.output

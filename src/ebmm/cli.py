@@ -86,8 +86,9 @@ def train():
 
 @train.command("binary")
 @_training_options
-@click.option("--preset", type=click.Choice(["slots", "fast", "paper", "tiny"]), default="fast", show_default=True,
-              help="Base configuration; the options below override its fields.")
+@click.option("--preset", type=click.Choice(["slots", "fast", "paper", "tiny"]), default="slots", show_default=True,
+              help="Base configuration (slots: the slot energy written one pattern per step; fast: the log-cosh "
+                   "energy; paper: the paper's gated RNN); the options below override its fields.")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Patterns stored per episode.")
 @click.option("--min-patterns", type=click.IntRange(1),
               help="Train on episodes of N uniform in [min-patterns, patterns] (the fast preset: 16).")
@@ -100,9 +101,11 @@ def train():
 @click.option("--energy", type=click.Choice(["slots", "logcosh", "gated_rnn"]), help="Energy network.")
 @click.option("--hidden", type=click.IntRange(1), help="Energy hidden size.")
 @click.option("--read-steps", "-K", type=click.IntRange(1), help="Read iterations K.")
-@click.option("--write-steps", "-T", type=click.IntRange(1), help="Write iterations T.")
+@click.option("--write-steps", "-T", type=click.IntRange(1), help="Write iterations T (passes, with --write-chunk).")
+@click.option("--write-chunk", type=click.IntRange(0),
+              help="Patterns per write step: 0 = all (the paper's eq. 4), 1 = one at a time (the slots preset).")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
-                 read_steps, write_steps, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
+                 read_steps, write_steps, write_chunk, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
     from .meta.protocol import model_from_config, system_kinds
@@ -128,8 +131,8 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
             baseline = ck.model
     elif model_kind != "ebmm":
         baseline = model_from_config(model_kind, {"max_patterns": patterns or tcfg.patterns})
-    if baseline is not None and any(v is not None for v in (energy, hidden, read_steps, write_steps)):
-        raise click.BadParameter("--energy, --hidden, -K and -T apply to ebmm only", param_hint="--model")
+    if baseline is not None and any(v is not None for v in (energy, hidden, read_steps, write_steps, write_chunk)):
+        raise click.BadParameter("--energy, --hidden, -K, -T and --write-chunk apply to ebmm only", param_hint="--model")
     if distortion is not None:
         try:
             Distortion.parse(distortion)
@@ -143,12 +146,16 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         if energy is not None and energy != mcfg.energy.kind:
             ekw = {}
         if hidden is not None:
+            if (energy or mcfg.energy.kind) == "slots":
+                raise click.BadParameter("the slot energy has no hidden layer: its size is 96 slots × 86 floats",
+                                         param_hint="--hidden")
             ekw["hidden"] = hidden
         mcfg = dataclasses.replace(
             mcfg,
             energy=dataclasses.replace(mcfg.energy, kind=energy or mcfg.energy.kind, kwargs=ekw),
             read=dataclasses.replace(mcfg.read, steps=read_steps or mcfg.read.steps),
-            write=dataclasses.replace(mcfg.write, steps=write_steps or mcfg.write.steps),
+            write=dataclasses.replace(mcfg.write, steps=write_steps or mcfg.write.steps,
+                                      chunk=mcfg.write.chunk if write_chunk is None else write_chunk),
             max_patterns=tcfg.patterns,
         )
         model = Architecture.from_config(mcfg)
