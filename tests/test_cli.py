@@ -100,7 +100,8 @@ def test_train_then_resume_then_eval(runner, tmp_path):
                                "--min-patterns", "32", "--out", str(tmp_path / "ev")])
     assert res.exit_code == 0, res.output
     record = json.loads((tmp_path / "ev" / "results.json").read_text())
-    assert set(record["results"]) == {str(out), "hopfield-hebb", "hopfield-storkey", "hopfield-pseudo-inverse"}
+    assert set(record["results"]) == {str(out), "hopfield-hebb", "hopfield-storkey", "hopfield-storkey-local",
+                                      "hopfield-pseudo-inverse", "hopfield-pseudo-inverse-zero-diagonal"}
     assert record["memory_size"]["hopfield-hebb"] == 32 * 31 // 2 + 32
     assert (tmp_path / "ev" / "error_bits.png").stat().st_size > 1000
     assert "| hopfield-hebb | 528 |" in (tmp_path / "ev" / "table.md").read_text()

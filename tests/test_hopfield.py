@@ -13,6 +13,8 @@ from ebmm.baselines import (
     hopfield_retrieve,
     pack_symmetric,
     pseudo_inverse_weights,
+    pseudo_inverse_zero_diagonal_weights,
+    storkey_local_weights,
     storkey_weights,
     unpack_symmetric,
 )
@@ -46,33 +48,72 @@ def test_hebb_weights_match_outer_products(gen):
         torch.testing.assert_close(w[b], want)
 
 
-def test_storkey_weights_match_elementwise_rule(gen):
-    s = 2 * random_patterns((2, 4, 7), generator=gen) - 1
-    d = 7
-    w = storkey_weights(s)
+def _storkey_reference(s, d, original):
+    """Storkey (1997), element by element from the paper's formula: the local field h_ij
+    excludes units i and j (``original``); the local-field variant uses h_i (excludes i only)."""
+    ref = torch.zeros(d, d, dtype=torch.float64)
+    for p in s.double():
+        def h(i, j):
+            return sum(ref[i, k] * p[k] for k in range(d) if k != i and (not original or k != j))
+        new = ref.clone()
+        for i in range(d):
+            for j in range(d):
+                if i != j:
+                    new[i, j] += (p[i] * p[j] - p[i] * h(j, i) - h(i, j) * p[j]) / d
+        ref = new
+    return ref
+
+
+@pytest.mark.parametrize("original", [True, False])
+def test_storkey_rules_match_the_elementwise_formulas(original, gen):
+    s = 2 * random_patterns((2, 5, 7), generator=gen) - 1
+    w = (storkey_weights if original else storkey_local_weights)(s)
     for b in range(2):
-        ref = torch.zeros(d, d)
-        for p in s[b]:
-            h = [sum(ref[i, k] * p[k] for k in range(d) if k != i) for i in range(d)]
-            new = ref.clone()
-            for i in range(d):
-                for j in range(d):
-                    if i != j:
-                        new[i, j] += (p[i] * p[j] - p[i] * h[j] - h[i] * p[j]) / d
-            ref = new
-        torch.testing.assert_close(w[b], ref)
+        torch.testing.assert_close(w[b].double(), _storkey_reference(s[b], 7, original), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(w, w.transpose(-1, -2))
+    assert not torch.allclose(storkey_weights(s), storkey_local_weights(s))  # two different rules
 
 
-def test_pseudo_inverse_weights_project_onto_span(gen):
+def test_pseudo_inverse_is_the_projection_onto_the_span_with_or_without_its_diagonal(gen):
     s = 2 * random_patterns((3, 10, 32), generator=gen) - 1
-    w = pseudo_inverse_weights(s)
-    assert torch.all(torch.diagonal(w, dim1=-2, dim2=-1) == 0)
-    torch.testing.assert_close(w, w.transpose(-1, -2))
-    # restoring the projection's diagonal gives P with P s = s for every stored pattern
     p = torch.linalg.pinv(s.double()) @ s.double()
-    full = w.double() + torch.diag_embed(torch.diagonal(p, dim1=-2, dim2=-1))
-    torch.testing.assert_close(s.double() @ full, s.double(), atol=1e-5, rtol=0)
+    full = pseudo_inverse_weights(s)
+    torch.testing.assert_close(full.double(), p, atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.double() @ full.double(), s.double(), atol=1e-5, rtol=0)  # P s = s
+    zero = pseudo_inverse_zero_diagonal_weights(s)
+    assert torch.all(torch.diagonal(zero, dim1=-2, dim2=-1) == 0)
+    torch.testing.assert_close(zero + torch.diag_embed(torch.diagonal(full, dim1=-2, dim2=-1)), full)
+
+
+def test_hopfield_rules_against_textbook_references_on_fixed_seeds():
+    """Weights and recalls against references written here from the papers' formulas (numpy,
+    float64), on ±1 patterns d = 64 at N = 8 / 24: the memory's state and retrievals must equal
+    an independent synchronous run of sign(W s) to convergence."""
+    rng = np.random.default_rng(11)
+    d = 64
+    for n in (8, 24):
+        x = rng.integers(0, 2, (n, d)).astype(np.float32)
+        q = x.copy()
+        q[:, rng.permutation(d)[:16]] = 0.5
+        s = 2 * x.astype(np.float64) - 1
+        refs = {
+            "hebb": (s.T @ s / d) * (1 - np.eye(d)),
+            "pseudo_inverse": np.linalg.pinv(s) @ s,
+            "pseudo_inverse_zero_diagonal": (np.linalg.pinv(s) @ s) * (1 - np.eye(d)),
+        }
+        for rule, w_ref in refs.items():
+            memory = HopfieldMemory(rule, dim=d)
+            state = memory.write(x)
+            w = unpack_symmetric(state.tensors["weights_upper"], d)[0] + torch.diag(state.tensors["diagonal"][0])
+            np.testing.assert_allclose(w.numpy(), w_ref, atol=1e-5)
+            v = 2 * q.astype(np.float64) - 1
+            for _ in range(100):
+                field = v @ w_ref
+                new = np.where(field > 1e-9, 1.0, np.where(field < -1e-9, -1.0, v))
+                if np.array_equal(new, v):
+                    break
+                v = new
+            np.testing.assert_array_equal(memory.read(q, state), (v + 1) / 2)
 
 
 def test_pack_unpack_round_trip(gen):
@@ -90,14 +131,14 @@ def test_pack_unpack_round_trip(gen):
 
 
 @pytest.mark.parametrize("rule", HOPFIELD_RULES)
-def test_memory_size_is_upper_triangle_plus_bias(rule, gen):
+def test_memory_size_is_upper_triangle_plus_diagonal(rule, gen):
     memory = HopfieldMemory(rule, dim=D)
     assert memory.memory_size() == 128 * 127 // 2 + 128 == 8256
     state = memory.write(random_patterns((2, 5, D), generator=gen))
     assert state.memory_size() == 8256
     assert state.tensors["weights_upper"].shape == (2, 128 * 127 // 2)
-    assert state.tensors["bias"].shape == (2, D)
-    assert torch.all(state.tensors["bias"] == 0)
+    assert state.tensors["diagonal"].shape == (2, D)
+    assert torch.any(state.tensors["diagonal"] != 0) == (rule == "pseudo_inverse")
 
 
 # --- retrieval --------------------------------------------------------------------------------
@@ -137,7 +178,7 @@ def test_retrieval_is_a_fixed_point(update, gen):
     # one more sweep from the retrieval changes nothing
     w = unpack_symmetric(state.tensors["weights_upper"], D)
     s = 2 * torch.from_numpy(out) - 1
-    again = hopfield_retrieve(s, w, state.tensors["bias"], update=update, max_sweeps=1)
+    again = hopfield_retrieve(s, w, update=update, max_sweeps=1)
     assert again.shape[0] == 1
     assert np.array_equal(memory.read(out, state), out)
 

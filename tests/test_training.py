@@ -229,3 +229,17 @@ def test_a_cpu_budget_stops_the_run_evaluates_it_and_resumes_its_count(tiny_memo
     assert last_eval["step"] == first.step and set(last_eval["eval_by_patterns"]) == {"4", "8"}
     more = train(tiny_memory_config, replace(cfg, cpu_budget_s=1.0), tmp_path, resume=True, progress=False)
     assert more.step > first.step and more.train_cpu_s >= 1.0  # the budget counts the whole run
+
+
+def test_relative_clipping_scales_an_outlier_down_to_a_multiple_of_the_median():
+    from ebmm.meta.trainer import SpikeGuard, clipped_update
+
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([p], lr=1.0)
+    guard = SpikeGuard(factor=0.0, window=20)
+    for _ in range(10):
+        clipped_update(opt, [p], [torch.tensor([1.0, 0.0])], torch.tensor(1.0), 0.0, guard, clip_relative=3.0)
+    before = p.detach().clone()
+    norm, applied = clipped_update(opt, [p], [torch.tensor([0.0, 400.0])], torch.tensor(1.0), 0.0, guard, clip_relative=3.0)
+    assert applied and float(norm) == 400.0
+    torch.testing.assert_close(before - p.detach(), torch.tensor([0.0, 3.0]))  # clipped to 3 × median(1)

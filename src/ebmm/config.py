@@ -110,6 +110,10 @@ class TrainConfig:
     # spike_window norms is skipped and counted (finite explosions, not only NaN/inf); 0 = off.
     spike_factor: float = 0.0
     spike_window: int = 50
+    # Relative clipping: clip the global norm at clip_relative × the median of the last
+    # spike_window applied steps' norms (0 = off). For heavy-tailed meta-gradients (a sharp
+    # softmax's near-ties), where any fixed threshold is either hit on every step or never.
+    clip_relative: float = 0.0
     warmup_steps: int = 0
     lr_schedule: str = "constant"  # "constant" or "cosine" (decay to final_lr_fraction · lr)
     final_lr_fraction: float = 0.1
@@ -143,8 +147,8 @@ class TrainConfig:
             raise ValueError(f"group_lr multipliers must be numbers >= 0 (0 freezes a group), got {self.group_lr}")
         if any(n < 1 for n in self.eval_patterns) or self.cpu_budget_s < 0:
             raise ValueError("eval_patterns must be >= 1 and cpu_budget_s >= 0")
-        if self.clip_norm < 0 or self.spike_factor < 0 or self.spike_window < 1:
-            raise ValueError("clip_norm and spike_factor must be >= 0 and spike_window >= 1")
+        if self.clip_norm < 0 or self.spike_factor < 0 or self.clip_relative < 0 or self.spike_window < 1:
+            raise ValueError("clip_norm, clip_relative and spike_factor must be >= 0 and spike_window >= 1")
         if self.min_patterns is not None and not 1 <= self.min_patterns <= self.patterns:
             raise ValueError(f"min_patterns must be in [1, patterns={self.patterns}], got {self.min_patterns}")
 

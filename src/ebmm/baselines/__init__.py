@@ -9,6 +9,8 @@ from .hopfield import (
     hopfield_retrieve,
     pack_symmetric,
     pseudo_inverse_weights,
+    pseudo_inverse_zero_diagonal_weights,
+    storkey_local_weights,
     storkey_weights,
     unpack_symmetric,
 )
@@ -41,6 +43,8 @@ __all__ = [
     "hopfield_retrieve",
     "pack_symmetric",
     "pseudo_inverse_weights",
+    "pseudo_inverse_zero_diagonal_weights",
+    "storkey_local_weights",
     "storkey_weights",
     "unpack_symmetric",
 ]

@@ -1,30 +1,36 @@
 """Classical Hopfield memories: Hebb, Storkey and pseudo-inverse write rules, sign dynamics.
 
 A binary pattern ``x ∈ {0, 1}^d`` is stored through its ±1 image ``s = 2x − 1`` (an erased
-entry 0.5 maps to 0). Writing computes a symmetric coupling matrix ``W (d, d)`` with zero
-diagonal and a bias (threshold) vector ``b (d)``, zero for all three rules; reading iterates
+entry 0.5 maps to 0). Writing computes a symmetric coupling matrix ``W (d, d)``; reading iterates
 
-    s ← sign(W s + b),   sign(0) = the unit's current value,
+    s ← sign(W s),   sign(0) = the unit's current value,
 
 synchronously (all units at once) or asynchronously (one unit at a time, in a random order
 each sweep) until no unit changes, or ``max_sweeps`` sweeps.
 
+**The rules** (:data:`WRITE_RULES`; a memory's name is ``hopfield-`` + the rule, ``_`` → ``-``):
+
+- ``hebb`` — Hopfield (1982): ``W = (1/d) Σ_μ s_μ s_μᵀ``, zero diagonal.
+- ``storkey`` — Storkey (1997), as published: ``W_ij ← W_ij + (1/d)(s_i s_j − s_i h_ji − h_ij s_j)``
+  with ``h_ij = Σ_{k≠i,j} W_ik s_k``, zero diagonal.
+- ``storkey_local`` — the common local-field variant of it, with ``h_i = Σ_{k≠i} W_ik s_k`` in
+  place of ``h_ij`` (what many implementations call Storkey's rule; it lacks the original's
+  ``+(2/d) W_ij``).
+- ``pseudo_inverse`` — Personnaz, Guyon & Dreyfus (1985): the projection ``W = S⁺ S`` onto the
+  span of the patterns, **with** its diagonal.
+- ``pseudo_inverse_zero_diagonal`` — the same projection with its diagonal set to zero (Kanter &
+  Sompolinsky 1987): stored patterns stay exact fixed points and the basins widen, but at high
+  load the zero-diagonal projection has eigenvalues near ``−N/d`` and synchronous reading falls
+  into 2-cycles (random patterns, d = 128: every query at N = 96).
+
+**The state** holds exactly ``d(d−1)/2 + d`` floats per episode — the paper's budget, a
+symmetric matrix with its diagonal: the strict upper triangle of ``W`` (``"weights_upper"``)
+and its diagonal (``"diagonal"``, zero for every rule but ``pseudo_inverse``). The rules have
+no thresholds, so no floats are spent on biases.
+
 Every function here is batched over a leading episode axis ``B`` and is a pure function of
-its inputs. The memory state holds exactly ``d(d−1)/2 + d`` floats per episode: the strict
-upper triangle of ``W`` (``"weights_upper"``) and the bias (``"bias"``).
-
-The diagonal is zero for every rule, the pseudo-inverse one included: the projection's
-diagonal is dropped and stored nowhere. A stored pattern ``ξ`` stays an exact fixed point,
-since ``(P ξ)_i − P_ii ξ_i = (1 − P_ii) ξ_i`` and ``0 ≤ P_ii < 1`` unless the span of the
-patterns contains the unit vector ``e_i``; dropping the self-coupling also widens the basins of
-attraction (Kanter & Sompolinsky 1987). The price is paid at high load: without its diagonal
-the projection has eigenvalues near ``−N/d``, and synchronous reading then falls into 2-cycles
-(random patterns, d = 128: every query at N = 96, nearly every ``erase:64`` query at
-N = 64). Asynchronous reading, given enough sweeps, always settles on a fixed point: with W
-symmetric and its diagonal zero, every flip lowers the energy ``−½ sᵀW s − bᵀs``.
-
-A synchronous read that reaches ``max_sweeps`` without settling returns the state of its last
-sweep, which may be one phase of a 2-cycle rather than a fixed point.
+its inputs. A synchronous read that reaches ``max_sweeps`` without settling returns the state
+of its last sweep, which may be one phase of a 2-cycle rather than a fixed point.
 
 References:
     J. J. Hopfield, "Neural networks and physical systems with emergent collective
@@ -47,7 +53,7 @@ from torch import Tensor
 from ..energies import memory_size
 from ..memory import AssociativeMemory
 
-HOPFIELD_RULES = ("hebb", "storkey", "pseudo_inverse")
+HOPFIELD_RULES = ("hebb", "storkey", "storkey_local", "pseudo_inverse", "pseudo_inverse_zero_diagonal")
 """Names of the write rules, as accepted by :class:`HopfieldMemory`."""
 
 HOPFIELD_UPDATES = ("sync", "async")
@@ -86,56 +92,83 @@ def hebb_weights(s: Tensor) -> Tensor:
     return _zero_diagonal(s.transpose(-1, -2) @ s / d)  # (B, d, d)
 
 
-def storkey_weights(s: Tensor) -> Tensor:
-    """Storkey's incremental rule (Storkey 1997), one pattern after another.
-
-        h = W s_μ   (h_i = Σ_{k≠i} W_ik s_k, since W_ii = 0)
-        W ← W + (1/d) (s_μ s_μᵀ − s_μ hᵀ − h s_μᵀ),   W_ii = 0
-
-    This is the common local-field form of the rule; Storkey's paper uses
-    ``h_ij = Σ_{k≠i,j} W_ik s_k``, which adds ``(2/d) W_ij`` to each update. Vectorised over
-    episodes and units; the loop runs over the N patterns. Starting from ``W = 0``, the first
-    pattern's update is Hebb's.
-
-    **Arguments:** ``s (B, N, d)`` — the ±1 images of the N patterns of each episode.
-
-    **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
-    """
+def _storkey(s: Tensor, original: bool) -> Tensor:
     b, n, d = s.shape
     w = s.new_zeros(b, d, d)
     for mu in range(n):
         x = s[:, mu, :].unsqueeze(-1)  # (B, d, 1)
-        h = w @ x  # (B, d, 1)
+        h = w @ x  # (B, d, 1): h_i = Σ_{k≠i} W_ik s_k (W_ii = 0)
         xt, ht = x.transpose(-1, -2), h.transpose(-1, -2)
-        w = _zero_diagonal(w + (x @ xt - x @ ht - h @ xt) / d)
+        step = x @ xt - x @ ht - h @ xt
+        if original:  # h_ij = h_i − W_ij s_j, so the update gains (1/d)(2 W_ij) (s_j² = 1)
+            step = step + 2.0 * w
+        w = _zero_diagonal(w + step / d)
     return w
 
 
-def pseudo_inverse_weights(s: Tensor) -> Tensor:
-    """The pseudo-inverse (projection) rule (Personnaz, Guyon & Dreyfus 1985).
+def storkey_weights(s: Tensor) -> Tensor:
+    """Storkey's rule as published (Storkey 1997), one pattern after another::
 
-        W = Sᵀ (S Sᵀ)⁺ S = S⁺ S,   then W_ii = 0
+        h_ij = Σ_{k≠i,j} W_ik s_k
+        W_ij ← W_ij + (1/d) (s_i s_j − s_i h_ji − h_ij s_j),   W_ii = 0
 
-    ``S⁺ S`` is the orthogonal projection onto the span of the patterns, so every stored
-    pattern is a fixed point, with no crosstalk, as long as the patterns are linearly
-    independent (``N < d`` for random patterns). Its diagonal is set to zero and stored
-    nowhere (see the module docstring: stored patterns remain exact fixed points, and the
-    basins widen). Computed in float64 and returned in the input's dtype.
+    With ``h_i = Σ_{k≠i} W_ik s_k`` this is ``h_ij = h_i − W_ij s_j``, so each update is the
+    local-field one (:func:`storkey_local_weights`) plus ``(2/d) W_ij`` — vectorised over
+    episodes and units; the loop runs over the N patterns. From ``W = 0`` the first pattern's
+    update is Hebb's.
 
     **Arguments:** ``s (B, N, d)`` — the ±1 images of the N patterns of each episode.
 
     **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
     """
+    return _storkey(s, original=True)
+
+
+def storkey_local_weights(s: Tensor) -> Tensor:
+    """The local-field variant of Storkey's rule, one pattern after another::
+
+        h = W s_μ   (h_i = Σ_{k≠i} W_ik s_k, since W_ii = 0)
+        W ← W + (1/d) (s_μ s_μᵀ − s_μ hᵀ − h s_μᵀ),   W_ii = 0
+
+    **Arguments:** ``s (B, N, d)``. **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
+    """
+    return _storkey(s, original=False)
+
+
+def _projection(s: Tensor) -> Tensor:
     s64 = s.double()
     p = torch.linalg.pinv(s64) @ s64  # (B, d, N) @ (B, N, d) -> (B, d, d)
-    p = (p + p.transpose(-1, -2)) / 2  # exactly symmetric
-    return _zero_diagonal(p).to(s.dtype)
+    return (p + p.transpose(-1, -2)) / 2  # exactly symmetric
+
+
+def pseudo_inverse_weights(s: Tensor) -> Tensor:
+    """The pseudo-inverse (projection) rule (Personnaz, Guyon & Dreyfus 1985)::
+
+        W = Sᵀ (S Sᵀ)⁺ S = S⁺ S
+
+    the orthogonal projection onto the span of the patterns, diagonal included: every stored
+    pattern is a fixed point with no crosstalk while the patterns are linearly independent
+    (``N < d`` for random patterns). Computed in float64, returned in the input's dtype.
+
+    **Arguments:** ``s (B, N, d)``. **Returns:** ``W (B, d, d)``, symmetric.
+    """
+    return _projection(s).to(s.dtype)
+
+
+def pseudo_inverse_zero_diagonal_weights(s: Tensor) -> Tensor:
+    """:func:`pseudo_inverse_weights` with the diagonal set to zero (see the module docstring).
+
+    **Arguments:** ``s (B, N, d)``. **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
+    """
+    return _zero_diagonal(_projection(s)).to(s.dtype)
 
 
 WRITE_RULES: dict[str, Callable[[Tensor], Tensor]] = {
     "hebb": hebb_weights,
     "storkey": storkey_weights,
+    "storkey_local": storkey_local_weights,
     "pseudo_inverse": pseudo_inverse_weights,
+    "pseudo_inverse_zero_diagonal": pseudo_inverse_zero_diagonal_weights,
 }
 """Write rule by name: ``s (B, N, d) -> W (B, d, d)``."""
 
@@ -169,16 +202,16 @@ def sign_update(field: Tensor, s: Tensor) -> Tensor:
     return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, s))
 
 
-def sync_sweep(s: Tensor, w: Tensor, bias: Tensor) -> Tensor:
-    """All units at once: ``s (B, M, d) -> sign(W s + b)`` with ``W (B, d, d)``, ``b (B, d)``."""
-    return sign_update(s @ w + bias.unsqueeze(-2), s)  # W symmetric: s W = (W s)ᵀ
+def sync_sweep(s: Tensor, w: Tensor) -> Tensor:
+    """All units at once: ``s (B, M, d) -> sign(W s)`` with ``W (B, d, d)``."""
+    return sign_update(s @ w, s)  # W symmetric: s W = (W s)ᵀ
 
 
-def async_sweep(s: Tensor, w: Tensor, bias: Tensor, order: Tensor) -> Tensor:
+def async_sweep(s: Tensor, w: Tensor, order: Tensor) -> Tensor:
     """One unit at a time: unit ``order[b, m, t]`` of query ``(b, m)`` is updated at step t.
 
-    **Arguments:** ``s (B, M, d)``, ``W (B, d, d)``, ``b (B, d)``, ``order (B, M, d)`` a
-    permutation of the units per query.
+    **Arguments:** ``s (B, M, d)``, ``W (B, d, d)``, ``order (B, M, d)`` a permutation of the
+    units per query.
 
     **Returns:** the state after all d single-unit updates, ``(B, M, d)``.
     """
@@ -188,7 +221,7 @@ def async_sweep(s: Tensor, w: Tensor, bias: Tensor, order: Tensor) -> Tensor:
     for t in range(d):
         unit = order[..., t : t + 1]  # (B, M, 1)
         rows = w[episode, unit.squeeze(-1)]  # (B, M, d): row W_unit of each query's episode
-        field = (rows * s).sum(-1, keepdim=True) + bias.gather(-1, unit.squeeze(-1)).unsqueeze(-1)
+        field = (rows * s).sum(-1, keepdim=True)
         s.scatter_(-1, unit, sign_update(field, s.gather(-1, unit)))
     return s
 
@@ -196,7 +229,6 @@ def async_sweep(s: Tensor, w: Tensor, bias: Tensor, order: Tensor) -> Tensor:
 def hopfield_retrieve(
     s: Tensor,
     w: Tensor,
-    bias: Tensor,
     *,
     update: str = "sync",
     max_sweeps: int = 100,
@@ -206,7 +238,7 @@ def hopfield_retrieve(
     ``max_sweeps`` sweeps.
 
     **Arguments:** ``s (B, M, d)`` the queries' ±1 images (0 for erased entries), ``W (B, d, d)``
-    symmetric, ``b (B, d)``; ``update`` ``"sync"`` or ``"async"`` (a fresh random order per
+    symmetric; ``update`` ``"sync"`` or ``"async"`` (a fresh random order per
     query and sweep, drawn from ``generator``).
 
     **Returns:** the trajectory ``(S, B, M, d)``: the query, then the state after each sweep
@@ -218,10 +250,10 @@ def hopfield_retrieve(
     states = [s]
     for _ in range(max_sweeps):
         if update == "sync":
-            new = sync_sweep(s, w, bias)
+            new = sync_sweep(s, w)
         else:
             order = torch.rand(s.shape, generator=generator, device=s.device).argsort(dim=-1)
-            new = async_sweep(s, w, bias, order)
+            new = async_sweep(s, w, order)
         if torch.equal(new, s):
             break
         s = new
@@ -234,7 +266,7 @@ class HopfieldMemory(AssociativeMemory):
     """A classical Hopfield network behind the ``write`` / ``read`` interface.
 
     **Arguments:**
-        rule: ``"hebb"``, ``"storkey"`` or ``"pseudo_inverse"`` (see :data:`WRITE_RULES`).
+        rule: one of :data:`HOPFIELD_RULES` (see :data:`WRITE_RULES` and the module docstring).
         dim: pattern dimension d.
         update: ``"sync"`` (all units at once) or ``"async"`` (one at a time, random order).
         max_sweeps: sweeps before reading stops; default 100 (sync) or 20 (async).
@@ -242,7 +274,7 @@ class HopfieldMemory(AssociativeMemory):
             deterministic.
 
     The state holds ``d(d−1)/2 + d`` floats per episode: ``"weights_upper"`` (the packed
-    strict upper triangle of W) and ``"bias"`` (zero for these rules).
+    strict upper triangle of W) and ``"diagonal"`` (W's diagonal).
 
     Example:
         >>> from ebmm.tasks import sample_episodes
@@ -281,15 +313,14 @@ class HopfieldMemory(AssociativeMemory):
     def _write(self, patterns: Tensor) -> dict[str, Tensor]:
         s = to_spins(patterns)  # (B, N, d)
         w = WRITE_RULES[self.rule](s)  # (B, d, d)
-        return {"weights_upper": pack_symmetric(w), "bias": s.new_zeros(s.shape[0], self.dim)}
+        return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
 
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
-        w = unpack_symmetric(tensors["weights_upper"], self.dim)  # (B, d, d)
+        w = unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])  # (B, d, d)
         generator = torch.Generator(device=queries.device).manual_seed(self.seed)
         traj = hopfield_retrieve(
             to_spins(queries),
             w,
-            tensors["bias"],
             update=self.update,
             max_sweeps=self.max_sweeps,
             generator=generator,
@@ -301,7 +332,7 @@ class HopfieldMemory(AssociativeMemory):
         d = self.dim
         state = {
             "weights_upper": torch.empty(d * (d - 1) // 2, device="meta"),
-            "bias": torch.empty(d, device="meta"),
+            "diagonal": torch.empty(d, device="meta"),
         }
         return memory_size(state)
 

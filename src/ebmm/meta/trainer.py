@@ -148,24 +148,33 @@ class SpikeGuard:
     def record(self, norm: float) -> None:
         self.norms.append(norm)
 
+    def typical(self) -> float | None:
+        """The median of the recorded norms, once there are at least 10 (else None)."""
+        return statistics.median(self.norms) if len(self.norms) >= min(10, self.norms.maxlen or 10) else None
+
 
 def clipped_update(
     opt: torch.optim.Optimizer, flat: list[Tensor], grads: list[Tensor], loss: Tensor, clip_norm: float,
-    guard: SpikeGuard | None = None,
+    guard: SpikeGuard | None = None, clip_relative: float = 0.0,
 ) -> tuple[Tensor, bool]:
     """One optimiser step on ``flat`` with ``grads`` clipped to global norm ``clip_norm`` (0: no
-    clipping); skipped (nothing changes) when the loss or the gradient norm is not finite, or
-    when ``guard`` flags the norm as a spike.
+    clipping) and, with ``clip_relative > 0``, to ``clip_relative`` × the median norm of the
+    ``guard``'s recent applied steps; skipped (nothing changes) when the loss or the gradient
+    norm is not finite, or when ``guard`` flags the norm as a spike.
 
     **Returns:** ``(global gradient norm, whether the step was applied)``."""
     norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     if not (bool(torch.isfinite(norm)) and bool(torch.isfinite(loss))):
         return norm, False
+    limits = [clip_norm] if clip_norm > 0 else []
     if guard is not None:
+        typical = guard.typical()
+        if clip_relative > 0 and typical is not None:
+            limits.append(clip_relative * typical)
         if guard.is_spike(float(norm)):
             return norm, False
         guard.record(float(norm))
-    scale = 1.0 if clip_norm <= 0 else min(1.0, clip_norm / (float(norm) + 1e-12))
+    scale = min([1.0] + [limit / (float(norm) + 1e-12) for limit in limits])
     for p, g in zip(flat, grads):
         p.grad = g * scale
     opt.step()
@@ -327,7 +336,7 @@ def train(
             mask = pattern_mask(cfg, gen)
             grads, loss, last = meta_step(params, x, q, mask)
             finite = bool(torch.isfinite(loss))
-            norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm, guard)
+            norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm, guard, cfg.clip_relative)
             skipped += not applied
             spikes += (not applied) and finite and bool(torch.isfinite(norm))
             sched.step()
