@@ -58,8 +58,8 @@ def test_non_finite_meta_gradients_are_skipped_and_counted(tiny_memory_config, t
     real = trainer_mod.MetaStep.__call__
     calls = {"n": 0}
 
-    def poisoned(self, params, x, q, mask=None):
-        grads, loss, last = real(self, params, x, q, mask)
+    def poisoned(self, params, x, q, mask=None, known=None):
+        grads, loss, last = real(self, params, x, q, mask, known)
         calls["n"] += 1
         if calls["n"] % 2 == 0:
             grads = {g: {k: torch.full_like(v, math.nan) for k, v in d.items()} for g, d in grads.items()}
@@ -107,11 +107,11 @@ def test_sigterm_writes_the_exit_checkpoint(tiny_memory_config, tiny_train_confi
     real = trainer_mod.MetaStep.__call__
     calls = {"n": 0}
 
-    def terminated_at_step_7(self, params, x, q, mask=None):
+    def terminated_at_step_7(self, params, x, q, mask=None, known=None):
         calls["n"] += 1
         if calls["n"] == 7:
             os.kill(os.getpid(), signal.SIGTERM)
-        return real(self, params, x, q, mask)
+        return real(self, params, x, q, mask, known)
 
     monkeypatch.setattr(trainer_mod.MetaStep, "__call__", terminated_at_step_7)
     cfg = replace(tiny_train_config, steps=50, checkpoint_every=1000, eval_every=0)

@@ -104,8 +104,11 @@ def train():
 @click.option("--write-steps", "-T", type=click.IntRange(1), help="Write iterations T (passes, with --write-chunk).")
 @click.option("--write-chunk", type=click.IntRange(0),
               help="Patterns per write step: 0 = all (the paper's eq. 4), 1 = one at a time (the slots preset).")
+@click.option("--clamp-known/--no-clamp-known", default=None,
+              help="Train under clamped completion: the read holds each query's intact entries fixed.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
-                 read_steps, write_steps, write_chunk, lr, clip_norm, seed, compile_, checkpoint_every, eval_every, threads, quiet):
+                 read_steps, write_steps, write_chunk, clamp_known, lr, clip_norm, seed, compile_, checkpoint_every, eval_every,
+                 threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
     from .meta.protocol import model_from_config, system_kinds
@@ -140,7 +143,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
             raise click.BadParameter(str(e), param_hint="--distortion") from None
     tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
-                           eval_every=eval_every)
+                           eval_every=eval_every, clamp_known=clamp_known)
     if baseline is None:
         ekw = dict(mcfg.energy.kwargs)
         if energy is not None and energy != mcfg.energy.kind:
@@ -295,12 +298,14 @@ def eval_():
 @click.option("--patterns", "-N", default="16,32,48,64,96,128,160", show_default=True,
               help="Comma-separated numbers of stored patterns (the paper's five, and two beyond its range).")
 @click.option("--distortion", default="erase:64", show_default=True, help="KIND:K, KIND in erase|replace|flip|zero.")
-@click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also evaluate the three Hopfield rules.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True, help="Also evaluate the Hopfield rules.")
+@click.option("--clamp-known", is_flag=True,
+              help="Clamped completion: every memory is told which query entries are intact and keeps them.")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True, help="Stored patterns averaged over, per N.")
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json, table.md and a plot here.")
 @click.option("--threads", type=click.IntRange(1))
-def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed, out_dir, threads):
+def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, seed, out_dir, threads):
     """Error bits (mean [5th, 95th percentile]) at each N: a markdown table, plus JSON."""
     import warnings
 
@@ -319,11 +324,11 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
             raise click.BadParameter(f"cannot corrupt {dist.count} of {m.dim} positions", param_hint="--distortion")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
-        results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed,
+        results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
                                progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
     sizes = {name: m.memory_size() for name, m in memories.items()}
     md = table_markdown(results, PAPER_TABLE1 if dist.count == 64 else None, sizes)
-    record = {"command": _command_line(), "distortion": str(dist), "min_patterns": min_patterns, "seed": seed,
+    record = {"command": _command_line(), "distortion": str(dist), "clamp_known": clamp_known, "min_patterns": min_patterns, "seed": seed,
               "memory_size": sizes,
               "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
     click.echo(md)
@@ -333,7 +338,8 @@ def eval_binary(memory_name, patterns, distortion, baselines, min_patterns, seed
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "results.json").write_text(json.dumps(record, indent=2))
         (out_dir / "table.md").write_text(f"{md}\n\nMade by: `{record['command']}`\n")
-        plot_error_vs_patterns(results, out_dir / "error_bits.png", title=f"binary 128-bit, {dist}", caption=record["command"])
+        title = f"binary 128-bit, {dist}" + (", clamped" if clamp_known else "")
+        plot_error_vs_patterns(results, out_dir / "error_bits.png", title=title, caption=record["command"])
         click.echo(f"wrote {out_dir}/results.json, table.md, error_bits.png", err=True)
     else:
         click.echo(json.dumps(record))
@@ -412,22 +418,32 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
 @click.option("--queries", "query_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="(M, d) .npy of queries in [0, 1].")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the (M, d) retrievals (.npy).")
 @click.option("--trajectory", is_flag=True, help="Write every read iterate, (S, M, d), instead.")
-def recall(memory_name, store_path, query_path, out_path, trajectory):
+@click.option("--clamp-known", is_flag=True,
+              help="Clamped completion: keep the queries' known entries (with no --known: every entry that is 0 or 1, "
+                   "i.e. all but the erased 0.5s).")
+@click.option("--known", "known_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="(M, d) .npy of booleans (or 0/1): True where the query's entry is intact; implies --clamp-known.")
+def recall(memory_name, store_path, query_path, out_path, trajectory, clamp_known, known_path):
     """Store the rows of --store, retrieve every row of --queries, write the result."""
     import numpy as np
 
     memory = _load_memory(memory_name)
     arrays = {}
-    for hint, path in (("--store", store_path), ("--queries", query_path)):
+    sources = [("--store", store_path), ("--queries", query_path)] + ([("--known", known_path)] if known_path else [])
+    for hint, path in sources:
         try:
             arrays[hint] = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as e:
             raise click.BadParameter(f"{path} is not a readable .npy array: {e}", param_hint=hint) from None
         if arrays[hint].ndim != 2:
             raise click.BadParameter(f"{path}: expected a 2-D (rows, {memory.dim}) array, got shape {arrays[hint].shape}", param_hint=hint)
+    known = arrays.get("--known")
+    if known is None and clamp_known:
+        queries = arrays["--queries"]
+        known = (queries == 0) | (queries == 1) if np.issubdtype(queries.dtype, np.number) else None
     try:
         state = memory.write(arrays["--store"])
-        result = memory.read(arrays["--queries"], state, trajectory=trajectory)
+        result = memory.read(arrays["--queries"], state, trajectory=trajectory, known=known)
     except (ValueError, TypeError) as e:
         raise click.ClickException(str(e)) from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -625,10 +641,12 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--use", "use", multiple=True, metavar="SYSTEM=PATH",
               help="Take SYSTEM's memory from PATH (a run directory or .safetensors) instead of shipping or training; repeatable.")
+@click.option("--clamp-known", is_flag=True,
+              help="Clamped completion: every system is told which query entries are intact and keeps them.")
 @click.option("--quick", is_flag=True, help="Smoke test: 20 training steps, small evaluation.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/table1"), show_default=True)
 @click.option("--threads", type=click.IntRange(1))
-def table1(systems, patterns, distortion, steps, pretrained, train_missing, use, min_patterns, quick, out_dir, threads):
+def table1(systems, patterns, distortion, steps, pretrained, train_missing, use, min_patterns, clamp_known, quick, out_dir, threads):
     """The paper's Table 1: every system at 8256 floats, error bits at each N, beside the
     published numbers. Writes table1.json, table1.md and table1.png to --out."""
     from .evaluation.table1 import default_systems, run_table1
@@ -653,7 +671,7 @@ def table1(systems, patterns, distortion, steps, pretrained, train_missing, use,
     record = run_table1(
         chosen, given=given, train_missing=train_missing, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
         min_patterns=32 if quick else min_patterns, min_batches=2 if quick else 32, out_dir=out_dir,
-        use_pretrained=pretrained, command=_command_line(), log=lambda m: click.echo(m, err=True),
+        use_pretrained=pretrained, command=_command_line(), log=lambda m: click.echo(m, err=True), clamp_known=clamp_known,
     )
     click.echo(record["markdown"])
     click.echo(f"\nwrote {out_dir}/table1.json, table1.md, table1.png", err=True)

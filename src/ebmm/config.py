@@ -130,6 +130,9 @@ class TrainConfig:
     # Stop once the meta-steps have used this many CPU-seconds of this process (0 = no budget):
     # for comparisons at equal compute (benchmarks/quality_vs_compute.py).
     cpu_budget_s: float = 0.0
+    # Clamped completion: the read is told which query entries are intact and holds them fixed
+    # (train and evaluate under that protocol; see AssociativeMemory.read's ``known``).
+    clamp_known: bool = False
     checkpoint_every: int = 500
     compile: bool = False
 

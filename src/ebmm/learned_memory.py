@@ -33,6 +33,11 @@ class LearnedMemory(AssociativeMemory):
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
         return self.model.read(self.params, tensors, queries, trajectory)
 
+    def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
+        if getattr(self.model, "clamps_in_read", False):  # held fixed inside the read
+            return self.model.read(self.params, tensors, queries, trajectory, known=known)
+        return super()._read_known(queries, tensors, trajectory, known)
+
     @property
     def event_shape(self) -> tuple[int, ...]:
         return tuple(getattr(self.model, "event_shape", (self.dim,)))

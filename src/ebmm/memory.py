@@ -85,6 +85,36 @@ def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str
     return (t if batched else t.unsqueeze(0)).contiguous(), batched
 
 
+def as_known(values: ArrayLike, queries: Tensor, batched: bool) -> Tensor:
+    """Validate a ``known`` mask against validated ``queries (B, M, *event)``: booleans or 0/1
+    numbers of the queries' shape as the user gave them, or of one query's shape (then it applies
+    to every query). Returns a bool tensor ``(B, M, *event)``; raises ``ValueError`` /
+    ``TypeError`` with a clear message."""
+    if isinstance(values, Tensor):
+        t = values.detach().to("cpu")
+    else:
+        try:
+            arr = np.asarray(values)
+        except Exception as e:
+            raise TypeError(f"known: cannot convert to an array ({e})") from e
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"known: expected booleans or 0/1, got dtype {arr.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.dtype != torch.bool:
+        if t.is_complex() or not torch.isin(t.float(), torch.tensor([0.0, 1.0])).all():
+            raise ValueError("known: expected booleans or 0/1 values (True where the query's entry is intact)")
+        t = t != 0
+    given = tuple(queries.shape if batched else queries.shape[1:])
+    event = tuple(queries.shape[2:])
+    if tuple(t.shape) == given:
+        t = t if batched else t.unsqueeze(0)
+    elif tuple(t.shape) == event:
+        t = t.expand(queries.shape)
+    else:
+        raise ValueError(f"known: expected shape {given} (like the queries) or {event} (one query), got {tuple(t.shape)}")
+    return t.expand(queries.shape).contiguous()
+
+
 class AssociativeMemory(ABC):
     """A memory that stores a set of patterns and retrieves them from distorted queries."""
 
@@ -134,8 +164,16 @@ class AssociativeMemory(ABC):
             tensors = self._write(x)
         return MemoryState({k: v.detach() for k, v in tensors.items()}, n, x.shape[0], batched, self)
 
-    def read(self, queries: ArrayLike, state: MemoryState, trajectory: bool = False) -> np.ndarray:
+    def read(
+        self, queries: ArrayLike, state: MemoryState, trajectory: bool = False, known: ArrayLike | None = None
+    ) -> np.ndarray:
         """Retrieve from ``queries`` — ``(M, d)``, or ``(B, M, d)`` matching a batched write.
+
+        ``known`` (optional, booleans or 0/1 of the queries' shape, or of one query's shape to
+        apply to all): the entries each query has *right*. The read then completes only the
+        other entries — *clamped completion*: the energy memory and the Hopfield networks hold
+        the known entries fixed at every step of their dynamics, the other memories overwrite
+        them in their output — so the known entries of the retrieval equal the query's.
 
         **Returns:** the retrieved patterns, same shape as ``queries`` (values in [0, 1]); with
         ``trajectory=True``, every iterate: ``(S, M, d)`` (or ``(B, S, M, d)``), where the first
@@ -152,10 +190,20 @@ class AssociativeMemory(ABC):
             raise ValueError(
                 f"queries of shape {tuple(q.shape if batched else q.shape[1:])} do not match the written state: expected {want}"
             )
+        mask = None if known is None else as_known(known, q, batched)
         with torch.no_grad():
-            out = self._read(q, state.tensors, trajectory)
+            out = self._read(q, state.tensors, trajectory) if mask is None else self._read_known(q, state.tensors, trajectory, mask)
         out = out.float().clamp(0, 1).numpy()
         return out if batched else out[0]
+
+    def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
+        """:meth:`_read` under clamped completion, ``known (B, M, *event)`` bool. By default the
+        known entries overwrite the output (every iterate of a trajectory); memories whose
+        dynamics can hold them fixed at every step override this."""
+        out = self._read(queries, tensors, trajectory)
+        if trajectory:
+            return torch.where(known.unsqueeze(1), queries.unsqueeze(1), out)
+        return torch.where(known, queries, out)
 
     def compatible(self, other: AssociativeMemory) -> bool:
         """Whether a state written by ``other`` can be read by this memory."""

@@ -108,11 +108,15 @@ class LearnedBaseline:
         return cls(**d)
 
     def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
+        known: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
-        ``mask (B, N)`` the stored patterns."""
+        ``mask (B, N)`` the stored patterns; ``known (B, N, d)`` the intact query entries, which
+        overwrite the output (clamped completion)."""
         retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
+        if known is not None:
+            retrieved = torch.where(known, queries, retrieved)
         return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
 
     def memory_size(self) -> int:

@@ -69,9 +69,11 @@ class FlatImages:
     def init_params(self, seed: int = 0) -> MetaParams:
         return self.model.init_params(seed)
 
-    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
+             known: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``patterns, queries (B, N, C, H, W)`` -> ``(loss, retrieved (B, N, C, H, W))``."""
-        loss, retrieved = self.model.loss(params, patterns.flatten(-3), queries.flatten(-3), mask)
+        flat_known = None if known is None else known.flatten(-3)
+        loss, retrieved = self.model.loss(params, patterns.flatten(-3), queries.flatten(-3), mask, flat_known)
         return loss, retrieved.unflatten(-1, self.image_shape)
 
     def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:

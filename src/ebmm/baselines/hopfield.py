@@ -202,16 +202,18 @@ def sign_update(field: Tensor, s: Tensor) -> Tensor:
     return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, s))
 
 
-def sync_sweep(s: Tensor, w: Tensor) -> Tensor:
-    """All units at once: ``s (B, M, d) -> sign(W s)`` with ``W (B, d, d)``."""
-    return sign_update(s @ w, s)  # W symmetric: s W = (W s)ᵀ
+def sync_sweep(s: Tensor, w: Tensor, known: Tensor | None = None) -> Tensor:
+    """All units at once: ``s (B, M, d) -> sign(W s)`` with ``W (B, d, d)``; units where
+    ``known (B, M, d)`` (bool, None: none) is True keep their value."""
+    new = sign_update(s @ w, s)  # W symmetric: s W = (W s)ᵀ
+    return new if known is None else torch.where(known, s, new)
 
 
-def async_sweep(s: Tensor, w: Tensor, order: Tensor) -> Tensor:
+def async_sweep(s: Tensor, w: Tensor, order: Tensor, known: Tensor | None = None) -> Tensor:
     """One unit at a time: unit ``order[b, m, t]`` of query ``(b, m)`` is updated at step t.
 
     **Arguments:** ``s (B, M, d)``, ``W (B, d, d)``, ``order (B, M, d)`` a permutation of the
-    units per query.
+    units per query; ``known (B, M, d)`` bool (None: none), units that are never updated.
 
     **Returns:** the state after all d single-unit updates, ``(B, M, d)``.
     """
@@ -222,7 +224,11 @@ def async_sweep(s: Tensor, w: Tensor, order: Tensor) -> Tensor:
         unit = order[..., t : t + 1]  # (B, M, 1)
         rows = w[episode, unit.squeeze(-1)]  # (B, M, d): row W_unit of each query's episode
         field = (rows * s).sum(-1, keepdim=True)
-        s.scatter_(-1, unit, sign_update(field, s.gather(-1, unit)))
+        current = s.gather(-1, unit)
+        new = sign_update(field, current)
+        if known is not None:
+            new = torch.where(known.gather(-1, unit), current, new)
+        s.scatter_(-1, unit, new)
     return s
 
 
@@ -233,13 +239,15 @@ def hopfield_retrieve(
     update: str = "sync",
     max_sweeps: int = 100,
     generator: torch.Generator | None = None,
+    known: Tensor | None = None,
 ) -> Tensor:
     """Run the sign dynamics from ``s`` until no unit of any query changes, at most
     ``max_sweeps`` sweeps.
 
     **Arguments:** ``s (B, M, d)`` the queries' ±1 images (0 for erased entries), ``W (B, d, d)``
     symmetric; ``update`` ``"sync"`` or ``"async"`` (a fresh random order per
-    query and sweep, drawn from ``generator``).
+    query and sweep, drawn from ``generator``); ``known (B, M, d)`` bool (None: none), the
+    units held at the query's values (clamped completion: only the others are updated).
 
     **Returns:** the trajectory ``(S, B, M, d)``: the query, then the state after each sweep
     that changed some query. A query that settles earlier repeats its fixed point, so all
@@ -250,10 +258,10 @@ def hopfield_retrieve(
     states = [s]
     for _ in range(max_sweeps):
         if update == "sync":
-            new = sync_sweep(s, w)
+            new = sync_sweep(s, w, known)
         else:
             order = torch.rand(s.shape, generator=generator, device=s.device).argsort(dim=-1)
-            new = async_sweep(s, w, order)
+            new = async_sweep(s, w, order, known)
         if torch.equal(new, s):
             break
         s = new
@@ -316,6 +324,12 @@ class HopfieldMemory(AssociativeMemory):
         return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
 
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
+        return self._retrieve(queries, tensors, trajectory, None)
+
+    def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
+        return self._retrieve(queries, tensors, trajectory, known)  # known units are never updated
+
+    def _retrieve(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor | None) -> Tensor:
         w = unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])  # (B, d, d)
         generator = torch.Generator(device=queries.device).manual_seed(self.seed)
         traj = hopfield_retrieve(
@@ -324,6 +338,7 @@ class HopfieldMemory(AssociativeMemory):
             update=self.update,
             max_sweeps=self.max_sweeps,
             generator=generator,
+            known=known,
         )  # (S, B, M, d)
         out = from_spins(traj)
         return out.transpose(0, 1) if trajectory else out[-1]  # (B, S, M, d) or (B, M, d)

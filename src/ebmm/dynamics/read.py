@@ -42,22 +42,30 @@ def read(
     momenta: Tensor,
     leak: float = 0.0,
     grad_fn: Callable[[Params, Tensor], Tensor] | None = None,
+    known: Tensor | None = None,
 ) -> Tensor:
     """Retrieve from ``queries (M, *event)`` by ``K = len(step_sizes)`` projected Nesterov steps.
 
     A pure function of the writable weights ``theta``. ``grad_fn(theta, x)`` is a closed form of
     ``∇ₓE`` (e.g. :meth:`ebmm.energies.SlotEnergy.grad_x`); None differentiates ``energy_fn``
-    with ``torch.func``.
+    with ``torch.func``. ``known (M, *event)`` bool (broadcastable), None for none: entries the
+    query has right, held at the query's values — projected back after every step (the
+    *clamped completion* protocol: only the unknown entries move).
 
     **Returns:** the iterates ``x_1 … x_K`` as ``(K, M, *event)``; the retrieval is the last.
     """
     x = queries
     v = torch.zeros_like(queries)
     grad = grad_fn or (lambda th, x_: energy_grad(energy_fn, th, x_))
+
+    def proj(y: Tensor) -> Tensor:
+        y = project(y, leak)
+        return y if known is None else torch.where(known, queries, y)
+
     iterates = []
     for k in range(step_sizes.shape[0]):
-        x_ahead = project(x + momenta[k] * v, leak)
+        x_ahead = proj(x + momenta[k] * v)
         v = momenta[k] * v - step_sizes[k] * grad(theta, x_ahead)
-        x = project(x + v, leak)
+        x = proj(x + v)
         iterates.append(x)
     return torch.stack(iterates)

@@ -58,12 +58,17 @@ def evaluate_task(
     chunk: int = 32,
     seed: int = 1234,
     split: str = "eval",
+    clamp_known: bool = False,
 ) -> ErrorStats:
     """The protocol shared by every table: store ``max(ceil(min_patterns / N), min_batches)``
     independent sets of ``n_patterns`` drawn from ``task`` (its ``split``), ``chunk`` sets per
     call of the memory's batched ``write``/``read``, and score the retrievals in the task's
     metric. Deterministic given ``seed``; the same seed gives every memory the same patterns
-    and queries."""
+    and queries (with or without ``clamp_known``).
+
+    ``clamp_known``: *clamped completion* — the read is told which entries of each query are
+    intact and keeps them (``read(..., known=...)``), so only the corrupted ones are scored
+    against the memory's dynamics."""
     if n_patterns < 1:
         raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
     batches = max(math.ceil(min_patterns / n_patterns), min_batches)
@@ -72,8 +77,8 @@ def evaluate_task(
     done = 0
     while done < batches:
         b = min(chunk, batches - done)
-        x, q = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen)
-        r = torch.from_numpy(memory.read(q, memory.write(x)))
+        x, q, known = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen, known=True)
+        r = torch.from_numpy(memory.read(q, memory.write(x), known=known if clamp_known else None))
         per_batch.append(task.error(r, x).mean(-1))
         query.append(task.error(q, x).mean(-1))
         done += b
@@ -97,12 +102,14 @@ def evaluate_binary(
     min_batches: int = 32,
     chunk: int = 32,
     seed: int = 1234,
+    clamp_known: bool = False,
 ) -> ErrorStats:
     """Store random sets of ``n_patterns`` binary patterns and count error bits of the
     retrievals from their distortions (:func:`evaluate_task` on a
-    :class:`~ebmm.tasks.BinaryTask`)."""
+    :class:`~ebmm.tasks.BinaryTask`; ``clamp_known`` as there)."""
     task = BinaryTask(memory.dim, Distortion.parse(distortion))
-    return evaluate_task(memory, task, n_patterns, min_patterns=min_patterns, min_batches=min_batches, chunk=chunk, seed=seed)
+    return evaluate_task(memory, task, n_patterns, min_patterns=min_patterns, min_batches=min_batches, chunk=chunk, seed=seed,
+                         clamp_known=clamp_known)
 
 
 def binary_table(

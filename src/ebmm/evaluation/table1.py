@@ -54,13 +54,15 @@ def obtain_memories(
     given: dict[str, AssociativeMemory] | None = None,
     train_missing: bool = True,
     log: Callable[[str], None] = print,
+    clamp_known: bool = False,
 ) -> tuple[dict[str, AssociativeMemory], dict[str, str]]:
     """Load or meta-train each system; Hopfield networks need neither; ``given`` memories
     (e.g. your own longer runs) are used as they are. With ``train_missing=False`` a learned
     system with neither a given nor a shipped memory is left out (logged), not trained.
 
     **Returns:** ``(memories, sources)`` where a source says ``classical``, ``given:<name>``,
-    ``shipped:<name>`` or ``trained:<steps>``."""
+    ``shipped:<name>`` or ``trained:<steps>``. ``clamp_known``: systems trained here are
+    trained under clamped completion (the shipped ones were trained without it)."""
     from ..learned_memory import LearnedMemory
     from ..meta.model import Architecture
     from ..meta.protocol import model_from_config
@@ -94,7 +96,7 @@ def obtain_memories(
             tcfg = BASELINE_TRAIN
             model = model_from_config(kind, {"max_patterns": max_patterns})
         tcfg = dataclasses.replace(tcfg, patterns=max_patterns, distortion=str(distortion), steps=train_steps,
-                                   eval_every=max(1, train_steps // 5), compile=False)
+                                   eval_every=max(1, train_steps // 5), compile=False, clamp_known=clamp_known)
         run_dir = out_dir / "runs" / kind if out_dir is not None else None
         log(f"{kind}: meta-training {train_steps} steps at N={max_patterns}, {distortion}" + (f" -> {run_dir}" if run_dir else ""))
         result = train(model, tcfg, run_dir, progress=False)
@@ -126,23 +128,27 @@ def run_table1(
     train_missing: bool = True,
     command: str = "",
     log: Callable[[str], None] = print,
+    clamp_known: bool = False,
 ) -> dict:
     """Build the table; returns the JSON record (also written to ``out_dir`` with markdown
-    and a plot when given)."""
+    and a plot when given). ``clamp_known``: every system is evaluated under clamped
+    completion (told which query entries are intact; see ``AssociativeMemory.read``)."""
     dist = Distortion.parse(distortion)
     out = Path(out_dir) if out_dir is not None else None
     # systems trained here are trained for the paper's range (N <= 96); larger N test beyond it
     train_n = max([n for n in patterns if n <= max(PAPER_PATTERNS)], default=max(patterns))
     memories, sources = obtain_memories(kinds, dist, train_n, out_dir=out, train_steps=train_steps,
-                                        use_pretrained=use_pretrained, given=given, train_missing=train_missing, log=log)
+                                        use_pretrained=use_pretrained, given=given, train_missing=train_missing, log=log,
+                                        clamp_known=clamp_known)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, patterns, dist, min_patterns=min_patterns, min_batches=min_batches,
-                               progress=lambda name, n, st: log(f"  {name:<24} N={n:<3} {st}"))
+                               clamp_known=clamp_known, progress=lambda name, n, st: log(f"  {name:<24} N={n:<3} {st}"))
     sizes = {name: m.memory_size() for name, m in memories.items()}
     md = table1_markdown(results, sizes, dist)
     record = {
-        "command": command, "distortion": str(dist), "patterns": list(patterns), "min_patterns": min_patterns,
+        "command": command, "distortion": str(dist), "clamp_known": clamp_known, "patterns": list(patterns),
+        "min_patterns": min_patterns,
         "train_steps": train_steps, "memory_size": sizes,
         "sources": sources,
         "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()},
@@ -154,7 +160,8 @@ def run_table1(
         out.mkdir(parents=True, exist_ok=True)
         (out / "table1.json").write_text(json.dumps(record, indent=2))
         (out / "table1.md").write_text(md + f"\n\nMade by: `{command}`\n")
-        plot_error_vs_patterns(results, out / "table1.png", title=f"Table 1 under {dist} (8256 floats)", caption=command)
+        protocol = ", clamped" if clamp_known else ""
+        plot_error_vs_patterns(results, out / "table1.png", title=f"Table 1 under {dist}{protocol} (8256 floats)", caption=command)
     record["markdown"] = md
     return record
 

@@ -41,6 +41,8 @@ class Architecture:
     #: them; False differentiates the energy with ``torch.func`` (the reference path)
     closed_form: bool = True
     kind = "ebmm"
+    #: ``read`` and ``loss`` take ``known=``: intact entries are held fixed inside the read
+    clamps_in_read = True
 
     @classmethod
     def from_config(cls, config: MemoryConfig, closed_form: bool = True) -> Architecture:
@@ -91,15 +93,18 @@ class Architecture:
         return init_params(self, seed=seed)
 
     def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
+        known: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        return meta_loss(self, params, patterns, queries, self.config.read.train_leak, mask)
+        return meta_loss(self, params, patterns, queries, self.config.read.train_leak, mask, known)
 
     def write(self, params: MetaParams, patterns: Tensor) -> Params:
         return write_batch(self, params, patterns)
 
-    def read(self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool) -> Tensor:
-        iterates = read_batch(self, params, state, queries)  # (B, K, M, *event)
+    def read(
+        self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool, known: Tensor | None = None
+    ) -> Tensor:
+        iterates = read_batch(self, params, state, queries, known=known)  # (B, K, M, *event)
         return torch.cat([queries.unsqueeze(1), iterates], dim=1) if trajectory else iterates[:, -1]
 
     def memory_size(self) -> int:
@@ -192,12 +197,14 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor, mask
 
 
 def read_episode(
-    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0
+    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0,
+    known: Tensor | None = None,
 ) -> Tensor:
-    """Retrieve ``queries (M, *event)`` from θ; returns the iterates ``(K, M, *event)``."""
+    """Retrieve ``queries (M, *event)`` from θ; returns the iterates ``(K, M, *event)``.
+    ``known`` (bool, like ``queries``): entries held at the query's values (clamped completion)."""
     gammas, momenta = read_schedule(params)
     static = params["static"]
-    return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static))
+    return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
 
 
 def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
@@ -212,10 +219,12 @@ def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: 
 
 
 def read_batch(
-    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0
+    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0,
+    known: Tensor | None = None,
 ) -> Tensor:
-    """``queries (B, M, *event)`` with batched θ -> iterates ``(B, K, M, *event)``."""
-    return read_episode(arch, params, theta, queries, leak).transpose(0, 1)
+    """``queries (B, M, *event)`` with batched θ -> iterates ``(B, K, M, *event)``; ``known``
+    (bool, like ``queries``) as in :func:`read_episode`."""
+    return read_episode(arch, params, theta, queries, leak, known).transpose(0, 1)
 
 
 def meta_loss(
@@ -225,6 +234,7 @@ def meta_loss(
     queries: Tensor,
     leak: float = 0.0,
     mask: Tensor | None = None,
+    known: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The meta-training objective: squared reconstruction error summed over all K read
     iterates (and over each pattern's entries), averaged over each episode's stored patterns,
@@ -234,11 +244,12 @@ def meta_loss(
     steps while N = 96 went 0.16 → 0.07).
 
     **Arguments:** ``patterns (B, N, *event)`` stored; ``queries (B, N, *event)`` their
-    distortions; ``mask (B, N)`` which patterns are stored and scored (None: all).
+    distortions; ``mask (B, N)`` which patterns are stored and scored (None: all); ``known
+    (B, N, *event)`` bool, the intact entries a clamped read holds fixed (None: no clamping).
     **Returns:** ``(loss, final_iterate (B, N, *event))``.
     """
     theta = write_batch(arch, params, patterns, mask)
-    iterates = read_batch(arch, params, theta, queries, leak)  # (B, K, N, *event)
+    iterates = read_batch(arch, params, theta, queries, leak, known)  # (B, K, N, *event)
     sq = sum_event((iterates - patterns.unsqueeze(1)).pow(2), arch.event_dims)  # (B, K, N)
     if mask is not None:
         per_episode = (sq * mask.unsqueeze(1)).sum(2) / mask.sum(1, keepdim=True).clamp_min(1.0)  # (B, K)

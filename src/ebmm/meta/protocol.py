@@ -33,13 +33,17 @@ class LearnedModel(Protocol):
         """Fresh meta-parameters (seeded)."""
 
     def loss(
-        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
+        self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
+        known: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Meta-training objective on ``patterns, queries (B, N, d)``: ``(loss, retrieved (B, N, d))``.
 
         ``mask (B, N)`` (float 0/1, or None for all) marks the patterns each episode really
         stores: episodes of different sizes are padded to one N, and a masked pattern must
-        neither be written nor scored."""
+        neither be written nor scored. ``known (B, N, d)`` (bool, or None) marks the entries of
+        each query that are intact, under the clamped-completion protocol: the retrieval must
+        keep them (a model with ``clamps_in_read = True`` holds them inside its read, and its
+        ``read`` takes ``known=`` too; the others overwrite them in their output)."""
 
     def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` -> the memory state (tensors with a leading axis B)."""

@@ -117,8 +117,9 @@ class MetaStep:
         fn = torch.func.grad_and_value(model.loss, has_aux=True)
         self._fn = torch.compile(fn, dynamic=False) if compile else fn
 
-    def __call__(self, params: MetaParams, x: Tensor, q: Tensor, mask: Tensor | None = None):
-        grads, (loss, last) = self._fn(params, x, q, mask)
+    def __call__(self, params: MetaParams, x: Tensor, q: Tensor, mask: Tensor | None = None,
+                 known: Tensor | None = None):
+        grads, (loss, last) = (self._fn(params, x, q, mask) if known is None else self._fn(params, x, q, mask, known))
         return grads, loss, last
 
 
@@ -212,16 +213,23 @@ def eval_sizes(cfg: TrainConfig) -> list[int]:
 def evaluate_params(
     model: LearnedModel, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int,
     task: EpisodeTask | None = None,
+    clamp_known: bool = False,
 ) -> float:
     """Mean per-pattern error of the retrievals on a fixed set of held-out episodes of ``task``
-    (default: random binary patterns) under ``distortion``."""
+    (default: random binary patterns) under ``distortion``; ``clamp_known``: the read holds the
+    intact entries fixed (in its dynamics if the model can, else in its output)."""
     spec = parse_corruption(distortion)
     task = task or BinaryTask(model.dim, spec)
     gen = torch.Generator().manual_seed(seed)
-    x, q = task.sample(episodes, patterns, split="eval", corruption=spec, generator=gen)
+    x, q, known = task.sample(episodes, patterns, split="eval", corruption=spec, generator=gen, known=True)
     with torch.no_grad():
         state = model.write(params, x)
-        retrieved = model.read(params, state, q, False)
+        if not clamp_known:
+            retrieved = model.read(params, state, q, False)
+        elif getattr(model, "clamps_in_read", False):
+            retrieved = model.read(params, state, q, False, known=known)
+        else:
+            retrieved = torch.where(known, q, model.read(params, state, q, False))
     return float(task.error(retrieved, x).mean())
 
 
@@ -312,7 +320,7 @@ def train(
 
     def evaluate() -> float:
         nonlocal best
-        per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed, task)
+        per_n = {n: evaluate_params(model, params, n, cfg.distortion, cfg.eval_episodes, 10_000 + cfg.seed, task, cfg.clamp_known)
                  for n in eval_sizes(cfg)}
         value = sum(per_n.values()) / len(per_n)
         log({"step": step, f"eval_{task.metric}": value, "eval_by_patterns": {str(n): v for n, v in per_n.items()},
@@ -332,9 +340,9 @@ def train(
         while step < cfg.steps and not (cfg.cpu_budget_s and cpu_s >= cfg.cpu_budget_s):
             c0 = time.process_time()
             gen = episode_generator(cfg.seed, step)
-            x, q = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, step), generator=gen)
+            x, q, known = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, step), generator=gen, known=True)
             mask = pattern_mask(cfg, gen)
-            grads, loss, last = meta_step(params, x, q, mask)
+            grads, loss, last = meta_step(params, x, q, mask, known if cfg.clamp_known else None)
             finite = bool(torch.isfinite(loss))
             norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm, guard, cfg.clip_relative)
             skipped += not applied

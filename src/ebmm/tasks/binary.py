@@ -45,6 +45,12 @@ class Distortion:
 
     def apply(self, patterns: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """Distort ``patterns (..., d)`` in {0, 1}; returns a new tensor of the same shape."""
+        return self.corrupt(patterns, generator=generator)[0]
+
+    def corrupt(self, patterns: Tensor, *, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Distort ``patterns (..., d)`` in {0, 1} and say where: returns ``(distorted, corrupted)``,
+        both ``(..., d)``, ``corrupted`` True at the ``count`` positions drawn for each pattern
+        (the same draws as :meth:`apply`). ``~corrupted`` is what a clamped read holds fixed."""
         d = patterns.shape[-1]
         if self.count > d:
             raise ValueError(f"cannot corrupt {self.count} of {d} positions")
@@ -59,7 +65,7 @@ class Distortion:
             new = 1.0 - patterns
         else:  # replace
             new = random_patterns(patterns.shape, generator=generator, device=patterns.device)
-        return torch.where(mask, new, patterns)
+        return torch.where(mask, new, patterns), mask
 
 
 def random_patterns(
@@ -76,10 +82,13 @@ def sample_episodes(
     distortion: str | Distortion,
     *,
     generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor]:
-    """A batch of episodes: stored ``(B, N, d)`` and their distorted queries ``(B, N, d)``."""
+    known: bool = False,
+) -> tuple[Tensor, ...]:
+    """A batch of episodes: stored ``(B, N, d)`` and their distorted queries ``(B, N, d)``; with
+    ``known``, also the ``(B, N, d)`` boolean mask of the positions left intact (same draws)."""
     x = random_patterns((episodes, patterns, dim), generator=generator)
-    return x, Distortion.parse(distortion).apply(x, generator=generator)
+    q, corrupted = Distortion.parse(distortion).corrupt(x, generator=generator)
+    return (x, q, ~corrupted) if known else (x, q)
 
 
 def error_bits(retrieved: Tensor, stored: Tensor) -> Tensor:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .binary import DISTORTION_KINDS, Distortion, error_bits, sample_episodes
-from .images import OCCLUSION_FILLS, hamming_error, occlude, squared_error
+from .images import OCCLUSION_FILLS, hamming_error, occlude, occlude_with_mask, squared_error
 
 IMAGE_METRICS = {"hamming": hamming_error, "squared": squared_error}
 SPLITS = ("train", "eval")
@@ -52,6 +52,10 @@ class Occlusion:
         """Occlude ``images (..., C, H, W)``; returns a new tensor."""
         return occlude(images, self.count, self.kind, generator=generator)
 
+    def corrupt(self, images: Tensor, *, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """:meth:`apply` (same draws) that also returns the hidden pixels ``(..., C, H, W)`` bool."""
+        return occlude_with_mask(images, self.count, self.kind, generator=generator)
+
 
 def parse_corruption(spec: str | Distortion | Occlusion) -> Distortion | Occlusion:
     """``erase|replace|flip|zero:K`` -> :class:`Distortion`; ``noise|zeros:SIDE`` ->
@@ -78,8 +82,11 @@ class EpisodeTask(Protocol):
     def sample(
         self, episodes: int, patterns: int, *, split: str = "train",
         corruption: Distortion | Occlusion | None = None, generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Stored patterns and their queries, both ``(episodes, patterns, *event)``."""
+        known: bool = False,
+    ) -> tuple[Tensor, ...]:
+        """Stored patterns and their queries, both ``(episodes, patterns, *event)``; with
+        ``known``, also the boolean mask of the entries the corruption left intact (what a
+        clamped read, ``read(..., known=...)``, holds fixed)."""
 
     def error(self, retrieved: Tensor, stored: Tensor) -> Tensor:
         """Per-pattern error ``(..., *event) -> (...)``."""
@@ -99,9 +106,9 @@ class BinaryTask:
         if self.corruption.count > self.dim:
             raise ValueError(f"cannot corrupt {self.corruption.count} of {self.dim} positions")
 
-    def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None):
+    def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None, known=False):
         _check_split(split)
-        return sample_episodes(episodes, patterns, self.dim, corruption or self.corruption, generator=generator)
+        return sample_episodes(episodes, patterns, self.dim, corruption or self.corruption, generator=generator, known=known)
 
     def error(self, retrieved: Tensor, stored: Tensor) -> Tensor:
         return error_bits(retrieved, stored)
@@ -144,14 +151,15 @@ class ImageTask:
     def event_shape(self) -> tuple[int, ...]:
         return tuple(self.train.shape[1:])
 
-    def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None):
+    def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None, known=False):
         _check_split(split)
         pool = self.train if split == "train" else self.held_out
         if not 0 < patterns <= pool.shape[0]:
             raise ValueError(f"cannot draw {patterns} distinct images from the {pool.shape[0]} of the {split} split")
         idx = torch.rand(episodes, pool.shape[0], generator=generator).argsort(dim=-1)[:, :patterns]
         stored = pool[idx].float()
-        return stored, (corruption or self.corruption).apply(stored, generator=generator)
+        queries, hidden = (corruption or self.corruption).corrupt(stored, generator=generator)
+        return (stored, queries, ~hidden) if known else (stored, queries)
 
     def error(self, retrieved: Tensor, stored: Tensor) -> Tensor:
         return IMAGE_METRICS[self.metric_kind](retrieved, stored)

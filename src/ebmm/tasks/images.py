@@ -45,6 +45,18 @@ def occlude(
 
     ``fill="noise"`` puts uniform [0, 1] values there, ``"zeros"`` zeros. Returns a new tensor.
     """
+    return occlude_with_mask(images, block, fill, generator=generator)[0]
+
+
+def occlude_with_mask(
+    images: Tensor,
+    block: int = 16,
+    fill: str = "noise",
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`occlude` (same draws) that also returns where: ``(occluded (..., C, H, W),
+    hidden (..., C, H, W) bool)``."""
     if fill not in OCCLUSION_FILLS:
         raise ValueError(f"fill must be one of {OCCLUSION_FILLS}, got {fill!r}")
     mask = occlusion_mask(images.shape, block, generator=generator, device=images.device)
@@ -52,7 +64,7 @@ def occlude(
         new = torch.rand(images.shape, generator=generator, device=images.device, dtype=images.dtype)
     else:
         new = torch.zeros_like(images)
-    return torch.where(mask, new, images)
+    return torch.where(mask, new, images), mask.expand(images.shape)
 
 
 def hamming_error(retrieved: Tensor, images: Tensor, threshold: float = 0.5) -> Tensor:
