@@ -7,6 +7,7 @@ overwrite them in their output. Checked against a reference written here, on fix
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -162,3 +163,19 @@ def test_recall_cli_clamps_the_non_erased_entries(tmp_path):
     res = runner.invoke(main, [*base, "--out", str(tmp_path / "r3.npy"), "--known", str(tmp_path / "bad.npy")])
     assert res.exit_code != 0 and "known: expected shape" in res.output
     assert not (tmp_path / "r3.npy").exists()
+
+
+def test_table1_under_both_protocols(tmp_path):
+    runner = CliRunner()
+    rows = {}
+    for flag in ([], ["--clamp-known"]):
+        out = tmp_path / ("clamped" if flag else "free")
+        res = runner.invoke(main, ["table1", "--quick", "--systems", "hopfield-storkey", "--patterns", "32",
+                                   "--distortion", "replace:64", "--out", str(out), *flag])
+        assert res.exit_code == 0, res.output
+        record = json.loads((out / "table1.json").read_text())
+        assert record["clamp_known"] is bool(flag)
+        assert ("Protocol: clamped completion" in (out / "table1.md").read_text()) is bool(flag)
+        rows[bool(flag)] = record["results"]["hopfield-storkey"]["32"]
+    assert rows[True]["query_mean"] == rows[False]["query_mean"]  # the same queries
+    assert rows[True]["mean"] < rows[False]["mean"] / 2  # told which bits are right, it completes far better

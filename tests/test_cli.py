@@ -163,6 +163,7 @@ def test_table1_quick_trains_evaluates_and_writes_outputs(runner, tmp_path):
     assert record["results"]["modern_hopfield"]["8"]["mean"] < 16.0
     md = (out / "table1.md").read_text()
     assert "*paper: Hopfield network, pseudo-inverse rule*" in md and "Made by: `ebmm table1 --systems hopfield-pseudo-inverse,modern_hopfield" in md and " --quick" in md
+    assert record["smoke"] is True and md.startswith("**Smoke table (--quick), not results**")
     assert (out / "table1.png").stat().st_size > 1000
     res = runner.invoke(main, ["table1", "--systems", "nope"])
     assert res.exit_code == 2 and "unknown systems" in res.output

@@ -129,10 +129,12 @@ def run_table1(
     command: str = "",
     log: Callable[[str], None] = print,
     clamp_known: bool = False,
+    smoke: bool = False,
 ) -> dict:
     """Build the table; returns the JSON record (also written to ``out_dir`` with markdown
     and a plot when given). ``clamp_known``: every system is evaluated under clamped
-    completion (told which query entries are intact; see ``AssociativeMemory.read``)."""
+    completion (told which query entries are intact; see ``AssociativeMemory.read``).
+    ``smoke``: the record and the markdown say that this is a smoke table, not results."""
     dist = Distortion.parse(distortion)
     out = Path(out_dir) if out_dir is not None else None
     # systems trained here are trained for the paper's range (N <= 96); larger N test beyond it
@@ -146,7 +148,13 @@ def run_table1(
                                clamp_known=clamp_known, progress=lambda name, n, st: log(f"  {name:<24} N={n:<3} {st}"))
     sizes = {name: m.memory_size() for name, m in memories.items()}
     md = table1_markdown(results, sizes, dist)
+    if clamp_known:
+        md = "Protocol: clamped completion (each system is told which query entries are intact and keeps them).\n\n" + md
+    if smoke:
+        md = (f"**Smoke table (--quick), not results**: {train_steps} training steps for systems without a memory, "
+              f"{min_patterns} patterns per cell.\n\n" + md)
     record = {
+        "smoke": smoke,
         "command": command, "distortion": str(dist), "clamp_known": clamp_known, "patterns": list(patterns),
         "min_patterns": min_patterns,
         "train_steps": train_steps, "memory_size": sizes,
