@@ -62,6 +62,11 @@ def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str
             raise TypeError(f"{what}: cannot convert to an array ({e})") from e
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{what}: expected numbers, got dtype {arr.dtype}")
+        if np.iscomplexobj(arr):
+            raise TypeError(f"{what}: complex values are not patterns")
+        # range checks in the caller's precision: a float64 beyond float32's range must be
+        # reported as out of [0, 1], not turned into inf by the cast
+        _check_values(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64)) if arr.size else torch.zeros(0), what)
         t = torch.from_numpy(arr.astype(np.float32, copy=False))
     if t.is_complex():
         raise TypeError(f"{what}: complex values are not patterns")
@@ -74,13 +79,7 @@ def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str
         raise ValueError(f"{what}: this memory stores {kind}, got {'dimension' if e == 1 else 'shape'} {got}")
     if t.shape[-e - 1] == 0 or (t.dim() == e + 2 and t.shape[0] == 0):
         raise ValueError(f"{what}: empty set (shape {tuple(t.shape)})")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{what}: contains NaN or infinite values")
-    if t.min() < 0 or t.max() > 1:
-        raise ValueError(
-            f"{what}: values must lie in [0, 1] (got [{float(t.min()):g}, {float(t.max()):g}]); "
-            "binary patterns are {0, 1}, erased entries 0.5"
-        )
+    _check_values(t, what)
     batched = t.dim() == e + 2
     return (t if batched else t.unsqueeze(0)).contiguous(), batched
 
@@ -113,6 +112,19 @@ def as_known(values: ArrayLike, queries: Tensor, batched: bool) -> Tensor:
     else:
         raise ValueError(f"known: expected shape {given} (like the queries) or {event} (one query), got {tuple(t.shape)}")
     return t.expand(queries.shape).contiguous()
+
+
+def _check_values(t: Tensor, what: str) -> None:
+    """Raise ``ValueError`` unless every value of ``t`` is finite and in [0, 1]."""
+    if t.numel() == 0:
+        return
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{what}: contains NaN or infinite values")
+    if t.min() < 0 or t.max() > 1:
+        raise ValueError(
+            f"{what}: values must lie in [0, 1] (got [{float(t.min()):g}, {float(t.max()):g}]); "
+            "binary patterns are {0, 1}, erased entries 0.5"
+        )
 
 
 class AssociativeMemory(ABC):

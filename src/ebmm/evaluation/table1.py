@@ -90,7 +90,7 @@ def obtain_memories(
             log(f"{kind}: no shipped or given memory; left out (train it, or pass --use {kind}=RUN_DIR)")
             continue
         if kind == "ebmm":
-            mcfg, tcfg = PRESETS["slots"]
+            mcfg, tcfg = PRESETS["slots-replace" if distortion.kind == "replace" else "slots"]
             model = Architecture.from_config(dataclasses.replace(mcfg, max_patterns=max_patterns))
         else:
             tcfg = BASELINE_TRAIN
