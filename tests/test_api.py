@@ -173,3 +173,23 @@ def test_image_memory_accepts_image_shaped_patterns_and_refuses_others(gen):
         memory.write(np.zeros((3, 1, 16, 15)))
     with pytest.raises(ValueError, match="expected shape"):
         memory.write(np.zeros((3, 256)))
+
+
+def test_loading_or_building_a_memory_leaves_the_callers_random_state_alone(tiny_memory_config):
+    torch.manual_seed(123)
+    expected = torch.rand(5)
+    torch.manual_seed(123)
+    for name in [*ebmm.pretrained(), "hopfield-storkey"]:
+        ebmm.load(name)
+    ebmm.EnergyMemory(tiny_memory_config)
+    assert torch.equal(torch.rand(5), expected)
+
+
+def test_the_omniglot_search_path_is_relative_to_the_checkout():
+    from pathlib import Path
+
+    from ebmm.data import omniglot
+
+    here = Path(omniglot.__file__).resolve()
+    for path in omniglot.OMNIGLOT_SEARCH_PATHS:
+        assert path == here.parents[4] / "shared" / "data" / "omniglot"

@@ -9,7 +9,7 @@ extracted folders with one code path: inverts (ink = 1), resizes with Pillow's b
 binarises at 0.5, and drops byte-identical duplicates (Greek and Latin are in both small zips).
 
 Nothing is downloaded: pass a path, or use :func:`default_omniglot_path` to find the copy
-shared beside the repository (``$EBMM_OMNIGLOT`` or ``/work/shared/data/omniglot``).
+shared beside the repository (``$EBMM_OMNIGLOT``, or ``../shared/data/omniglot`` beside the checkout).
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from PIL import Image
 from ._common import DatasetError, ImageSet, existing_path
 
 OMNIGLOT_ENV = "EBMM_OMNIGLOT"
-# Where default_omniglot_path() looks after $EBMM_OMNIGLOT: the project's shared data folder,
-# by its absolute path and beside this checkout (src/ebmm/data/omniglot.py -> ../shared).
-OMNIGLOT_SEARCH_PATHS: tuple[Path, ...] = tuple(dict.fromkeys((
-    Path("/work/shared/data/omniglot"),
-    *(p / "shared" / "data" / "omniglot" for p in Path(__file__).resolve().parents[4:5]),
-)))  # fmt: skip
+# Where default_omniglot_path() looks after $EBMM_OMNIGLOT: the project's shared data folder
+# beside this checkout (src/ebmm/data/omniglot.py -> <checkout>/../shared/data/omniglot), found
+# relative to this file, never by a machine's absolute path. An installed (non-editable)
+# package has no checkout beside it: pass --data or set $EBMM_OMNIGLOT.
+OMNIGLOT_SEARCH_PATHS: tuple[Path, ...] = tuple(
+    p / "shared" / "data" / "omniglot" for p in Path(__file__).resolve().parents[4:5]
+)
 
 _LAYOUT = "<Alphabet>/<character>/<id>_<drawer>.png"
 _FILE_NAME = re.compile(r"^(\d+)_(\d+)\.png$")
@@ -147,8 +148,8 @@ def default_omniglot_path() -> Path:
     """The local Omniglot copy to use when none is given.
 
     ``$EBMM_OMNIGLOT`` if set (it must exist), else the first existing of
-    :data:`OMNIGLOT_SEARCH_PATHS` (``/work/shared/data/omniglot``, then ``shared/data/omniglot``
-    beside this repository's checkout). Raises :class:`DatasetError` telling the user to pass a
+    :data:`OMNIGLOT_SEARCH_PATHS` (``../shared/data/omniglot`` beside this repository's
+    checkout). Raises :class:`DatasetError` telling the user to pass a
     path when there is none.
     """
     env = os.environ.get(OMNIGLOT_ENV)

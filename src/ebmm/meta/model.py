@@ -46,7 +46,11 @@ class Architecture:
 
     @classmethod
     def from_config(cls, config: MemoryConfig, closed_form: bool = True) -> Architecture:
-        energy = build_energy(config.energy.kind, dim=config.energy.dim, **config.energy.kwargs)
+        # the structure's own weights are never used (they live in MetaParams), but building the
+        # modules draws random numbers: draw them from a private stream, not the caller's
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            energy = build_energy(config.energy.kind, dim=config.energy.dim, **config.energy.kwargs)
         return cls(config, energy, closed_form)
 
     # --- LearnedModel protocol ----------------------------------------------------------------
