@@ -88,9 +88,14 @@ def test_more_patterns_than_trained_for_warns(memory, gen):
 
 
 def test_state_from_another_memory_is_refused(memory, tiny_memory_config, patterns):
-    other = EnergyMemory(tiny_memory_config, name="other")
+    from ebmm.meta.model import Architecture, init_params
+
+    other = EnergyMemory(tiny_memory_config, init_params(Architecture.from_config(tiny_memory_config), seed=1), name="other")
     with pytest.raises(ValueError, match="written by"):
         other.read(patterns, memory.write(patterns))
+    # the same memory loaded twice (same parameters) reads the other's states
+    twin = EnergyMemory(tiny_memory_config, {g: dict(d) for g, d in memory.params.items()}, name="twin")
+    twin.read(patterns, memory.write(patterns))
     with pytest.raises(TypeError, match="MemoryState"):
         memory.read(patterns, {"memory.weight": 0})
 

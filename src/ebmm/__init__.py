@@ -20,6 +20,7 @@ from .learned_memory import LearnedMemory
 from .errors import CapacityWarning, CheckpointError, EBMMError, UnknownMemoryError
 from .memory import AssociativeMemory, MemoryState
 from .registry import available, load, pretrained
+from .state_io import load_state
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,7 @@ __all__ = [
     "WriteConfig",
     "available",
     "load",
+    "load_state",
     "memory_size",
     "pretrained",
 ]

@@ -415,7 +415,10 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
 # ----------------------------------------------------------------------------------- recall
 @main.command()
 @click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
-@click.option("--store", "store_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="(N, d) .npy of patterns in [0, 1] to store.")
+@click.option("--store", "store_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="(N, d) .npy of patterns in [0, 1] to store (added to --state when both are given).")
+@click.option("--state", "state_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read from this saved state (from `ebmm write`) instead of, or before, writing --store.")
 @click.option("--queries", "query_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="(M, d) .npy of queries in [0, 1].")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the (M, d) retrievals (.npy).")
 @click.option("--trajectory", is_flag=True, help="Write every read iterate, (S, M, d), instead.")
@@ -424,13 +427,18 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
                    "i.e. all but the erased 0.5s).")
 @click.option("--known", "known_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="(M, d) .npy of booleans (or 0/1): True where the query's entry is intact; implies --clamp-known.")
-def recall(memory_name, store_path, query_path, out_path, trajectory, clamp_known, known_path):
-    """Store the rows of --store, retrieve every row of --queries, write the result."""
+def recall(memory_name, store_path, state_path, query_path, out_path, trajectory, clamp_known, known_path):
+    """Store the rows of --store (or take a saved --state), retrieve every row of --queries,
+    write the result."""
     import numpy as np
 
+    if store_path is None and state_path is None:
+        raise click.UsageError("give --store (patterns to write), --state (a saved state), or both")
     memory = _load_memory(memory_name)
+    state = _load_state(state_path, memory) if state_path is not None else None
     arrays = {}
-    sources = [("--store", store_path), ("--queries", query_path)] + ([("--known", known_path)] if known_path else [])
+    sources = ([("--store", store_path)] if store_path else []) + [("--queries", query_path)] + (
+        [("--known", known_path)] if known_path else [])
     for hint, path in sources:
         try:
             arrays[hint] = np.load(path, allow_pickle=False)
@@ -443,13 +451,55 @@ def recall(memory_name, store_path, query_path, out_path, trajectory, clamp_know
         queries = arrays["--queries"]
         known = (queries == 0) | (queries == 1) if np.issubdtype(queries.dtype, np.number) else None
     try:
-        state = memory.write(arrays["--store"])
+        if store_path is not None:
+            state = memory.write(arrays["--store"], state=state)
         result = memory.read(arrays["--queries"], state, trajectory=trajectory, known=known)
     except (ValueError, TypeError) as e:
         raise click.ClickException(str(e)) from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(out_path, result.astype(np.float32))
-    click.echo(f"stored {arrays['--store'].shape[0]} patterns, retrieved {arrays['--queries'].shape[0]} queries -> {out_path} {result.shape}", err=True)
+    click.echo(f"memory holds {len(state)} patterns, retrieved {arrays['--queries'].shape[0]} queries -> {out_path} {result.shape}",
+               err=True)
+
+
+def _load_state(path: Path, memory):
+    from .state_io import load_state
+
+    try:
+        return load_state(path, memory)
+    except (EBMMError, ValueError) as e:
+        raise click.BadParameter(str(e), param_hint="--state") from None
+
+
+# ------------------------------------------------------------------------------------ write
+@main.command()
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
+@click.option("--store", "store_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="(N, d) .npy of patterns in [0, 1] to store.")
+@click.option("--state", "state_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A saved state to add the patterns to (default: a fresh memory).")
+@click.option("--state-out", "state_out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to save the resulting state (.safetensors); may equal --state.")
+def write(memory_name, store_path, state_path, state_out):
+    """Write the rows of --store into a memory (a fresh one, or a saved --state) and save the
+    state, for later `ebmm recall --state` or more `ebmm write --state`."""
+    import numpy as np
+
+    memory = _load_memory(memory_name)
+    state = _load_state(state_path, memory) if state_path is not None else None
+    try:
+        patterns = np.load(store_path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise click.BadParameter(f"{store_path} is not a readable .npy array: {e}", param_hint="--store") from None
+    if patterns.ndim != 2:
+        raise click.BadParameter(f"{store_path}: expected a 2-D (rows, {memory.dim}) array, got shape {patterns.shape}",
+                                 param_hint="--store")
+    try:
+        new = memory.write(patterns, state=state)
+    except (ValueError, TypeError) as e:
+        raise click.ClickException(str(e)) from None
+    new.save(state_out)
+    click.echo(f"{memory.name}: the state holds {len(new)} patterns -> {state_out}", err=True)
 
 
 # ------------------------------------------------------------------------------------- demo

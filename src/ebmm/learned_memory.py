@@ -33,6 +33,27 @@ class LearnedMemory(AssociativeMemory):
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
         return self.model.read(self.params, tensors, queries, trajectory)
 
+    @property
+    def supports_incremental_write(self) -> bool:  # type: ignore[override]
+        """Whether the model can continue writing from a written state (the energy memory can)."""
+        return hasattr(self.model, "write_more")
+
+    def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.model.write_more(self.params, tensors, patterns)
+
+    def fingerprint(self) -> str:
+        """The model kind plus a SHA-256 of its configuration and every meta-parameter."""
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps({"kind": self.model.kind, "config": self.model.config_dict()}, sort_keys=True,
+                                      default=str).encode())
+        for group in sorted(self.params):
+            for name in sorted(self.params[group]):
+                h.update(f"{group}/{name}".encode())
+                h.update(self.params[group][name].detach().cpu().contiguous().numpy().tobytes())
+        return f"{self.model.kind}:{h.hexdigest()[:32]}"
+
     def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
         if getattr(self.model, "clamps_in_read", False):  # held fixed inside the read
             return self.model.read(self.params, tensors, queries, trajectory, known=known)
@@ -46,9 +67,10 @@ class LearnedMemory(AssociativeMemory):
         return self.model.memory_size()
 
     def compatible(self, other: AssociativeMemory) -> bool:
-        return other is self or (
-            isinstance(other, LearnedMemory) and other.model is self.model and other.params is self.params
-        )
+        if other is self or (isinstance(other, LearnedMemory) and other.model is self.model and other.params is self.params):
+            return True
+        # another instance of the same memory (e.g. loaded again from its file)
+        return isinstance(other, LearnedMemory) and other.fingerprint() == self.fingerprint()
 
     def save(self, path: str | Path) -> Path:
         """Write the memory to a ``.safetensors`` file (atomically); ``ebmm.load(path)`` reads it."""

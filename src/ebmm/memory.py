@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,17 @@ class MemoryState:
     def memory_size(self) -> int:
         """Floats held per episode (the one shared count)."""
         return memory_size({k: v[0] for k, v in self.tensors.items()})
+
+    def __len__(self) -> int:
+        """Patterns written into this state (per episode), over every ``write`` that built it."""
+        return self.n_patterns
+
+    def save(self, path: str | Path) -> Path:
+        """Write the state to a ``.safetensors`` file (atomically), with the fingerprint of the
+        memory that wrote it; :func:`ebmm.load_state` reads it back for that memory only."""
+        from .state_io import save_state
+
+        return save_state(self, path)
 
 
 def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str) -> tuple[Tensor, bool]:
@@ -157,24 +169,57 @@ class AssociativeMemory(ABC):
         """Memory size in float32 numbers (see :func:`ebmm.memory_size`)."""
 
     # --- the public API ---------------------------------------------------------------------
-    def write(self, patterns: ArrayLike) -> MemoryState:
+    def write(self, patterns: ArrayLike, state: MemoryState | None = None) -> MemoryState:
         """Store ``patterns`` — ``(N, d)``, or ``(B, N, d)`` for B independent sets — in [0, 1].
 
+        With ``state`` (a state this memory wrote), the patterns are *added* to it: the result
+        holds the earlier patterns and these (``len(result) == len(state) + N``); the state
+        passed in is not changed. Memories that cannot add to a written state raise
+        ``ValueError`` (:attr:`supports_incremental_write`).
+
         Returns the memory state to pass to :meth:`read`. Warns (:class:`CapacityWarning`)
-        when N exceeds what the memory was trained for.
+        when the patterns held exceed what the memory was trained for.
         """
+        if state is not None:
+            self._check_state(state)
+            if not self.supports_incremental_write:
+                raise ValueError(f"{self.name} cannot add patterns to a written state; write all of them at once")
         x, batched = as_patterns(patterns, self.event_shape, "patterns")
-        n = x.shape[1]
+        if state is not None and (batched != state.batched or x.shape[0] != state.batch_size):
+            raise ValueError(f"patterns of shape {tuple(x.shape if batched else x.shape[1:])} do not match the state's "
+                             f"{'batch of ' + str(state.batch_size) + ' sets' if state.batched else 'single set'}")
+        n = x.shape[1] + (state.n_patterns if state is not None else 0)
         if self.max_patterns is not None and n > self.max_patterns:
             warnings.warn(
-                f"{self.name}: writing {n} patterns, more than the {self.max_patterns} it was "
+                f"{self.name}: holding {n} patterns, more than the {self.max_patterns} it was "
                 "trained for; expect retrieval to degrade",
                 CapacityWarning,
                 stacklevel=2,
             )
         with torch.no_grad():
-            tensors = self._write(x)
+            tensors = self._write(x) if state is None else self._write_more(x, state.tensors)
         return MemoryState({k: v.detach() for k, v in tensors.items()}, n, x.shape[0], batched, self)
+
+    #: whether :meth:`write` can add patterns to a written state
+    supports_incremental_write: bool = False
+
+    def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Add ``patterns (B, N, *event)`` to a written state's tensors (memories with
+        :attr:`supports_incremental_write`)."""
+        raise NotImplementedError
+
+    def _check_state(self, state: MemoryState) -> None:
+        if not isinstance(state, MemoryState):
+            raise TypeError(f"state must be the MemoryState returned by write(), got {type(state).__name__}")
+        if not self.compatible(state.owner):
+            same = " (another memory of that name: its parameters differ)" if state.owner.name == self.name else ""
+            raise ValueError(f"this state was written by {state.owner.name}, not by {self.name}{same}")
+
+    def fingerprint(self) -> str:
+        """A string that identifies what this memory's states mean (its kind and, for learned
+        memories, a hash of its parameters): a saved state loads only into a memory with the
+        same fingerprint."""
+        return f"{type(self).__name__}:{self.name}:{self.dim}"
 
     def read(
         self, queries: ArrayLike, state: MemoryState, trajectory: bool = False, known: ArrayLike | None = None
@@ -191,10 +236,7 @@ class AssociativeMemory(ABC):
         ``trajectory=True``, every iterate: ``(S, M, d)`` (or ``(B, S, M, d)``), where the first
         is the query and the last the retrieval.
         """
-        if not isinstance(state, MemoryState):
-            raise TypeError(f"state must be the MemoryState returned by write(), got {type(state).__name__}")
-        if not self.compatible(state.owner):
-            raise ValueError(f"this state was written by {state.owner.name}, not by {self.name}")
+        self._check_state(state)
         q, batched = as_patterns(queries, self.event_shape, "queries")
         if batched != state.batched or q.shape[0] != state.batch_size:
             event = ", ".join(map(str, self.event_shape))

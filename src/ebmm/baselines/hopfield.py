@@ -92,9 +92,10 @@ def hebb_weights(s: Tensor) -> Tensor:
     return _zero_diagonal(s.transpose(-1, -2) @ s / d)  # (B, d, d)
 
 
-def _storkey(s: Tensor, original: bool) -> Tensor:
+def _storkey(s: Tensor, original: bool, w: Tensor | None = None) -> Tensor:
+    """Storkey's updates for the patterns ``s (B, N, d)`` in order, from ``w`` (None: zeros)."""
     b, n, d = s.shape
-    w = s.new_zeros(b, d, d)
+    w = s.new_zeros(b, d, d) if w is None else w
     for mu in range(n):
         x = s[:, mu, :].unsqueeze(-1)  # (B, d, 1)
         h = w @ x  # (B, d, 1): h_i = Σ_{k≠i} W_ik s_k (W_ii = 0)
@@ -161,6 +162,32 @@ def pseudo_inverse_zero_diagonal_weights(s: Tensor) -> Tensor:
     **Arguments:** ``s (B, N, d)``. **Returns:** ``W (B, d, d)``, symmetric with zero diagonal.
     """
     return _zero_diagonal(_projection(s)).to(s.dtype)
+
+
+def project_more(p: Tensor, s: Tensor, tol: float = 1e-9) -> Tensor:
+    """Extend the orthogonal projection ``P (B, d, d)`` onto the span of the stored patterns by
+    the patterns ``s (B, N, d)``, one at a time (Gram–Schmidt: ``r = s − P s``,
+    ``P ← P + r rᵀ / ‖r‖²``; a pattern already in the span, ``‖r‖² ≤ tol·d``, changes nothing).
+    The result equals :func:`pseudo_inverse_weights` of all the patterns. Float64 inside."""
+    p64, s64 = p.double(), s.double()
+    d = s.shape[-1]
+    for mu in range(s.shape[1]):
+        x = s64[:, mu, :].unsqueeze(-1)  # (B, d, 1)
+        r = x - p64 @ x
+        norm = (r * r).sum((-1, -2), keepdim=True)  # (B, 1, 1)
+        keep = norm > tol * d
+        p64 = p64 + torch.where(keep, r @ r.transpose(-1, -2) / norm.clamp_min(1e-300), torch.zeros_like(p64))
+    return ((p64 + p64.transpose(-1, -2)) / 2).to(p.dtype)
+
+
+#: rules with an incremental form: ``(W (B, d, d), s (B, N, d)) -> W`` after adding the patterns
+WRITE_MORE_RULES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "hebb": lambda w, s: w + hebb_weights(s),
+    "storkey": lambda w, s: _storkey(s, True, w),
+    "storkey_local": lambda w, s: _storkey(s, False, w),
+    "pseudo_inverse": project_more,
+    # the zero-diagonal pseudo-inverse has lost the projection's diagonal: it cannot be extended
+}
 
 
 WRITE_RULES: dict[str, Callable[[Tensor], Tensor]] = {
@@ -322,6 +349,21 @@ class HopfieldMemory(AssociativeMemory):
         s = to_spins(patterns)  # (B, N, d)
         w = WRITE_RULES[self.rule](s)  # (B, d, d)
         return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
+
+    @property
+    def supports_incremental_write(self) -> bool:  # type: ignore[override]
+        """Hebb, both Storkey rules and the pseudo-inverse (with its diagonal) add patterns to a
+        written state exactly as if all had been written at once; the zero-diagonal
+        pseudo-inverse cannot (its zeroed diagonal is lost)."""
+        return self.rule in WRITE_MORE_RULES
+
+    def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        w = unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])
+        w = WRITE_MORE_RULES[self.rule](w, to_spins(patterns))
+        return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
+
+    def fingerprint(self) -> str:
+        return f"HopfieldMemory:{self.rule}:{self.dim}"
 
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
         return self._retrieve(queries, tensors, trajectory, None)

@@ -36,10 +36,11 @@ PAPER_ROWS: dict[str, str | None] = {
 }
 
 
-def shipped_name(kind: str, distortion: Distortion) -> str:
+def shipped_name(kind: str, distortion: Distortion, clamp_known: bool = False) -> str:
     """The pretrained name of a learned system for a distortion: ``binary-erase`` for EBMM,
-    ``<kind>-binary-erase`` for a baseline (only 64-position distortions are shipped)."""
-    suffix = f"binary-{distortion.kind}"
+    ``<kind>-binary-erase`` for a baseline (only 64-position distortions are shipped); with
+    ``clamp_known``, the memory trained under clamped completion (``binary-erase-clamped``)."""
+    suffix = f"binary-{distortion.kind}" + ("-clamped" if clamp_known else "")
     return suffix if kind == "ebmm" else f"{kind}-{suffix}"
 
 
@@ -81,7 +82,9 @@ def obtain_memories(
         if kind.startswith("hopfield-"):
             memories[kind], sources[kind] = load(kind), "classical"
             continue
-        name = shipped_name(kind, distortion)
+        name = shipped_name(kind, distortion, clamp_known)
+        if clamp_known and name not in shipped:  # no clamped-trained memory: the free one, clamped at read
+            name = shipped_name(kind, distortion)
         if use_pretrained and distortion.count == 64 and name in shipped:
             log(f"{kind}: using the shipped memory {name!r}")
             memories[kind], sources[kind] = load(name), f"shipped:{name}"

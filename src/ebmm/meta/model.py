@@ -105,6 +105,10 @@ class Architecture:
     def write(self, params: MetaParams, patterns: Tensor) -> Params:
         return write_batch(self, params, patterns)
 
+    def write_more(self, params: MetaParams, state: Params, patterns: Tensor) -> Params:
+        """Add ``patterns (B, N, *event)`` to written weights ``state`` (leading axis B)."""
+        return write_more(self, params, state, patterns)
+
     def read(
         self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool, known: Tensor | None = None
     ) -> Tensor:
@@ -198,6 +202,16 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor, mask
         arch.energy_fn(static), params["init"], patterns, write_rates(params), arch.layers, mask,
         wc.reduction, arch.event_dims, wc.chunk, arch.param_grad_fn(static),
     )
+
+
+def write_more(arch: Architecture, params: MetaParams, theta: Params, patterns: Tensor) -> Params:
+    """Continue writing: the same T write steps on the writing loss of the new ``patterns (B, N,
+    *event)``, starting from the written weights ``theta`` (leading axis B) instead of θ̄. The
+    prior term, if on, then pulls towards ``theta`` — what the memory held before these
+    patterns — rather than towards θ̄, so that adding patterns does not undo the earlier
+    writes. With the slot energy's sequential write (``chunk = 1``, no prior term), writing N₁
+    patterns and then N₂ more gives exactly the weights of writing all N₁ + N₂ at once."""
+    return write_episode(arch, {**params, "init": theta}, patterns)
 
 
 def read_episode(

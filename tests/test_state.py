@@ -1,0 +1,106 @@
+"""Incremental writes (``write(more, state=state)``) and states as files (``MemoryState.save`` /
+``ebmm.load_state``, ``ebmm write`` / ``ebmm recall --state``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ebmm
+from ebmm.baselines import HopfieldMemory
+from ebmm.cli import main
+from ebmm.errors import CheckpointError
+from ebmm.tasks import Distortion, error_bits, random_patterns
+
+
+def _patterns(n, seed=0, d=128):
+    return random_patterns((n, d), generator=torch.Generator().manual_seed(seed)).numpy()
+
+
+def test_slot_memory_written_in_chunks_equals_written_at_once_and_retrieves_every_chunk():
+    memory = ebmm.load("binary-erase")
+    x = _patterns(96)
+    whole = memory.write(x)
+    state = None
+    for a in range(0, 96, 16):  # 6 chunks of 16
+        state = memory.write(x[a : a + 16], state=state)
+    assert len(state) == 96
+    torch.testing.assert_close(state.tensors["memory.weight"], whole.tensors["memory.weight"], rtol=0, atol=0)
+    q = Distortion.parse("erase:64").apply(torch.from_numpy(x), generator=torch.Generator().manual_seed(1)).numpy()
+    r = memory.read(q, state)
+    first, last = (float(error_bits(torch.from_numpy(r[s]), torch.from_numpy(x[s])).mean()) for s in (slice(0, 16), slice(80, 96)))
+    assert first < 1.0 and last < 1.0  # the first chunk is not forgotten
+
+
+@pytest.mark.parametrize("rule", ["hebb", "storkey", "storkey_local", "pseudo_inverse"])
+def test_hopfield_incremental_forms_equal_writing_all_at_once(rule):
+    memory = HopfieldMemory(rule, dim=64)
+    x = _patterns(30, 2, d=64)
+    whole = memory.write(x)
+    state = memory.write(x[20:], state=memory.write(x[:20]))
+    for name in ("weights_upper", "diagonal"):
+        torch.testing.assert_close(state.tensors[name], whole.tensors[name], atol=1e-5, rtol=0)
+
+
+def test_memories_that_cannot_add_patterns_say_so(tiny_memory_config):
+    with pytest.raises(ValueError, match="cannot add patterns"):
+        m = HopfieldMemory("pseudo_inverse_zero_diagonal", dim=32)
+        m.write(_patterns(4, d=32), state=m.write(_patterns(4, d=32)))
+    from ebmm.learned_memory import LearnedMemory
+    from ebmm.meta.protocol import model_from_config
+
+    mn = LearnedMemory(model_from_config("memory_networks", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mn")
+    with pytest.raises(ValueError, match="cannot add patterns"):
+        mn.write(_patterns(4, d=32), state=mn.write(_patterns(4, d=32)))
+    from ebmm.meta.model import Architecture, init_params
+
+    e = ebmm.EnergyMemory(tiny_memory_config)
+    other = ebmm.EnergyMemory(tiny_memory_config, init_params(Architecture.from_config(tiny_memory_config), seed=1))
+    with pytest.raises(ValueError, match="written by"):
+        e.write(_patterns(2, d=32), state=other.write(_patterns(2, d=32)))
+    with pytest.raises(ValueError, match="do not match the state"):
+        e.write(_patterns(2, d=32)[None], state=e.write(_patterns(2, d=32)))
+
+
+def test_a_saved_state_reloads_to_the_same_retrievals_and_only_for_its_memory(tmp_path):
+    memory = ebmm.load("binary-erase")
+    x = _patterns(40, 3)
+    state = memory.write(x)
+    path = state.save(tmp_path / "s.safetensors")
+    again = ebmm.load_state(path, ebmm.load("binary-erase"))  # a fresh load of the same memory
+    assert len(again) == 40
+    q = x.copy()
+    q[:, :64] = 0.5
+    np.testing.assert_array_equal(memory.read(q, again), memory.read(q, state))
+    with pytest.raises(ValueError, match="written by"):
+        ebmm.load_state(path, ebmm.load("binary-replace"))
+    raw = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError):
+        ebmm.load_state(tmp_path / "cut.safetensors", memory)
+
+
+def test_cli_write_then_append_then_recall_from_the_state(tmp_path):
+    runner = CliRunner()
+    x = _patterns(32, 4)
+    np.save(tmp_path / "a.npy", x[:16])
+    np.save(tmp_path / "b.npy", x[16:])
+    q = x.copy()
+    q[:, 64:] = 0.5
+    np.save(tmp_path / "q.npy", q)
+    s = tmp_path / "state.safetensors"
+    res = runner.invoke(main, ["write", "--store", str(tmp_path / "a.npy"), "--state-out", str(s)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["write", "--store", str(tmp_path / "b.npy"), "--state", str(s), "--state-out", str(s)])
+    assert res.exit_code == 0 and "holds 32 patterns" in res.output, res.output
+    res = runner.invoke(main, ["recall", "--state", str(s), "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r.npy")])
+    assert res.exit_code == 0, res.output
+    memory = ebmm.load("binary-erase")
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), memory.read(q, memory.write(x)))
+    res = runner.invoke(main, ["recall", "--memory", "binary-replace", "--state", str(s), "--queries", str(tmp_path / "q.npy"),
+                               "--out", str(tmp_path / "r2.npy")])
+    assert res.exit_code == 2 and "written by" in res.output and not (tmp_path / "r2.npy").exists()
+    res = runner.invoke(main, ["recall", "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r3.npy")])
+    assert res.exit_code == 2 and "--store" in res.output
