@@ -283,6 +283,8 @@ def _command_line() -> str:
                 parts.append(param.opts[0])
             elif param.secondary_opts:
                 parts.append(param.secondary_opts[0])
+        elif isinstance(value, (tuple, list)):  # a repeatable option: once per value
+            parts.extend(f"{param.opts[0]} {v}" for v in value)
         else:
             parts.append(f"{param.opts[0]} {value}")
     return " ".join(parts)
@@ -691,7 +693,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
               help="Meta-train systems with no shipped or given memory (--no-train leaves them out: minutes, not hours).")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--use", "use", multiple=True, metavar="SYSTEM=PATH",
-              help="Take SYSTEM's memory from PATH (a run directory or .safetensors) instead of shipping or training; repeatable.")
+              help="Take SYSTEM's memory from PATH (a run directory, a .safetensors file or a shipped name) instead of shipping or training; repeatable.")
 @click.option("--clamp-known", is_flag=True,
               help="Clamped completion: every system is told which query entries are intact and keeps them.")
 @click.option("--quick", is_flag=True,
