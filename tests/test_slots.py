@@ -14,10 +14,11 @@ from ebmm.presets import PRESETS
 from ebmm.tasks import Distortion, random_patterns
 
 
-def small_config(chunk: int = 1, beta: float = 50.0) -> MemoryConfig:
+def small_config(chunk: int = 1, beta: float = 50.0, write_norm: float = 1.0) -> MemoryConfig:
     """24 slots of 20 floats for 32-bit patterns (a soft β so that every gradient is non-zero)."""
     return MemoryConfig(
-        energy=EnergyConfig("slots", 32, {"slots": 24, "code": 20, "beta": beta, "curvature": 0.8, "init_scale": 0.1}),
+        energy=EnergyConfig("slots", 32, {"slots": 24, "code": 20, "beta": beta, "curvature": 0.8, "init_scale": 0.1,
+                                               "write_norm": write_norm}),
         read=ReadConfig(steps=4, step_init=0.15, momentum_init=0.85),
         write=WriteConfig(steps=1, rate_init=0.8, terms=("energy",), reduction="sum", chunk=chunk),
         max_patterns=16,
@@ -28,8 +29,9 @@ def double(params):
     return {g: {k: v.double() for k, v in d.items()} for g, d in params.items()}
 
 
-def test_closed_form_gradients_equal_torch_func_in_float64(gen):
-    energy = SlotEnergy(dim=32, slots=24, code=20, beta=5.0).double()
+@pytest.mark.parametrize("write_norm", [1.0, 2.5])
+def test_closed_form_gradients_equal_torch_func_in_float64(gen, write_norm):
+    energy = SlotEnergy(dim=32, slots=24, code=20, beta=5.0, write_norm=write_norm).double()
     static, _ = split_params(energy)
     theta = {"memory.weight": torch.randn(3, 24, 20, generator=gen, dtype=torch.float64)}  # per-episode slots
     x = torch.rand(3, 7, 32, generator=gen, dtype=torch.float64)
@@ -38,7 +40,8 @@ def test_closed_form_gradients_equal_torch_func_in_float64(gen):
 
     ref_x = torch.func.grad(lambda x_: fn(theta, x_).sum())(x)
     torch.testing.assert_close(SlotEnergy.grad_x(static, theta, x), ref_x, rtol=1e-10, atol=1e-12)
-    ref_w = torch.func.grad(lambda th: (fn(th, x) * weights).sum())(theta)
+    fn_w = lambda th, x_: torch.func.functional_call(energy, (static, th), (x_,), {"write": True})  # noqa: E731
+    ref_w = torch.func.grad(lambda th: (fn_w(th, x) * weights).sum())(theta)  # the writing energy's
     got, none = SlotEnergy.write_param_grads(static, theta, x, weights)
     torch.testing.assert_close(got["memory.weight"], ref_w["memory.weight"], rtol=1e-10, atol=1e-12)
     assert none is None
@@ -48,7 +51,7 @@ def test_closed_form_gradients_equal_torch_func_in_float64(gen):
 
 def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):
     """Write, read, loss and every meta-gradient: the fast path is the reference path."""
-    cfg = small_config()
+    cfg = small_config(write_norm=2.0)
     fast, ref = Architecture.from_config(cfg), Architecture.from_config(cfg, closed_form=False)
     params = double(fast.init_params(seed=1))
     x = random_patterns((2, 6, 32), generator=gen).double()
@@ -61,6 +64,7 @@ def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):
         for name in g_ref[group]:
             torch.testing.assert_close(g_fast[group][name], g_ref[group][name], rtol=1e-8, atol=1e-10)
     assert g_fast["static"]["encoder.weight"].abs().sum() > 0 and g_fast["write"]["energy"].abs().sum() > 0
+    assert g_fast["static"]["log_write_norm"].abs() > 0  # λ is meta-learned through the write
 
 
 def distinct_slots(arch, params, x):

@@ -3,6 +3,8 @@ reproducible by one command. Individual CLI options override a preset's fields."
 
 from __future__ import annotations
 
+from dataclasses import replace as _replace
+
 from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
 
 PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
@@ -33,43 +35,31 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
     # The slot energy (energies.slots): 96 writable slots of 86 floats = 8256, Euclidean
     # similarity, written one pattern per gradient step (chunk = 1) so that each pattern takes a
     # free slot of its own, read by least squares through the slow encoder. Initialised so that
-    # the untrained memory already retrieves: β = 1e5, θ̄ ~ N(0, 0.001²), write rate ω = 0.8 (a
-    # slot moves 80 % of the way to its pattern's code), μ = ω (the read's fixed point is the
-    # stored code), read step 0.15 with momentum 0.85.
+    # the untrained memory already retrieves: β = 1e5, θ̄ ~ N(0, 0.001²), write rate ω = 0.5 (a
+    # slot moves half way to its pattern's code), μ = ω (the read's fixed point is the stored
+    # code), writing-energy slot-norm factor λ = 2.4 (a new pattern avoids a written slot unless
+    # its overlap with that slot's pattern exceeds λω/2 = 0.6, while a query is captured by a
+    # free slot only below ω/2 = 0.25), read step 0.24 with momentum 0.85. Untrained, 10,000
+    # held-out patterns per N = 16/32/48/64/96: erase:64 0.012/0.013/0.016/0.014/0.013 error
+    # bits, replace:64 0.28/0.31/0.35/0.42/0.59. The (ω, λ) sweep: ω 0.8, λ 1 (the energy
+    # itself) 0.079/0.131/0.182/0.221/0.301 under erase; ω 0.8, λ 1.5 0.053/0.042/0.060/0.056/
+    # 0.015; ω 0.6, λ 2 0.013/0.014/0.018/0.014/0.013; ω 0.4, λ 3 0.012/0.012/0.016/0.014/0.017.
     "slots": (
         MemoryConfig(
-            energy=EnergyConfig("slots", 128, {"slots": 96, "code": 86, "beta": 1e5, "curvature": 0.8, "init_scale": 1e-3}),
-            read=ReadConfig(steps=10, step_init=0.15, momentum_init=0.85, decay_logit_init=6.0),
-            write=WriteConfig(steps=1, rate_init=0.8, terms=("energy",), reduction="sum", chunk=1),
+            energy=EnergyConfig("slots", 128, {"slots": 96, "code": 86, "beta": 1e5, "curvature": 0.5, "init_scale": 1e-3,
+                                               "write_norm": 2.4}),
+            read=ReadConfig(steps=10, step_init=0.24, momentum_init=0.85, decay_logit_init=6.0),
+            write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1),
         ),
-        # The write rate is frozen: it sets a trade-off between two discrete failures the
-        # meta-gradient cannot see (a query locking onto a free slot at small N, two patterns
-        # sharing a slot at large N); trained, it drifts towards large N (measured: N = 16
-        # 0.16 → 0.37 error bits while N = 96 went 0.25 → 0.12). The untrained sweep puts its
-        # best at 0.8 under erase:64. Step sizes learn 10× faster than weights. The
-        # meta-gradient's norm is heavy-tailed (7 to 4·10⁷, median 2·10⁴ over a run: near-ties
-        # in the sharp softmax), so it is clipped at 3× its running median, and only a 1000×
-        # spike is skipped (a guard at 10× skipped half of all steps).
+        # The write rate is frozen: with λ it sets the two thresholds above, discrete failures
+        # the meta-gradient cannot see (trained with λ = 1, ω drifted towards large N: N = 16
+        # 0.16 → 0.37 error bits while N = 96 went 0.25 → 0.12). Step sizes learn 10× faster
+        # than weights. The meta-gradient's norm is heavy-tailed (5 to 3·10⁶, median 7.5·10³
+        # over a run: near-ties in the sharp softmax), so it is clipped at 3× its running
+        # median, and only a 1000× spike is skipped (a guard at 10× skipped half of all steps).
         TrainConfig(patterns=96, min_patterns=16, lr=3e-4, group_lr={"write": 0.0, "read": 10.0}, lr_schedule="cosine",
                     final_lr_fraction=0.1, warmup_steps=100, clip_norm=0.0, clip_relative=3.0, spike_factor=1000.0, steps=3_000,
                     eval_every=250, eval_episodes=64, checkpoint_every=250),
-    ),
-    # The slot energy for replace:64 queries: a query's corrupted bits look valid, so its code is
-    # as long as a stored one's and a free slot (similarity ≈ 0) captures it whenever its
-    # overlap with its own slot falls below ω/2. A lower ω = μ = 0.7 (read step scaled by 0.8/ω)
-    # moves that threshold: untrained, 10,000 patterns per N, replace:64, N = 16/32/48/64/96:
-    # ω 0.8 → 5.6/5.7/5.9/5.7/3.2 error bits; 0.7 → 2.1/2.3/2.6/2.8/3.3; 0.6 → 1.7/2.7/3.5/4.6/6.4
-    # (more collisions at large N). Under erase:64 the same change costs at every N (0.7:
-    # 0.19/0.47/0.64/0.79/1.2 against 0.08/0.13/0.18/0.22/0.30), hence two presets.
-    "slots-replace": (
-        MemoryConfig(
-            energy=EnergyConfig("slots", 128, {"slots": 96, "code": 86, "beta": 1e5, "curvature": 0.7, "init_scale": 1e-3}),
-            read=ReadConfig(steps=10, step_init=0.15 * 0.8 / 0.7, momentum_init=0.85, decay_logit_init=6.0),
-            write=WriteConfig(steps=1, rate_init=0.7, terms=("energy",), reduction="sum", chunk=1),
-        ),
-        TrainConfig(patterns=96, min_patterns=16, distortion="replace:64", lr=3e-4, group_lr={"write": 0.0, "read": 10.0},
-                    lr_schedule="cosine", final_lr_fraction=0.1, warmup_steps=100, clip_norm=0.0, clip_relative=3.0,
-                    spike_factor=1000.0, steps=3_000, eval_every=250, eval_episodes=64, checkpoint_every=250),
     ),
     # Tiny and quick: for tests and smoke runs.
     "tiny": (
@@ -83,6 +73,10 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
                     steps=200, eval_every=50, checkpoint_every=50, log_every=10),
     ),
 }
+
+
+# The same memory trained under replace:64 queries (a query's corrupted bits look valid).
+PRESETS["slots-replace"] = (PRESETS["slots"][0], _replace(PRESETS["slots"][1], distortion="replace:64"))
 
 
 #: Meta-training of the learned baselines (``ebmm train binary --model KIND``): the same episodes,

@@ -81,7 +81,11 @@ class Architecture:
     def migrate(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         """Checkpoint tensors of an older layout in today's: ``params/write/rates (T, L, 3)``
         (one rate per step, layer and term) becomes one ``(T, L)`` tensor per term that is on,
-        the prior's first row dropped for a batch write (its gradient was always zero)."""
+        the prior's first row dropped for a batch write (its gradient was always zero); a slot
+        energy saved before the writing energy existed gets λ = 1 (``log_write_norm = 0``),
+        which is what it was written with."""
+        if self.config.energy.kind == "slots" and "params/static/log_write_norm" not in tensors:
+            tensors = {**tensors, "params/static/log_write_norm": torch.tensor(0.0)}
         legacy = tensors.get("params/write/rates")
         if legacy is None or legacy.dim() != 3:
             return tensors
@@ -153,6 +157,19 @@ class Architecture:
 
         return fn
 
+    def write_energy_fn(self, static: Params) -> EnergyFn:
+        """``(theta, x) -> E_w(x; static, theta)``: the energy term of the writing loss — the
+        energy itself, unless the energy defines a writing energy of its own
+        (:class:`~ebmm.energies.SlotEnergy`'s slot-norm factor λ)."""
+        if not getattr(self.energy, "has_write_energy", False):
+            return self.energy_fn(static)
+        energy = self.energy
+
+        def fn(theta: Params, x: Tensor) -> Tensor:
+            return functional_call(energy, (static, theta), (x,), {"write": True})
+
+        return fn
+
 
 def init_params(arch: Architecture, *, seed: int = 0) -> MetaParams:
     """Fresh meta-parameters: the energy's own initialisation (seeded, without touching the
@@ -199,7 +216,7 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor, mask
     patterns of episodes padded to one N."""
     static, wc = params["static"], arch.config.write
     return write(
-        arch.energy_fn(static), params["init"], patterns, write_rates(params), arch.layers, mask,
+        arch.write_energy_fn(static), params["init"], patterns, write_rates(params), arch.layers, mask,
         wc.reduction, arch.event_dims, wc.chunk, arch.param_grad_fn(static),
     )
 
