@@ -56,6 +56,7 @@ def obtain_memories(
     train_missing: bool = True,
     log: Callable[[str], None] = print,
     clamp_known: bool = False,
+    train_episodes: int | None = None,
 ) -> tuple[dict[str, AssociativeMemory], dict[str, str]]:
     """Load or meta-train each system; Hopfield networks need neither; ``given`` memories
     (e.g. your own longer runs) are used as they are. With ``train_missing=False`` a learned
@@ -63,7 +64,8 @@ def obtain_memories(
 
     **Returns:** ``(memories, sources)`` where a source says ``classical``, ``given:<name>``,
     ``shipped:<name>`` or ``trained:<steps>``. ``clamp_known``: systems trained here are
-    trained under clamped completion (the shipped ones were trained without it)."""
+    trained under clamped completion (the shipped ones were trained without it);
+    ``train_episodes`` overrides the episodes per training step (smoke tables)."""
     from ..learned_memory import LearnedMemory
     from ..meta.model import Architecture
     from ..meta.protocol import model_from_config
@@ -99,7 +101,9 @@ def obtain_memories(
             tcfg = BASELINE_TRAIN
             model = model_from_config(kind, {"max_patterns": max_patterns})
         tcfg = dataclasses.replace(tcfg, patterns=max_patterns, distortion=str(distortion), steps=train_steps,
-                                   eval_every=max(1, train_steps // 5), compile=False, clamp_known=clamp_known)
+                                   eval_every=max(1, train_steps // 5), compile=False, clamp_known=clamp_known,
+                                   min_patterns=min(tcfg.min_patterns or max_patterns, max_patterns),
+                                   episodes=train_episodes or tcfg.episodes)
         run_dir = out_dir / "runs" / kind if out_dir is not None else None
         log(f"{kind}: meta-training {train_steps} steps at N={max_patterns}, {distortion}" + (f" -> {run_dir}" if run_dir else ""))
         result = train(model, tcfg, run_dir, progress=False)
@@ -142,9 +146,11 @@ def run_table1(
     out = Path(out_dir) if out_dir is not None else None
     # systems trained here are trained for the paper's range (N <= 96); larger N test beyond it
     train_n = max([n for n in patterns if n <= max(PAPER_PATTERNS)], default=max(patterns))
+    if smoke:  # a smoke table trains what it must at the smallest N, on few episodes: it only has to run
+        train_n = min(patterns)
     memories, sources = obtain_memories(kinds, dist, train_n, out_dir=out, train_steps=train_steps,
                                         use_pretrained=use_pretrained, given=given, train_missing=train_missing, log=log,
-                                        clamp_known=clamp_known)
+                                        clamp_known=clamp_known, train_episodes=4 if smoke else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, patterns, dist, min_patterns=min_patterns, min_batches=min_batches,
@@ -154,8 +160,8 @@ def run_table1(
     if clamp_known:
         md = "Protocol: clamped completion (each system is told which query entries are intact and keeps them).\n\n" + md
     if smoke:
-        md = (f"**Smoke table (--quick), not results**: {train_steps} training steps for systems without a memory, "
-              f"{min_patterns} patterns per cell.\n\n" + md)
+        md = (f"**Smoke table (--quick), not results**: {train_steps} training steps of 4 episodes at N = {train_n} for "
+              f"systems without a memory, {min_patterns} patterns per cell.\n\n" + md)
     record = {
         "smoke": smoke,
         "command": command, "distortion": str(dist), "clamp_known": clamp_known, "patterns": list(patterns),
