@@ -504,6 +504,65 @@ def write(memory_name, store_path, state_path, state_out):
     click.echo(f"{memory.name}: the state holds {len(new)} patterns -> {state_out}", err=True)
 
 
+# --------------------------------------------------------------------------------- capacity
+@main.command()
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
+@click.option("--budget", type=click.FloatRange(0), default=1.0, show_default=True, help="Mean error bits allowed.")
+@click.option("--distortion", default="erase:64", show_default=True, help="KIND:K, KIND in erase|replace|flip|zero.")
+@click.option("--clamp-known", is_flag=True, help="Clamped completion (the memory keeps the intact bits).")
+@click.option("--max-n", type=click.IntRange(1), default=512, show_default=True, help="Largest N probed.")
+@click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True, help="Stored patterns per probe.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True)
+@click.option("--seed", type=int, default=1234, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write capacity.json and capacity.png here.")
+@click.option("--threads", type=click.IntRange(1))
+def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads):
+    """The largest N whose mean error bits stay within --budget (doubling, then bisection)."""
+    import warnings
+
+    from .errors import CapacityWarning
+    from .evaluation.capacity import find_capacity
+
+    _set_threads(threads)
+    dist = _parse_distortion(distortion)
+    memory = _load_memory(memory_name)
+    if dist.count > memory.dim:
+        raise click.BadParameter(f"cannot corrupt {dist.count} of {memory.dim} positions", param_hint="--distortion")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        result = find_capacity(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
+                               clamp_known=clamp_known)
+    for p in sorted(result.probes, key=lambda p: p.n):
+        mark = "ok " if p.mean <= budget else "   "
+        click.echo(f"  {mark} N={p.n:<5} {p.mean:8.3f} error bits  [{p.low:.3f}, {p.high:.3f}]  ({p.patterns} patterns)", err=True)
+    note = "" if result.monotone else " (warning: the error was not monotone in N over the probes)"
+    click.echo(f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}"
+               + (" (clamped)" if clamp_known else "") + note)
+    if out_dir is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        record = {"command": _command_line(), "memory": memory.name, **result.as_dict()}
+        (out_dir / "capacity.json").write_text(json.dumps(record, indent=2))
+        ps = sorted(result.probes, key=lambda p: p.n)
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.errorbar([p.n for p in ps], [p.mean for p in ps], yerr=[[p.mean - p.low for p in ps], [p.high - p.mean for p in ps]],
+                    marker="o", capsize=3)
+        ax.axhline(budget, color="k", ls="--", lw=0.8, label=f"budget {budget}")
+        ax.axvline(result.capacity, color="C3", ls=":", lw=0.8, label=f"capacity {result.capacity}")
+        ax.set_xlabel("stored patterns N")
+        ax.set_ylabel("error bits")
+        ax.set_title(f"{memory.name}, {dist}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "capacity.png", dpi=150)
+        plt.close(fig)
+        click.echo(f"wrote {out_dir}/capacity.json, capacity.png", err=True)
+
+
 # ------------------------------------------------------------------------------------- demo
 @main.command()
 @click.option("--memory", "memory_name", default="binary-erase", show_default=True)

@@ -1,0 +1,124 @@
+"""Capacity: the largest number of stored patterns whose mean error stays within a budget.
+
+``find_capacity`` bisects over N, scoring each probe with the binary protocol
+(:func:`~ebmm.evaluation.evaluate_binary`) on at least ``min_patterns`` stored patterns. The
+mean error of a memory grows with N (it does for every memory we ship; a probe that breaks
+this is reported, not hidden), so the capacity is the last N that passes before the first that
+fails. Each probe's mean is given with a normal-approximation confidence interval over its
+stored sets, so a user can see how close to the budget the answer is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ..memory import AssociativeMemory
+from ..tasks import BinaryTask, Distortion
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One evaluated N: mean error bits and a confidence interval over stored sets."""
+
+    n: int
+    mean: float
+    low: float
+    high: float
+    patterns: int
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The result of :func:`find_capacity`."""
+
+    capacity: int  # the largest N found within the budget (0: even N = 1 fails)
+    budget: float
+    distortion: str
+    confidence: float
+    probes: list[Probe] = field(default_factory=list)  # in the order evaluated
+    monotone: bool = True  # False if a larger N scored better than a smaller failing one
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _probe(memory, task, n, min_patterns, seed, z, clamp_known) -> Probe:
+    gen_seed = seed + n  # every N its own episodes, the same for every memory
+    errs = _per_set_errors(memory, task, n, min_patterns, gen_seed, clamp_known)
+    mean = float(errs.mean())
+    half = z * float(errs.std(ddof=1)) / math.sqrt(len(errs)) if len(errs) > 1 else float("inf")
+    return Probe(n, mean, max(0.0, mean - half), mean + half, len(errs) * n)
+
+
+def _per_set_errors(memory, task, n, min_patterns, seed, clamp_known) -> np.ndarray:
+    """Mean error bits of each stored set (the protocol of :func:`evaluate_task`)."""
+    batches = max(math.ceil(min_patterns / n), 8)
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    done = 0
+    while done < batches:
+        b = min(32, batches - done)
+        x, q, known = task.sample(b, n, split="eval", generator=gen, known=True)
+        r = torch.from_numpy(memory.read(q, memory.write(x), known=known if clamp_known else None))
+        out.append(task.error(r, x).mean(-1))
+        done += b
+    return torch.cat(out).numpy()
+
+
+def find_capacity(
+    memory: AssociativeMemory,
+    budget: float = 1.0,
+    distortion: str | Distortion = "erase:64",
+    *,
+    max_n: int = 512,
+    min_patterns: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 1234,
+    clamp_known: bool = False,
+) -> Capacity:
+    """The largest N in ``[1, max_n]`` whose mean error bits are ``<= budget``.
+
+    Doubles N from 1 until a probe fails (or ``max_n``), then bisects between the last pass
+    and the first failure. Every probe stores ``≥ min_patterns`` patterns; its interval is the
+    mean ± z·(std over sets)/√sets at ``confidence``.
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0 error bits, got {budget}")
+    if max_n < 1 or min_patterns < 1 or not 0 < confidence < 1:
+        raise ValueError("max_n and min_patterns must be >= 1 and confidence in (0, 1)")
+    dist = Distortion.parse(distortion)
+    task = BinaryTask(memory.dim, dist)
+    z = float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(0.5 + confidence / 2)))
+    probes: dict[int, Probe] = {}
+
+    def passes(n: int) -> bool:
+        if n not in probes:
+            probes[n] = _probe(memory, task, n, min_patterns, seed, z, clamp_known)
+        return probes[n].mean <= budget
+
+    good, bad = 0, None
+    n = 1
+    while n <= max_n:
+        if passes(n):
+            good = n
+            if n == max_n:
+                break
+            n = min(2 * n, max_n)
+        else:
+            bad = n
+            break
+    if bad is not None:
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if passes(mid):
+                good = mid
+            else:
+                bad = mid
+    ordered = list(probes.values())
+    failing = [p.n for p in ordered if p.mean > budget]
+    monotone = all(p.mean > budget for p in ordered if failing and p.n > min(failing))
+    return Capacity(good, budget, str(dist), confidence, ordered, monotone)
