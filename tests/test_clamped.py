@@ -179,3 +179,22 @@ def test_table1_under_both_protocols(tmp_path):
         rows[bool(flag)] = record["results"]["hopfield-storkey"]["32"]
     assert rows[True]["query_mean"] == rows[False]["query_mean"]  # the same queries
     assert rows[True]["mean"] < rows[False]["mean"] / 2  # told which bits are right, it completes far better
+
+
+def test_mask_distortion_is_a_fixed_block_and_the_slot_memory_recalls_values_from_keys():
+    d = Distortion.parse("mask:64-127")
+    assert (d.kind, d.count, d.start, str(d), d.extent) == ("mask", 64, 64, "mask:64-127", 128)
+    x = random_patterns((3, 8, 128), generator=torch.Generator().manual_seed(7))
+    q, corrupted = d.corrupt(x)
+    assert corrupted[..., 64:].all() and not corrupted[..., :64].any()
+    assert (q[..., 64:] == 0.5).all() and torch.equal(q[..., :64], x[..., :64])
+    for bad in ("mask:5", "mask:9-3", "mask:a-b"):
+        with pytest.raises(ValueError, match="mask:A-B"):
+            Distortion.parse(bad)
+    with pytest.raises(ValueError, match="cannot corrupt"):
+        Distortion.parse("mask:100-140").corrupt(x)
+    memory = ebmm.EnergyMemory(PRESETS["slots"][0])  # key -> value with the untrained slot memory
+    stats = evaluate_binary(memory, 32, "mask:64-127", min_patterns=256, min_batches=8)
+    assert stats.query_mean > 25 and stats.mean < 1.0
+    res = CliRunner().invoke(main, ["eval", "binary", "--memory", "hopfield-hebb", "--distortion", "mask:100-140", "-N", "8"])
+    assert res.exit_code == 2 and "cannot corrupt" in res.output

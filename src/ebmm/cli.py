@@ -165,7 +165,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         model = Architecture.from_config(mcfg)
     else:
         model = baseline
-    if Distortion.parse(tcfg.distortion).count > model.dim:
+    if Distortion.parse(tcfg.distortion).extent > model.dim:
         raise click.BadParameter(f"cannot corrupt more than {model.dim} positions", param_hint="--distortion")
     try:
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
@@ -323,14 +323,14 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
         dim = memories[memory_name].dim
         memories.update({n: _load_memory(n, dim=dim) for n in hopfield_names() if n != memory_name})
     for m in memories.values():
-        if dist.count > m.dim:
-            raise click.BadParameter(f"cannot corrupt {dist.count} of {m.dim} positions", param_hint="--distortion")
+        if dist.extent > m.dim:
+            raise click.BadParameter(f"cannot corrupt {dist} in {m.dim}-dimensional patterns", param_hint="--distortion")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
                                progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
     sizes = {name: m.memory_size() for name, m in memories.items()}
-    md = table_markdown(results, PAPER_TABLE1 if dist.count == 64 else None, sizes)
+    md = table_markdown(results, PAPER_TABLE1 if dist.count == 64 and dist.kind != "mask" else None, sizes)
     record = {"command": _command_line(), "distortion": str(dist), "clamp_known": clamp_known, "min_patterns": min_patterns, "seed": seed,
               "memory_size": sizes,
               "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
@@ -526,8 +526,8 @@ def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, 
     _set_threads(threads)
     dist = _parse_distortion(distortion)
     memory = _load_memory(memory_name)
-    if dist.count > memory.dim:
-        raise click.BadParameter(f"cannot corrupt {dist.count} of {memory.dim} positions", param_hint="--distortion")
+    if dist.extent > memory.dim:
+        raise click.BadParameter(f"cannot corrupt {dist} in {memory.dim}-dimensional patterns", param_hint="--distortion")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         result = find_capacity(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
@@ -773,7 +773,7 @@ def table1(systems, patterns, distortion, steps, pretrained, train_missing, use,
     unknown = [s for s in chosen if s not in known]
     if unknown:
         raise click.BadParameter(f"unknown systems {unknown}; choose from {known}", param_hint="--systems")
-    if dist.count > 128:
+    if dist.extent > 128:
         raise click.BadParameter("cannot corrupt more than 128 positions", param_hint="--distortion")
     given = {}
     for item in use:

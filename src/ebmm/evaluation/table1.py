@@ -190,7 +190,7 @@ def table1_markdown(results: dict[str, dict[int, ErrorStats]], sizes: dict[str, 
     for name, row in results.items():
         lines.append(f"| {name} | {sizes[name]} | " + " | ".join(str(row[n]) for n in ns) + " |")
         label = PAPER_ROWS.get(name)
-        if label and dist.count == 64:
+        if label and dist.count == 64 and dist.kind != "mask":
             by_n = dict(zip(PAPER_PATTERNS, PAPER_TABLE1[label]))
             lines.append(f"| *paper: {label}* | 8256 | " + " | ".join(f"*{by_n[n]}*" if n in by_n else "" for n in ns) + " |")
     return "\n".join(lines)

@@ -103,8 +103,8 @@ class BinaryTask:
     def __post_init__(self):
         if not isinstance(self.corruption, Distortion):
             raise ValueError(f"binary patterns take a distortion like 'erase:64', got {self.corruption}")
-        if self.corruption.count > self.dim:
-            raise ValueError(f"cannot corrupt {self.corruption.count} of {self.dim} positions")
+        if self.corruption.extent > self.dim:
+            raise ValueError(f"cannot corrupt {self.corruption} in {self.dim}-dimensional patterns")
 
     def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None, known=False):
         _check_split(split)
