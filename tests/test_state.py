@@ -104,3 +104,22 @@ def test_cli_write_then_append_then_recall_from_the_state(tmp_path):
     assert res.exit_code == 2 and "written by" in res.output and not (tmp_path / "r2.npy").exists()
     res = runner.invoke(main, ["recall", "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r3.npy")])
     assert res.exit_code == 2 and "--store" in res.output
+
+
+@pytest.mark.parametrize("name", ["binary-erase", "hopfield-storkey"])
+def test_an_empty_state_filled_equals_a_fresh_write(name):
+    memory = ebmm.load(name)
+    x = _patterns(24, 5)
+    empty = memory.empty_state()
+    assert len(empty) == 0
+    filled = memory.write(x, state=empty)
+    whole = memory.write(x)
+    assert len(filled) == 24
+    for k in whole.tensors:
+        torch.testing.assert_close(filled.tensors[k], whole.tensors[k], atol=1e-6, rtol=0)
+    batch = memory.empty_state(batch_size=3)
+    assert memory.write(np.stack([x] * 3), state=batch).batch_size == 3
+    with pytest.raises(ValueError, match="batch_size"):
+        memory.empty_state(batch_size=0)
+    with pytest.raises(ValueError, match="no empty state"):
+        HopfieldMemory("pseudo_inverse_zero_diagonal").empty_state()

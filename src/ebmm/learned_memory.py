@@ -41,6 +41,9 @@ class LearnedMemory(AssociativeMemory):
     def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.model.write_more(self.params, tensors, patterns)
 
+    def _empty(self, batch_size: int) -> dict[str, Tensor]:
+        return {k: v.expand(batch_size, *v.shape) for k, v in self.params["init"].items()}  # θ̄
+
     def fingerprint(self) -> str:
         """The model kind plus a SHA-256 of its configuration and every meta-parameter."""
         import hashlib

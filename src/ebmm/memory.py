@@ -203,6 +203,22 @@ class AssociativeMemory(ABC):
     #: whether :meth:`write` can add patterns to a written state
     supports_incremental_write: bool = False
 
+    def empty_state(self, batch_size: int | None = None) -> MemoryState:
+        """A state holding no patterns (``len == 0``), to fill with ``write(patterns,
+        state=...)``: the memory's initial weights (θ̄ for EBMM, zeros for a Hopfield network).
+        ``batch_size`` B gives B independent empty sets (then write ``(B, N, d)`` batches)."""
+        if not self.supports_incremental_write:
+            raise ValueError(f"{self.name} cannot add patterns to a written state, so it has no empty state to fill")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        b = batch_size or 1
+        tensors = self._empty(b)
+        return MemoryState({k: v.detach().clone() for k, v in tensors.items()}, 0, b, batch_size is not None, self)
+
+    def _empty(self, batch_size: int) -> dict[str, Tensor]:
+        """The tensors of ``batch_size`` empty states (memories with incremental writes)."""
+        raise NotImplementedError
+
     def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         """Add ``patterns (B, N, *event)`` to a written state's tensors (memories with
         :attr:`supports_incremental_write`)."""

@@ -365,6 +365,10 @@ class HopfieldMemory(AssociativeMemory):
     def fingerprint(self) -> str:
         return f"HopfieldMemory:{self.rule}:{self.dim}"
 
+    def _empty(self, batch_size: int) -> dict[str, Tensor]:
+        d = self.dim
+        return {"weights_upper": torch.zeros(batch_size, d * (d - 1) // 2), "diagonal": torch.zeros(batch_size, d)}
+
     def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
         return self._retrieve(queries, tensors, trajectory, None)
 
