@@ -87,8 +87,8 @@ def train():
 @train.command("binary")
 @_training_options
 @click.option("--preset", type=click.Choice(["slots", "slots-replace", "fast", "paper", "tiny"]), default="slots", show_default=True,
-              help="Base configuration (slots: the slot energy written one pattern per step; slots-replace: the same "
-                   "tuned for replace:64 queries; fast: the log-cosh energy; paper: the paper's gated RNN); the options "
+              help="Base configuration (slots: the slot energy written one pattern per step; slots-replace: the same memory "
+                   "trained under replace:64; fast: the log-cosh energy; paper: the paper's gated RNN); the options "
                    "below override its fields.")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Patterns stored per episode.")
 @click.option("--min-patterns", type=click.IntRange(1),
