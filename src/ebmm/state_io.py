@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .errors import CheckpointError
 from .memory import AssociativeMemory, MemoryState
+from .meta.checkpoint import read_safetensors
 
 STATE_FORMAT = "ebmm-state-1"
 
@@ -55,16 +55,7 @@ def load_state(path: str | Path, memory: AssociativeMemory) -> MemoryState:
     ``ValueError`` for a state written by another memory.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no state file at {path}")
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is not a readable state file (corrupt or truncated?): {e}") from e
+    meta, tensors = read_safetensors(path, "state")
     if meta.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path} is not an ebmm memory state (format {meta.get('format')!r}, expected {STATE_FORMAT!r})")
     try:

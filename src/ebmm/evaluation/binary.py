@@ -72,25 +72,44 @@ def evaluate_task(
     if n_patterns < 1:
         raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
     batches = max(math.ceil(min_patterns / n_patterns), min_batches)
-    gen = torch.Generator().manual_seed(seed)
-    per_batch, query = [], []
-    done = 0
-    while done < batches:
-        b = min(chunk, batches - done)
-        x, q, known = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen, known=True)
-        r = torch.from_numpy(memory.read(q, memory.write(x), known=known if clamp_known else None))
-        per_batch.append(task.error(r, x).mean(-1))
-        query.append(task.error(q, x).mean(-1))
-        done += b
-    errs = torch.cat(per_batch).numpy()
+    errs, query = per_set_errors(memory, task, n_patterns, batches, corruption=corruption, chunk=chunk, seed=seed,
+                                 split=split, clamp_known=clamp_known)
     return ErrorStats(
         mean=float(errs.mean()),
         p5=float(np.percentile(errs, 5)),
         p95=float(np.percentile(errs, 95)),
         patterns=batches * n_patterns,
         batches=batches,
-        query_mean=float(torch.cat(query).mean()),
+        query_mean=float(query.mean()),
     )
+
+
+def per_set_errors(
+    memory: AssociativeMemory,
+    task: EpisodeTask,
+    n_patterns: int,
+    sets: int,
+    *,
+    corruption: Distortion | Occlusion | None = None,
+    chunk: int = 32,
+    seed: int = 1234,
+    split: str = "eval",
+    clamp_known: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Store ``sets`` independent sets of ``n_patterns`` from ``task`` (``chunk`` sets per call)
+    and return each set's mean error of the retrievals and of the queries themselves, both
+    ``(sets,)``. The loop behind :func:`evaluate_task` and the capacity finder."""
+    gen = torch.Generator().manual_seed(seed)
+    per_set, query = [], []
+    done = 0
+    while done < sets:
+        b = min(chunk, sets - done)
+        x, q, known = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen, known=True)
+        r = torch.from_numpy(memory.read(q, memory.write(x), known=known if clamp_known else None))
+        per_set.append(task.error(r, x).mean(-1))
+        query.append(task.error(q, x).mean(-1))
+        done += b
+    return torch.cat(per_set).numpy(), torch.cat(query).numpy()
 
 
 def evaluate_binary(

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
 from ..memory import AssociativeMemory
 from ..tasks import BinaryTask, Distortion
+from .binary import per_set_errors
 
 
 @dataclass(frozen=True)
@@ -47,26 +47,11 @@ class Capacity:
 
 
 def _probe(memory, task, n, min_patterns, seed, z, clamp_known) -> Probe:
-    gen_seed = seed + n  # every N its own episodes, the same for every memory
-    errs = _per_set_errors(memory, task, n, min_patterns, gen_seed, clamp_known)
+    # every N its own episodes (seed + n), the same for every memory
+    errs, _ = per_set_errors(memory, task, n, max(math.ceil(min_patterns / n), 8), seed=seed + n, clamp_known=clamp_known)
     mean = float(errs.mean())
     half = z * float(errs.std(ddof=1)) / math.sqrt(len(errs)) if len(errs) > 1 else float("inf")
     return Probe(n, mean, max(0.0, mean - half), mean + half, len(errs) * n)
-
-
-def _per_set_errors(memory, task, n, min_patterns, seed, clamp_known) -> np.ndarray:
-    """Mean error bits of each stored set (the protocol of :func:`evaluate_task`)."""
-    batches = max(math.ceil(min_patterns / n), 8)
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    done = 0
-    while done < batches:
-        b = min(32, batches - done)
-        x, q, known = task.sample(b, n, split="eval", generator=gen, known=True)
-        r = torch.from_numpy(memory.read(q, memory.write(x), known=known if clamp_known else None))
-        out.append(task.error(r, x).mean(-1))
-        done += b
-    return torch.cat(out).numpy()
 
 
 def find_capacity(

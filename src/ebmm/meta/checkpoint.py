@@ -99,6 +99,21 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
     return path
 
 
+def read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, Tensor]]:
+    """``(metadata, tensors)`` of a safetensors file; :class:`~ebmm.errors.CheckpointError` if it
+    is missing, unreadable or truncated (``what`` names the file's role in the message)."""
+    if not path.is_file():
+        raise CheckpointError(f"no {what} file at {path}")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        return meta, load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from e
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read and validate a checkpoint.
 
@@ -106,16 +121,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     truncated, of another format, or its tensors do not match its own configuration.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint file at {path}")
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from e
+    meta, tensors = read_safetensors(path, "checkpoint")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an ebmm memory (format {meta.get('format')!r}, expected {FORMAT!r})")
     try:
