@@ -273,7 +273,9 @@ def bench_latency(n: int, dim: int, seed: int, min_reps: int, min_seconds: float
     gen = torch.Generator().manual_seed(seed)
     x, q = sample_episodes(1, n, dim, DISTORTION, generator=gen)
     patterns, queries = x[0].numpy(), q[0].numpy()  # what a user passes: numpy (N, d)
-    memories: list[tuple[str, Any]] = [("log-cosh (fast preset, untrained)", EnergyMemory(PRESETS["fast"][0], name="logcosh"))]
+    memories: list[tuple[str, Any]] = [("log-cosh (fast preset, untrained)", EnergyMemory(PRESETS["fast"][0], name="logcosh")),
+                                       ("slot energy (slots preset, the shipped memories' layout)",
+                                        EnergyMemory(PRESETS["slots"][0], name="slots"))]
     memories += [(f"hopfield-{rule} (sync)", HopfieldMemory(rule, dim=dim)) for rule in HOPFIELD_RULES]
     rows = []
     for label, memory in memories:
