@@ -123,3 +123,28 @@ def test_an_empty_state_filled_equals_a_fresh_write(name):
         memory.empty_state(batch_size=0)
     with pytest.raises(ValueError, match="no empty state"):
         HopfieldMemory("pseudo_inverse_zero_diagonal").empty_state()
+
+
+def test_training_in_chunks_writes_episodes_incrementally(tiny_memory_config, tiny_train_config):
+    import dataclasses
+
+    from ebmm.meta.model import Architecture, meta_loss
+    from ebmm.meta.trainer import train
+    from ebmm.presets import PRESETS
+
+    gen = torch.Generator().manual_seed(8)
+    x = random_patterns((2, 12, 128), generator=gen)
+    q = Distortion.parse("erase:64").apply(x, generator=gen)
+    slots = Architecture.from_config(PRESETS["slots"][0])
+    p = slots.init_params()
+    whole, chunked = meta_loss(slots, p, x, q), meta_loss(slots, p, x, q, chunks=3)
+    torch.testing.assert_close(chunked[0], whole[0], rtol=0, atol=0)  # a sequential write is already incremental
+    logcosh = Architecture.from_config(dataclasses.replace(tiny_memory_config, max_patterns=12))
+    xs, qs = x[..., :32], q[..., :32]
+    lp = logcosh.init_params()
+    assert not torch.equal(meta_loss(logcosh, lp, xs, qs, chunks=3)[0], meta_loss(logcosh, lp, xs, qs)[0])
+    result = train(tiny_memory_config, dataclasses.replace(tiny_train_config, steps=3, eval_every=0, write_chunks=2),
+                   progress=False)
+    assert result.step == 3 and result.skipped == 0
+    with pytest.raises(ValueError, match="write_chunks"):
+        dataclasses.replace(tiny_train_config, write_chunks=99)

@@ -107,9 +107,11 @@ def train():
               help="Patterns per write step: 0 = all (the paper's eq. 4), 1 = one at a time (the slots preset).")
 @click.option("--clamp-known/--no-clamp-known", default=None,
               help="Train under clamped completion: the read holds each query's intact entries fixed.")
+@click.option("--episode-chunks", type=click.IntRange(1),
+              help="Write each training episode in C consecutive chunks (write, then write more), for incremental use.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
-                 read_steps, write_steps, write_chunk, clamp_known, lr, clip_norm, seed, compile_, checkpoint_every, eval_every,
-                 threads, quiet):
+                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, seed, compile_,
+                 checkpoint_every, eval_every, threads, quiet):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
     from .meta.protocol import model_from_config, system_kinds
@@ -144,7 +146,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
             raise click.BadParameter(str(e), param_hint="--distortion") from None
     tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
-                           eval_every=eval_every, clamp_known=clamp_known)
+                           eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks)
     if baseline is None:
         ekw = dict(mcfg.energy.kwargs)
         if energy is not None and energy != mcfg.energy.kind:
@@ -169,7 +171,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         raise click.BadParameter(f"cannot corrupt more than {model.dim} positions", param_hint="--distortion")
     try:
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
-    except EBMMError as e:
+    except (EBMMError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     _echo_summary(result, out_dir)
 

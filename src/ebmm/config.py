@@ -133,6 +133,9 @@ class TrainConfig:
     # Clamped completion: the read is told which query entries are intact and holds them fixed
     # (train and evaluate under that protocol; see AssociativeMemory.read's ``known``).
     clamp_known: bool = False
+    # Write each training episode in this many consecutive chunks (write, then write more into
+    # the state), so that the learned rates suit incremental use (energy memories only).
+    write_chunks: int = 1
     checkpoint_every: int = 500
     compile: bool = False
 
@@ -148,6 +151,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if any(not (isinstance(v, (int, float)) and v >= 0) for v in self.group_lr.values()):
             raise ValueError(f"group_lr multipliers must be numbers >= 0 (0 freezes a group), got {self.group_lr}")
+        if self.write_chunks < 1 or self.write_chunks > self.patterns:
+            raise ValueError(f"write_chunks must be in [1, patterns={self.patterns}], got {self.write_chunks}")
         if any(n < 1 for n in self.eval_patterns) or self.cpu_budget_s < 0:
             raise ValueError("eval_patterns must be >= 1 and cpu_budget_s >= 0")
         if self.clip_norm < 0 or self.spike_factor < 0 or self.clip_relative < 0 or self.spike_window < 1:

@@ -102,9 +102,9 @@ class Architecture:
 
     def loss(
         self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
-        known: Tensor | None = None,
+        known: Tensor | None = None, chunks: int = 1,
     ) -> tuple[Tensor, Tensor]:
-        return meta_loss(self, params, patterns, queries, self.config.read.train_leak, mask, known)
+        return meta_loss(self, params, patterns, queries, self.config.read.train_leak, mask, known, chunks)
 
     def write(self, params: MetaParams, patterns: Tensor) -> Params:
         return write_batch(self, params, patterns)
@@ -270,6 +270,7 @@ def meta_loss(
     leak: float = 0.0,
     mask: Tensor | None = None,
     known: Tensor | None = None,
+    chunks: int = 1,
 ) -> tuple[Tensor, Tensor]:
     """The meta-training objective: squared reconstruction error summed over all K read
     iterates (and over each pattern's entries), averaged over each episode's stored patterns,
@@ -280,10 +281,20 @@ def meta_loss(
 
     **Arguments:** ``patterns (B, N, *event)`` stored; ``queries (B, N, *event)`` their
     distortions; ``mask (B, N)`` which patterns are stored and scored (None: all); ``known
-    (B, N, *event)`` bool, the intact entries a clamped read holds fixed (None: no clamping).
+    (B, N, *event)`` bool, the intact entries a clamped read holds fixed (None: no clamping);
+    ``chunks`` writes each episode in that many consecutive parts (:func:`write_more` after the
+    first), as a memory used incrementally would be.
     **Returns:** ``(loss, final_iterate (B, N, *event))``.
     """
-    theta = write_batch(arch, params, patterns, mask)
+    axis = 1
+    bounds = torch.linspace(0, patterns.shape[axis], chunks + 1).round().long().tolist()
+    theta = None
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        part, part_mask = patterns[:, a:b], None if mask is None else mask[:, a:b]
+        if theta is None:
+            theta = write_batch(arch, params, part, part_mask)
+        else:
+            theta = write_episode(arch, {**params, "init": theta}, part, part_mask)
     iterates = read_batch(arch, params, theta, queries, leak, known)  # (B, K, N, *event)
     sq = sum_event((iterates - patterns.unsqueeze(1)).pow(2), arch.event_dims)  # (B, K, N)
     if mask is not None:

@@ -8,6 +8,7 @@ The library never reads argv; the CLI builds the configs and calls :func:`train`
 from __future__ import annotations
 
 import json
+import functools
 import math
 import signal
 import statistics
@@ -113,8 +114,13 @@ class MetaStep:
     ``torch.compile`` (the ``torch.func`` form compiles; autograd's double backward does not).
     """
 
-    def __init__(self, model: LearnedModel, compile: bool):
-        fn = torch.func.grad_and_value(model.loss, has_aux=True)
+    def __init__(self, model: LearnedModel, compile: bool, write_chunks: int = 1):
+        loss = model.loss
+        if write_chunks > 1:
+            if not hasattr(model, "write_more"):
+                raise ValueError(f"{model.kind} cannot write an episode in chunks (it has no incremental write)")
+            loss = functools.partial(model.loss, chunks=write_chunks)
+        fn = torch.func.grad_and_value(loss, has_aux=True)
         self._fn = torch.compile(fn, dynamic=False) if compile else fn
 
     def __call__(self, params: MetaParams, x: Tensor, q: Tensor, mask: Tensor | None = None,
@@ -291,7 +297,7 @@ def train(
         opt.load_state_dict(opt_state)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg), last_epoch=step - 1)
 
-    meta_step = MetaStep(model, cfg.compile)
+    meta_step = MetaStep(model, cfg.compile, cfg.write_chunks)
     guard = SpikeGuard(cfg.spike_factor, cfg.spike_window, norm_history)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
