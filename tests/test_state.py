@@ -51,9 +51,9 @@ def test_memories_that_cannot_add_patterns_say_so(tiny_memory_config):
     from ebmm.learned_memory import LearnedMemory
     from ebmm.meta.protocol import model_from_config
 
-    mn = LearnedMemory(model_from_config("memory_networks", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mn")
+    mh = LearnedMemory(model_from_config("modern_hopfield", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mh")
     with pytest.raises(ValueError, match="cannot add patterns"):
-        mn.write(_patterns(4, d=32), state=mn.write(_patterns(4, d=32)))
+        mh.write(_patterns(4, d=32), state=mh.write(_patterns(4, d=32)))
     from ebmm.meta.model import Architecture, init_params
 
     e = ebmm.EnergyMemory(tiny_memory_config)
@@ -148,3 +148,25 @@ def test_training_in_chunks_writes_episodes_incrementally(tiny_memory_config, ti
     assert result.step == 3 and result.skipped == 0
     with pytest.raises(ValueError, match="write_chunks"):
         dataclasses.replace(tiny_train_config, write_chunks=99)
+
+
+def test_slot_baselines_continue_their_own_write():
+    from ebmm.learned_memory import LearnedMemory
+    from ebmm.meta.protocol import model_from_config
+
+    x = _patterns(12, 9, d=32)
+    mann = LearnedMemory(model_from_config("mann", {"dim": 32, "max_patterns": 16, "slots": 16, "width": 20}), name="mann")
+    whole = mann.write(x)
+    parts = mann.write(x[8:], state=mann.write(x[:8], state=mann.empty_state()))
+    for k in whole.tensors:
+        torch.testing.assert_close(parts.tensors[k], whole.tensors[k], rtol=1e-5, atol=1e-6)
+    mn = LearnedMemory(model_from_config("memory_networks", {"dim": 32, "max_patterns": 16, "budget": 16 * 33}), name="mn")
+    assert mn.model.slots == 16
+    whole = mn.write(x)
+    parts = mn.write(x[5:], state=mn.write(x[:5]))
+    torch.testing.assert_close(parts.tensors["slots"], whole.tensors["slots"], rtol=1e-6, atol=1e-6)
+    import warnings
+
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="would overwrite"):
+        warnings.simplefilter("ignore", ebmm.CapacityWarning)
+        mn.write(_patterns(8, 10, d=32), state=parts)  # 12 + 8 > 16 slots

@@ -42,7 +42,10 @@ class LearnedMemory(AssociativeMemory):
         return self.model.write_more(self.params, tensors, patterns)
 
     def _empty(self, batch_size: int) -> dict[str, Tensor]:
-        return {k: v.expand(batch_size, *v.shape) for k, v in self.params["init"].items()}  # θ̄
+        empty = getattr(self.model, "empty_state", None)  # a baseline's all-zero state
+        if empty is not None:
+            return empty(batch_size)
+        return {k: v.expand(batch_size, *v.shape) for k, v in self.params["init"].items()}  # EBMM: θ̄
 
     def fingerprint(self) -> str:
         """The model kind plus a SHA-256 of its configuration and every meta-parameter."""

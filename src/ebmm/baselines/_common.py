@@ -122,6 +122,10 @@ class LearnedBaseline:
     def memory_size(self) -> int:
         return memory_size({name: torch.zeros(shape) for name, shape in self._state_shapes().items()})
 
+    def empty_state(self, batch_size: int) -> dict[str, Tensor]:
+        """The state of ``batch_size`` memories holding nothing: zeros of the declared shapes."""
+        return {name: torch.zeros(batch_size, *shape) for name, shape in self._state_shapes().items()}
+
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each tensor of one episode's memory state."""
         raise NotImplementedError

@@ -109,15 +109,21 @@ class MANN(LearnedBaseline):
             "usage": {"decay_logit": torch.tensor(logit(0.95))},
         }
 
-    def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+    def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None,
+              state: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` -> ``{"memory": (B, S, W), "usage": (B, S), "read_weights": (B, S)}``;
-        a pattern left out by ``mask (B, N)`` (0/1, None: none) leaves the state as it is."""
+        a pattern left out by ``mask (B, N)`` (0/1, None: none) leaves the state as it is. From
+        ``state`` (None: an empty memory) the writes continue exactly as if every pattern had
+        been written in one call."""
         b, n, _ = patterns.shape
         keys, strength, gate = self.heads(params, controller(params, patterns))  # (B,N,W) (B,N) (B,N)
         gamma = torch.sigmoid(params["usage"]["decay_logit"])
-        memory = patterns.new_zeros(b, self.slots, self.width)
-        usage = patterns.new_zeros(b, self.slots)
-        w_read = patterns.new_zeros(b, self.slots)
+        if state is None:
+            memory = patterns.new_zeros(b, self.slots, self.width)
+            usage = patterns.new_zeros(b, self.slots)
+            w_read = patterns.new_zeros(b, self.slots)
+        else:
+            memory, usage, w_read = state["memory"], state["usage"], state["read_weights"]
         for t in range(n):
             w_lu = F.one_hot(usage.argmin(dim=-1), self.slots).to(patterns.dtype)  # (B, S)
             g = gate[:, t].unsqueeze(-1)
@@ -134,6 +140,10 @@ class MANN(LearnedBaseline):
                 w_read = blend(keep, new_read, w_read)
                 usage = blend(keep, new_usage, usage)
         return {"memory": memory, "usage": usage, "read_weights": w_read}
+
+    def write_more(self, params: MetaParams, state: dict[str, Tensor], patterns: Tensor) -> dict[str, Tensor]:
+        """Add ``patterns (B, N, d)`` to a written state (the LRUA writes simply continue)."""
+        return self.write(params, patterns, state=state)
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> retrievals ``(B, M, d)`` (or ``(B, 2, M, d)``: query, retrieval)."""

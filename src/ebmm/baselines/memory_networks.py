@@ -123,6 +123,23 @@ class MemoryNetwork(SlotMemory):
         codes = (2 * patterns - 1) @ e["memory"].T + e["memory_bias"]  # (B, N, c)
         return {"slots": write_slots(codes, self.slots, mask)}
 
+    def write_more(self, params: MetaParams, state: dict[str, Tensor], patterns: Tensor) -> dict[str, Tensor]:
+        """Add ``patterns (B, N, d)`` to a written state: their codes fill the next free slots, as
+        if written in one call. The state does not record which slot is oldest once every slot
+        is written, so adding beyond the free slots raises ``ValueError``."""
+        slots = state["slots"]
+        held = (slots[..., -1] > 0.5).sum(-1)  # (B,) written slots, filled in order from slot 0
+        n = patterns.shape[1]
+        if int(held.max()) + n > self.slots:
+            raise ValueError(f"memory_networks: {int(held.max())} of its {self.slots} slots are written; adding {n} "
+                             "patterns would overwrite in an order its state does not record — write them all at once")
+        e = params["embed"]
+        codes = (2 * patterns - 1) @ e["memory"].T + e["memory_bias"]  # (B, N, c)
+        position = held.unsqueeze(1) + torch.arange(n, device=patterns.device)  # (B, N)
+        where = F.one_hot(position, self.slots).to(codes.dtype)  # (B, N, S)
+        flagged = torch.cat([codes, codes.new_ones(*codes.shape[:-1], 1)], dim=-1)
+        return {"slots": slots + where.transpose(1, 2) @ flagged}
+
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)`` (``(B, 2, M, d)`` with ``trajectory``)."""
         codes, written = split_slots(state["slots"])  # (B, S, c), (B, S)
