@@ -221,14 +221,17 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor, mask
     )
 
 
-def write_more(arch: Architecture, params: MetaParams, theta: Params, patterns: Tensor) -> Params:
+def write_more(
+    arch: Architecture, params: MetaParams, theta: Params, patterns: Tensor, mask: Tensor | None = None
+) -> Params:
     """Continue writing: the same T write steps on the writing loss of the new ``patterns (B, N,
     *event)``, starting from the written weights ``theta`` (leading axis B) instead of θ̄. The
     prior term, if on, then pulls towards ``theta`` — what the memory held before these
     patterns — rather than towards θ̄, so that adding patterns does not undo the earlier
     writes. With the slot energy's sequential write (``chunk = 1``, no prior term), writing N₁
-    patterns and then N₂ more gives exactly the weights of writing all N₁ + N₂ at once."""
-    return write_episode(arch, {**params, "init": theta}, patterns)
+    patterns and then N₂ more gives exactly the weights of writing all N₁ + N₂ at once.
+    ``mask (B, N)`` marks the patterns really added (as in :func:`write_batch`)."""
+    return write_episode(arch, {**params, "init": theta}, patterns, mask)
 
 
 def read_episode(
@@ -286,15 +289,11 @@ def meta_loss(
     first), as a memory used incrementally would be.
     **Returns:** ``(loss, final_iterate (B, N, *event))``.
     """
-    axis = 1
-    bounds = torch.linspace(0, patterns.shape[axis], chunks + 1).round().long().tolist()
+    bounds = torch.linspace(0, patterns.shape[1], chunks + 1).round().long().tolist()
     theta = None
     for a, b in zip(bounds[:-1], bounds[1:]):
         part, part_mask = patterns[:, a:b], None if mask is None else mask[:, a:b]
-        if theta is None:
-            theta = write_batch(arch, params, part, part_mask)
-        else:
-            theta = write_episode(arch, {**params, "init": theta}, part, part_mask)
+        theta = write_batch(arch, params, part, part_mask) if theta is None else write_more(arch, params, theta, part, part_mask)
     iterates = read_batch(arch, params, theta, queries, leak, known)  # (B, K, N, *event)
     sq = sum_event((iterates - patterns.unsqueeze(1)).pow(2), arch.event_dims)  # (B, K, N)
     if mask is not None:
