@@ -68,7 +68,11 @@ def _resumed(out_dir: Path, task: str):
 
 
 def _echo_summary(result, out_dir: Path, **extra):
-    """The one JSON line a training command prints when it ends."""
+    """The one JSON line a training command prints when it ends (rank 0 only, under torchrun)."""
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return
     click.echo(json.dumps({"step": result.step, "skipped_steps": result.skipped, "train_cpu_s": round(result.train_cpu_s, 1), **extra,
                            f"final_eval_{result.metric}": result.final_eval_error,
                            f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}))

@@ -35,6 +35,7 @@ from ..tasks import (
     task_from_config,
 )
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .distributed import world_from_env
 from .model import Architecture
 from .protocol import LearnedModel, MetaParams
 
@@ -265,6 +266,9 @@ def train(
     if isinstance(model, MemoryConfig):
         model = Architecture.from_config(model)
     cfg = train_config
+    world = world_from_env()  # several processes under torchrun: each trains on its share of the episodes
+    if cfg.episodes % world.size:
+        raise ValueError(f"{cfg.episodes} episodes per step do not split over {world.size} processes")
     if task is None:
         task = task_from_config(cfg.task, model.dim, cfg.distortion, cfg.dataset, cfg.data_path)
     step, skipped, opt_state = 0, 0, None
@@ -299,6 +303,8 @@ def train(
 
     meta_step = MetaStep(model, cfg.compile, cfg.write_chunks)
     guard = SpikeGuard(cfg.spike_factor, cfg.spike_window, norm_history)
+    if not world.is_main:  # only rank 0 writes (all ranks have read the checkpoint to resume)
+        out, progress = None, False
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(
@@ -343,12 +349,15 @@ def train(
     t0, steps_since = time.perf_counter(), 0
     restore_sigterm = _sigterm_as_interrupt()
     try:
-        while step < cfg.steps and not (cfg.cpu_budget_s and cpu_s >= cfg.cpu_budget_s):
+        while step < cfg.steps and not world.any(bool(cfg.cpu_budget_s) and cpu_s >= cfg.cpu_budget_s):
             c0 = time.process_time()
             gen = episode_generator(cfg.seed, step)
             x, q, known = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, step), generator=gen, known=True)
             mask = pattern_mask(cfg, gen)
+            if world.size > 1:  # the same draws on every rank; each keeps its share
+                x, q, known, mask = (world.share(t, cfg.episodes) for t in (x, q, known, mask))
             grads, loss, last = meta_step(params, x, q, mask, known if cfg.clamp_known else None)
+            world.mean_([*leaves(grads), loss])
             finite = bool(torch.isfinite(loss))
             norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm, guard, cfg.clip_relative)
             skipped += not applied
@@ -357,7 +366,7 @@ def train(
             step += 1
             steps_since += 1
             cpu_s += time.process_time() - c0
-            out_of_budget = bool(cfg.cpu_budget_s) and cpu_s >= cfg.cpu_budget_s
+            out_of_budget = world.any(bool(cfg.cpu_budget_s) and cpu_s >= cfg.cpu_budget_s)
             wrong = task.error(last, x)
             bits = float(wrong.mean() if mask is None else (wrong * mask).sum() / mask.sum())
             if step % cfg.log_every == 0 or step == cfg.steps or out_of_budget:

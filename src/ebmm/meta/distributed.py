@@ -1,0 +1,68 @@
+"""Data-parallel meta-training under ``torchrun``: which rank this process is, and the few
+collective operations the trainer needs.
+
+Launched by ``torchrun --standalone --nproc-per-node=P -m ebmm train binary ...`` (the launcher
+sets ``WORLD_SIZE``, ``RANK`` and the rendezvous variables), every rank draws the *same* episodes
+of a step from ``(seed, step)`` and keeps its own contiguous share, so the union over ranks is
+exactly the episodes a single process would train on. Each rank's meta-loss is the mean over its
+episodes; the gradients are averaged over ranks with an all-reduce of the ``MetaParams`` leaves,
+which is the gradient of the single-process loss (the mean over all episodes) when the shares are
+equal. Every rank then applies the same update, so the parameters stay identical without a
+broadcast; rank 0 alone writes metrics and checkpoints. Backend: ``gloo`` on the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes (``size == 1``: no distribution)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this rank writes metrics and checkpoints."""
+        return self.rank == 0
+
+    def share(self, t: Tensor | None, total: int) -> Tensor | None:
+        """This rank's contiguous share of the leading axis (``total`` items, divisible by ``size``)."""
+        if t is None or self.size == 1:
+            return t
+        per = total // self.size
+        return t[self.rank * per : (self.rank + 1) * per]
+
+    def mean_(self, tensors: list[Tensor]) -> None:
+        """Average ``tensors`` over ranks, in place."""
+        if self.size == 1:
+            return
+        for t in tensors:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+            t.div_(self.size)
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any (keeps ranks stopping together)."""
+        if self.size == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+
+def world_from_env() -> World:
+    """The :class:`World` of this process: from ``torchrun``'s environment when ``WORLD_SIZE > 1``
+    (initialising the ``gloo`` process group if needed), else a single process."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    return World(dist.get_rank(), dist.get_world_size())
