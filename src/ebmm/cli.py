@@ -448,12 +448,7 @@ def recall(memory_name, store_path, state_path, query_path, out_path, trajectory
     sources = ([("--store", store_path)] if store_path else []) + [("--queries", query_path)] + (
         [("--known", known_path)] if known_path else [])
     for hint, path in sources:
-        try:
-            arrays[hint] = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise click.BadParameter(f"{path} is not a readable .npy array: {e}", param_hint=hint) from None
-        if arrays[hint].ndim != 2:
-            raise click.BadParameter(f"{path}: expected a 2-D (rows, {memory.dim}) array, got shape {arrays[hint].shape}", param_hint=hint)
+        arrays[hint] = _load_rows(path, hint, memory.dim)
     known = arrays.get("--known")
     if known is None and clamp_known:
         queries = arrays["--queries"]
@@ -468,6 +463,19 @@ def recall(memory_name, store_path, state_path, query_path, out_path, trajectory
     np.save(out_path, result.astype(np.float32))
     click.echo(f"memory holds {len(state)} patterns, retrieved {arrays['--queries'].shape[0]} queries -> {out_path} {result.shape}",
                err=True)
+
+
+def _load_rows(path: Path, hint: str, dim: int):
+    """A 2-D ``(rows, dim)`` .npy array from ``path``, or a usage error naming option ``hint``."""
+    import numpy as np
+
+    try:
+        rows = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise click.BadParameter(f"{path} is not a readable .npy array: {e}", param_hint=hint) from None
+    if rows.ndim != 2:
+        raise click.BadParameter(f"{path}: expected a 2-D (rows, {dim}) array, got shape {rows.shape}", param_hint=hint)
+    return rows
 
 
 def _load_state(path: Path, memory):
@@ -491,17 +499,9 @@ def _load_state(path: Path, memory):
 def write(memory_name, store_path, state_path, state_out):
     """Write the rows of --store into a memory (a fresh one, or a saved --state) and save the
     state, for later `ebmm recall --state` or more `ebmm write --state`."""
-    import numpy as np
-
     memory = _load_memory(memory_name)
     state = _load_state(state_path, memory) if state_path is not None else None
-    try:
-        patterns = np.load(store_path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise click.BadParameter(f"{store_path} is not a readable .npy array: {e}", param_hint="--store") from None
-    if patterns.ndim != 2:
-        raise click.BadParameter(f"{store_path}: expected a 2-D (rows, {memory.dim}) array, got shape {patterns.shape}",
-                                 param_hint="--store")
+    patterns = _load_rows(store_path, "--store", memory.dim)
     try:
         new = memory.write(patterns, state=state)
     except (ValueError, TypeError) as e:

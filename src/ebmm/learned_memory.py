@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .memory import AssociativeMemory
 from .meta.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .meta.protocol import LearnedModel, MetaParams
+from .meta.protocol import LearnedModel, MetaParams, read_known
 
 
 class LearnedMemory(AssociativeMemory):
@@ -61,9 +61,7 @@ class LearnedMemory(AssociativeMemory):
         return f"{self.model.kind}:{h.hexdigest()[:32]}"
 
     def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
-        if getattr(self.model, "clamps_in_read", False):  # held fixed inside the read
-            return self.model.read(self.params, tensors, queries, trajectory, known=known)
-        return super()._read_known(queries, tensors, trajectory, known)
+        return read_known(self.model, self.params, tensors, queries, trajectory, known)
 
     @property
     def event_shape(self) -> tuple[int, ...]:

@@ -55,6 +55,20 @@ class MemoryState:
         return save_state(self, path)
 
 
+def _numeric_tensor(values: ArrayLike, what: str, expected: str) -> Tensor:
+    """``values`` (a tensor, numpy array or nested sequence of numbers) as a CPU tensor of its own
+    dtype; ``TypeError`` naming ``what`` for anything that is not numbers."""
+    if isinstance(values, Tensor):
+        return values.detach().to("cpu")
+    try:
+        arr = np.asarray(values)
+    except Exception as e:  # ragged lists and the like
+        raise TypeError(f"{what}: cannot convert to an array ({e})") from e
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{what}: expected {expected}, got dtype {arr.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
 def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str) -> tuple[Tensor, bool]:
     """Validate and convert user input to a float32 tensor ``(B, N, *event_shape)``.
 
@@ -65,24 +79,10 @@ def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str
     event = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
     e = len(event)
     shown = ", ".join(map(str, event))
-    if isinstance(values, Tensor):
-        t = values.detach().to("cpu")
-    else:
-        try:
-            arr = np.asarray(values)
-        except Exception as e:  # ragged lists and the like
-            raise TypeError(f"{what}: cannot convert to an array ({e})") from e
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"{what}: expected numbers, got dtype {arr.dtype}")
-        if np.iscomplexobj(arr):
-            raise TypeError(f"{what}: complex values are not patterns")
-        # range checks in the caller's precision: a float64 beyond float32's range must be
-        # reported as out of [0, 1], not turned into inf by the cast
-        _check_values(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64)) if arr.size else torch.zeros(0), what)
-        t = torch.from_numpy(arr.astype(np.float32, copy=False))
-    if t.is_complex():
+    given = _numeric_tensor(values, what, "numbers")
+    if given.is_complex():
         raise TypeError(f"{what}: complex values are not patterns")
-    t = t.float()
+    t = given.float()
     if t.dim() not in (e + 1, e + 2):
         raise ValueError(f"{what}: expected shape (N, {shown}) or (B, N, {shown}), got {tuple(t.shape)}")
     if tuple(t.shape[-e:]) != event:
@@ -91,7 +91,9 @@ def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str
         raise ValueError(f"{what}: this memory stores {kind}, got {'dimension' if e == 1 else 'shape'} {got}")
     if t.shape[-e - 1] == 0 or (t.dim() == e + 2 and t.shape[0] == 0):
         raise ValueError(f"{what}: empty set (shape {tuple(t.shape)})")
-    _check_values(t, what)
+    # range checks in the caller's dtype: a float64 beyond float32's range must be reported
+    # as out of [0, 1], not turned into inf by the cast
+    _check_values(given, what)
     batched = t.dim() == e + 2
     return (t if batched else t.unsqueeze(0)).contiguous(), batched
 
@@ -101,16 +103,7 @@ def as_known(values: ArrayLike, queries: Tensor, batched: bool) -> Tensor:
     numbers of the queries' shape as the user gave them, or of one query's shape (then it applies
     to every query). Returns a bool tensor ``(B, M, *event)``; raises ``ValueError`` /
     ``TypeError`` with a clear message."""
-    if isinstance(values, Tensor):
-        t = values.detach().to("cpu")
-    else:
-        try:
-            arr = np.asarray(values)
-        except Exception as e:
-            raise TypeError(f"known: cannot convert to an array ({e})") from e
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"known: expected booleans or 0/1, got dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+    t = _numeric_tensor(values, "known", "booleans or 0/1")
     if t.dtype != torch.bool:
         if t.is_complex() or not torch.isin(t.float(), torch.tensor([0.0, 1.0])).all():
             raise ValueError("known: expected booleans or 0/1 values (True where the query's entry is intact)")
@@ -124,6 +117,14 @@ def as_known(values: ArrayLike, queries: Tensor, batched: bool) -> Tensor:
     else:
         raise ValueError(f"known: expected shape {given} (like the queries) or {event} (one query), got {tuple(t.shape)}")
     return t.expand(queries.shape).contiguous()
+
+
+def keep_known(out: Tensor, queries: Tensor, known: Tensor, trajectory: bool) -> Tensor:
+    """``out`` with the ``known`` entries (bool, like ``queries (B, M, *event)``) set back to the
+    queries' values — in every iterate when ``out`` is a trajectory ``(B, S, M, *event)``."""
+    if trajectory:
+        return torch.where(known.unsqueeze(1), queries.unsqueeze(1), out)
+    return torch.where(known, queries, out)
 
 
 def _check_values(t: Tensor, what: str) -> None:
@@ -270,10 +271,7 @@ class AssociativeMemory(ABC):
         """:meth:`_read` under clamped completion, ``known (B, M, *event)`` bool. By default the
         known entries overwrite the output (every iterate of a trajectory); memories whose
         dynamics can hold them fixed at every step override this."""
-        out = self._read(queries, tensors, trajectory)
-        if trajectory:
-            return torch.where(known.unsqueeze(1), queries.unsqueeze(1), out)
-        return torch.where(known, queries, out)
+        return keep_known(self._read(queries, tensors, trajectory), queries, known, trajectory)
 
     def compatible(self, other: AssociativeMemory) -> bool:
         """Whether a state written by ``other`` can be read by this memory."""

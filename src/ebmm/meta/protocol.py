@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from torch import Tensor
 
+from ..memory import keep_known
+
 MetaParams = dict[str, dict[str, Tensor]]
 
 
@@ -54,6 +56,16 @@ class LearnedModel(Protocol):
 
     def memory_size(self) -> int:
         """Floats in one episode's memory state (counted by :func:`ebmm.memory_size`)."""
+
+
+def read_known(model: LearnedModel, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool,
+               known: Tensor) -> Tensor:
+    """A model's read under clamped completion, ``known`` (bool, like ``queries``): held fixed
+    inside the read by a model with ``clamps_in_read``, else overwritten in the output (in every
+    iterate of a trajectory)."""
+    if getattr(model, "clamps_in_read", False):
+        return model.read(params, state, queries, trajectory, known=known)
+    return keep_known(model.read(params, state, queries, trajectory), queries, known, trajectory)
 
 
 _KINDS: dict[str, type] = {}

@@ -37,7 +37,7 @@ from ..tasks import (
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .distributed import world_from_env
 from .model import Architecture
-from .protocol import LearnedModel, MetaParams
+from .protocol import LearnedModel, MetaParams, read_known
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 BEST_NAME = "best.safetensors"
@@ -231,12 +231,7 @@ def evaluate_params(
     x, q, known = task.sample(episodes, patterns, split="eval", corruption=spec, generator=gen, known=True)
     with torch.no_grad():
         state = model.write(params, x)
-        if not clamp_known:
-            retrieved = model.read(params, state, q, False)
-        elif getattr(model, "clamps_in_read", False):
-            retrieved = model.read(params, state, q, False, known=known)
-        else:
-            retrieved = torch.where(known, q, model.read(params, state, q, False))
+        retrieved = read_known(model, params, state, q, False, known) if clamp_known else model.read(params, state, q, False)
     return float(task.error(retrieved, x).mean())
 
 
