@@ -347,8 +347,7 @@ class HopfieldMemory(AssociativeMemory):
 
     def _write(self, patterns: Tensor) -> dict[str, Tensor]:
         s = to_spins(patterns)  # (B, N, d)
-        w = WRITE_RULES[self.rule](s)  # (B, d, d)
-        return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
+        return self._state(WRITE_RULES[self.rule](s))  # W (B, d, d)
 
     @property
     def supports_incremental_write(self) -> bool:  # type: ignore[override]
@@ -358,12 +357,19 @@ class HopfieldMemory(AssociativeMemory):
         return self.rule in WRITE_MORE_RULES
 
     def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-        w = unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])
-        w = WRITE_MORE_RULES[self.rule](w, to_spins(patterns))
-        return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
+        return self._state(WRITE_MORE_RULES[self.rule](self._matrix(tensors), to_spins(patterns)))
 
     def fingerprint(self) -> str:
         return f"HopfieldMemory:{self.rule}:{self.dim}"
+
+    @staticmethod
+    def _state(w: Tensor) -> dict[str, Tensor]:
+        """``W (B, d, d)`` -> the state's ``weights_upper`` and ``diagonal``."""
+        return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
+
+    def _matrix(self, tensors: dict[str, Tensor]) -> Tensor:
+        """The state's tensors -> ``W (B, d, d)``."""
+        return unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])
 
     def _empty(self, batch_size: int) -> dict[str, Tensor]:
         d = self.dim
@@ -376,7 +382,7 @@ class HopfieldMemory(AssociativeMemory):
         return self._retrieve(queries, tensors, trajectory, known)  # known units are never updated
 
     def _retrieve(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor | None) -> Tensor:
-        w = unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])  # (B, d, d)
+        w = self._matrix(tensors)  # (B, d, d)
         generator = torch.Generator(device=queries.device).manual_seed(self.seed)
         traj = hopfield_retrieve(
             to_spins(queries),
