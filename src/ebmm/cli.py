@@ -180,7 +180,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     _echo_summary(result, out_dir)
 
 
-IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232}  # d = 32 and d = 8, the paper's mid-range
+IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_slots": 9232}  # the paper's mid-range
 
 
 @train.command("images")
@@ -188,10 +188,12 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232}  # d = 32
 @click.option("--dataset", type=click.Choice(["omniglot", "natural", "mnist", "cifar"]), default="omniglot", show_default=True)
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path),
               help="Data set location (Omniglot zip/folder, default the shared copy; CIFAR: cifar-10-batches-py).")
-@click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True,
-              help="Base configuration; the options below override its fields.")
-@click.option("--energy", type=click.Choice(["resnet_fc", "resnet_conv"]), default="resnet_conv", show_default=True,
-              help="Appendix B.2 (fully connected memory, 257·d floats) or B.3 (convolutional, 1154·d).")
+@click.option("--preset", type=click.Choice(["slots", "fast", "paper", "tiny"]), default="fast", show_default=True,
+              help="Base configuration (slots: the image slot energy; fast, paper, tiny: the paper's ResNet energies); "
+                   "the options below override its fields.")
+@click.option("--energy", type=click.Choice(["image_slots", "resnet_fc", "resnet_conv"]),
+              help="image_slots (one slot per stored image, preset slots), or appendix B.2 (fully connected memory, "
+                   "257·d floats) or B.3 (convolutional, 1154·d). Default: the preset's (slots: image_slots, others resnet_conv).")
 @click.option("--memory-floats", type=click.IntRange(1),
               help="Memory size in float32; the writable width d nearest it is used (default 8224 fc, 9232 conv).")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Images stored per episode (paper: 64).")
@@ -217,10 +219,10 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         from .meta.model import Architecture
 
         try:
+            energy = energy or ("image_slots" if preset == "slots" else "resnet_conv")
             mcfg, tcfg = image_preset(preset, energy, dataset, DATASET_SHAPE[dataset],
-                                      memory_floats or IMAGE_ENERGY_DEFAULT_FLOATS[energy], str(data_path or ""))
-            if patterns is not None:
-                mcfg = dataclasses.replace(mcfg, max_patterns=patterns)
+                                      memory_floats or IMAGE_ENERGY_DEFAULT_FLOATS[energy], str(data_path or ""),
+                                      patterns=patterns)
             model = Architecture.from_config(mcfg)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None

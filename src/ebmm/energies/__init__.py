@@ -3,11 +3,13 @@
 from ._base import EnergyModel, Params, is_writable, memory_size, split_params
 from .conv import ResNetConvEnergy, ResNetFCEnergy, writable_width_for
 from .gated_rnn import GatedRNNEnergy
+from .image_slots import ImageSlotEnergy, pca_encoder
 from .logcosh import LogCoshEnergy
 from .slots import SlotEnergy
 
 ENERGIES: dict[str, type[EnergyModel]] = {
     "gated_rnn": GatedRNNEnergy,
+    "image_slots": ImageSlotEnergy,
     "logcosh": LogCoshEnergy,
     "resnet_fc": ResNetFCEnergy,
     "resnet_conv": ResNetConvEnergy,
@@ -26,6 +28,7 @@ __all__ = [
     "ENERGIES",
     "EnergyModel",
     "GatedRNNEnergy",
+    "ImageSlotEnergy",
     "LogCoshEnergy",
     "Params",
     "ResNetConvEnergy",
@@ -34,6 +37,7 @@ __all__ = [
     "build_energy",
     "is_writable",
     "memory_size",
+    "pca_encoder",
     "split_params",
     "writable_width_for",
 ]

@@ -100,6 +100,15 @@ class Architecture:
     def init_params(self, seed: int = 0) -> MetaParams:
         return init_params(self, seed=seed)
 
+    def init_from_data(self, params: MetaParams, patterns: Tensor) -> MetaParams:
+        """Fresh meta-parameters whose slow weights start from training data ``patterns (n, *event)``
+        where the energy defines such a start (:meth:`ebmm.energies.ImageSlotEnergy.data_init`);
+        otherwise ``params`` unchanged."""
+        data_init = getattr(self.energy, "data_init", None)
+        if data_init is None:
+            return params
+        return {**params, "static": data_init(params["static"], patterns)}
+
     def loss(
         self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
         known: Tensor | None = None, chunks: int = 1,

