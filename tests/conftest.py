@@ -55,3 +55,14 @@ def tiny_memory_config() -> MemoryConfig:
 def tiny_train_config() -> TrainConfig:
     return TrainConfig(patterns=8, episodes=8, distortion="erase:16", lr=1e-2, clip_norm=1.0, steps=20,
                        eval_every=10, eval_episodes=8, checkpoint_every=10, log_every=5)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` need a CUDA GPU: they skip cleanly without one (CI has none;
+    ``benchmarks/gpu_check.sh`` runs them on a GPU machine)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

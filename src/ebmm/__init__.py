@@ -17,6 +17,7 @@ from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteCo
 from .energies import EnergyModel, GatedRNNEnergy, LogCoshEnergy, memory_size
 from .energy_memory import EnergyMemory
 from .learned_memory import LearnedMemory
+from .devices import DeviceError, resolve_device
 from .errors import CapacityWarning, CheckpointError, EBMMError, UnknownMemoryError
 from .memory import AssociativeMemory, MemoryState
 from .registry import available, load, pretrained
@@ -28,6 +29,7 @@ __all__ = [
     "AssociativeMemory",
     "CapacityWarning",
     "CheckpointError",
+    "DeviceError",
     "EBMMError",
     "EnergyConfig",
     "EnergyMemory",
@@ -46,4 +48,5 @@ __all__ = [
     "load_state",
     "memory_size",
     "pretrained",
+    "resolve_device",
 ]

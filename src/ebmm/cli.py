@@ -26,6 +26,25 @@ def main():
     """Meta-learned energy-based associative memory (Bartunov et al.)."""
 
 
+def _resolve_device(ctx, param, value):
+    """Click callback: the ``--device`` string, checked now so that a missing GPU is a usage error."""
+    from .devices import DeviceError, resolve_device
+
+    if value is None:
+        return None
+    try:
+        resolve_device(value)
+    except DeviceError as e:
+        raise click.BadParameter(str(e)) from None
+    return value
+
+
+def _device_option(command):
+    """``--device auto|cpu|cuda|cuda:N|mps`` (default auto: CUDA when present, else the CPU)."""
+    return click.option("--device", default="auto", show_default=True, callback=_resolve_device, metavar="DEVICE",
+                        help="Where to compute: auto|cpu|cuda|cuda:N|mps (auto: CUDA when present).")(command)
+
+
 def _training_options(command):
     """The options every ``ebmm train`` command shares (overrides of the training config,
     threads, progress bar)."""
@@ -40,6 +59,12 @@ def _training_options(command):
         click.option("--eval-every", type=click.IntRange(0), help="Steps between held-out evaluations (0: never)."),
         click.option("--threads", type=click.IntRange(1), help="torch CPU threads."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--device", callback=_resolve_device, metavar="DEVICE",
+                     help="Where to train: auto|cpu|cuda|cuda:N|mps (default auto for a new run; a resumed run keeps its own "
+                          "unless given). Under torchrun with cuda each process takes the GPU of its LOCAL_RANK."),
+        click.option("--precision", type=click.Choice(["fp32", "tf32", "bf16"]),
+                     help="Meta-step precision (default fp32; tf32: TensorFloat-32 matmuls on CUDA; bf16: autocast, refused "
+                          "for the slot energies)."),
     ]):
         command = option(command)
     return command
@@ -115,7 +140,7 @@ def train():
               help="Write each training episode in C consecutive chunks (write, then write more), for incremental use.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
                  read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, seed, compile_,
-                 checkpoint_every, eval_every, threads, quiet):
+                 checkpoint_every, eval_every, threads, quiet, device, precision):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .meta.model import Architecture
     from .meta.protocol import model_from_config, system_kinds
@@ -150,7 +175,8 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
             raise click.BadParameter(str(e), param_hint="--distortion") from None
     tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
-                           eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks)
+                           eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks,
+                           device=device or (None if resume else "auto"), precision=precision)
     if baseline is None:
         ekw = dict(mcfg.energy.kwargs)
         if energy is not None and energy != mcfg.energy.kind:
@@ -202,7 +228,7 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_sl
               help="Run directory: checkpoint, best memory, metrics, config.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out (its data set and model).")
 def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, steps, episodes, lr, clip_norm, seed,
-                 compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet):
+                 compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet, device, precision):
     """Meta-train an image memory (paper §4.2): store a batch of images, retrieve them from
     copies with a random square occluded. Held-out images score the memory (Hamming error on
     Omniglot and MNIST, squared error on natural images and CIFAR, per image)."""
@@ -234,7 +260,8 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         if spec.kind not in ("noise", "zeros"):
             raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
     tcfg = _with_overrides(tcfg, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
-                           seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every)
+                           seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every,
+                           device=device or (None if resume else "auto"), precision=precision)
     try:
         task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)
@@ -249,11 +276,11 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _load_memory(name_or_path: str, **kwargs):
+def _load_memory(name_or_path: str, device: str | None = None, **kwargs):
     from .registry import load
 
     try:
-        return load(name_or_path, **kwargs)
+        return load(name_or_path, device=device, **kwargs)
     except EBMMError as e:
         raise click.BadParameter(str(e), param_hint="--memory") from None
 
@@ -316,7 +343,8 @@ def eval_():
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json, table.md and a plot here.")
 @click.option("--threads", type=click.IntRange(1))
-def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, seed, out_dir, threads):
+@_device_option
+def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, seed, out_dir, threads, device):
     """Error bits (mean [5th, 95th percentile]) at each N: a markdown table, plus JSON."""
     import warnings
 
@@ -326,10 +354,10 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
     _set_threads(threads)
     ns = _parse_patterns(patterns)
     dist = _parse_distortion(distortion)
-    memories = {memory_name: _load_memory(memory_name)}
+    memories = {memory_name: _load_memory(memory_name, device=device)}
     if baselines:
         dim = memories[memory_name].dim
-        memories.update({n: _load_memory(n, dim=dim) for n in hopfield_names() if n != memory_name})
+        memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n != memory_name})
     for m in memories.values():
         if dist.extent > m.dim:
             raise click.BadParameter(f"cannot corrupt {dist} in {m.dim}-dimensional patterns", param_hint="--distortion")
@@ -367,7 +395,8 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json and table.md here.")
 @click.option("--threads", type=click.IntRange(1))
-def eval_images(memory_names, datasets, data_path, patterns, distortion, min_patterns, seed, out_dir, threads):
+@_device_option
+def eval_images(memory_names, datasets, data_path, patterns, distortion, min_patterns, seed, out_dir, threads, device):
     """Score image memories on held-out images of one or more data sets (per-image error,
     mean [p5, p95] over stored sets). A memory trained on Omniglot and scored on MNIST is the
     transfer test of the paper's later version."""
@@ -390,7 +419,7 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
     if unknown or not names:
         raise click.BadParameter(f"unknown data set(s) {unknown}; choose from {sorted(DATASET_METRIC)}", param_hint="--dataset")
     # keyed by what was given: run directories all hold a "best" memory, so names can collide
-    memories = {n.strip(): _load_memory(n.strip()) for n in memory_names.split(",") if n.strip()}
+    memories = {n.strip(): _load_memory(n.strip(), device=device) for n in memory_names.split(",") if n.strip()}
     results: dict[str, dict] = {name: {} for name in memories}
     for dataset in names:
         try:
@@ -437,14 +466,15 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
                    "i.e. all but the erased 0.5s).")
 @click.option("--known", "known_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="(M, d) .npy of booleans (or 0/1): True where the query's entry is intact; implies --clamp-known.")
-def recall(memory_name, store_path, state_path, query_path, out_path, trajectory, clamp_known, known_path):
+@_device_option
+def recall(memory_name, store_path, state_path, query_path, out_path, trajectory, clamp_known, known_path, device):
     """Store the rows of --store (or take a saved --state), retrieve every row of --queries,
     write the result."""
     import numpy as np
 
     if store_path is None and state_path is None:
         raise click.UsageError("give --store (patterns to write), --state (a saved state), or both")
-    memory = _load_memory(memory_name)
+    memory = _load_memory(memory_name, device=device)
     state = _load_state(state_path, memory) if state_path is not None else None
     arrays = {}
     sources = ([("--store", store_path)] if store_path else []) + [("--queries", query_path)] + (
@@ -498,10 +528,11 @@ def _load_state(path: Path, memory):
               help="A saved state to add the patterns to (default: a fresh memory).")
 @click.option("--state-out", "state_out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save the resulting state (.safetensors); may equal --state.")
-def write(memory_name, store_path, state_path, state_out):
+@_device_option
+def write(memory_name, store_path, state_path, state_out, device):
     """Write the rows of --store into a memory (a fresh one, or a saved --state) and save the
     state, for later `ebmm recall --state` or more `ebmm write --state`."""
-    memory = _load_memory(memory_name)
+    memory = _load_memory(memory_name, device=device)
     state = _load_state(state_path, memory) if state_path is not None else None
     patterns = _load_rows(store_path, "--store", memory.dim)
     try:
@@ -524,7 +555,8 @@ def write(memory_name, store_path, state_path, state_out):
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write capacity.json and capacity.png here.")
 @click.option("--threads", type=click.IntRange(1))
-def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads):
+@_device_option
+def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads, device):
     """The largest N whose mean error bits stay within --budget (doubling, then bisection)."""
     import warnings
 
@@ -533,7 +565,7 @@ def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, 
 
     _set_threads(threads)
     dist = _parse_distortion(distortion)
-    memory = _load_memory(memory_name)
+    memory = _load_memory(memory_name, device=device)
     if dist.extent > memory.dim:
         raise click.BadParameter(f"cannot corrupt {dist} in {memory.dim}-dimensional patterns", param_hint="--distortion")
     with warnings.catch_warnings():
@@ -578,7 +610,8 @@ def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, 
 @click.option("--distortion", default="erase:64", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-demo.png"), show_default=True)
-def demo(memory_name, patterns, distortion, seed, out_path):
+@_device_option
+def demo(memory_name, patterns, distortion, seed, out_path, device):
     """Store fresh random patterns in the shipped memory, corrupt and retrieve them, compare
     with the Hopfield rules and save a PNG of the retrieval trajectory."""
     import warnings
@@ -589,7 +622,7 @@ def demo(memory_name, patterns, distortion, seed, out_path):
     from .evaluation.plots import plot_trajectory
     from .tasks import error_bits, random_patterns
 
-    memory = _load_memory(memory_name)
+    memory = _load_memory(memory_name, device=device)
     dist = _parse_distortion(distortion)
     gen = torch.Generator().manual_seed(seed)
     x = random_patterns((patterns, memory.dim), generator=gen)
@@ -602,7 +635,7 @@ def demo(memory_name, patterns, distortion, seed, out_path):
     rows.append((f"{memory.name} (EBMM, {memory.memory_size()} floats)", float(error_bits(torch.from_numpy(traj[-1]), x).mean())))
     extra = {}
     for name in hopfield_names():
-        hop = _load_memory(name, dim=memory.dim)
+        hop = _load_memory(name, dim=memory.dim, device=device)
         r = hop.read(q, hop.write(x))
         extra[name.replace("hopfield-", "")] = r
         rows.append((f"{name} ({hop.memory_size()} floats)", float(error_bits(torch.from_numpy(r), x).mean())))
@@ -649,7 +682,8 @@ def _load_images(dataset: str, data_path: Path | None, seed: int):
 @click.option("--rows", type=click.IntRange(1), default=6, show_default=True, help="Patterns shown.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-show.png"), show_default=True)
-def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed, out_path):
+@_device_option
+def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed, out_path, device):
     """The paper's Figure 2 for any memory and dataset: stored patterns, distorted queries,
     every read iterate and the retrieval, as a PNG."""
     import warnings
@@ -666,7 +700,7 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
         squared_error,
     )
 
-    memory = _load_memory(memory_name)
+    memory = _load_memory(memory_name, device=device)
     gen = torch.Generator().manual_seed(seed)
     if dataset == "binary":
         if len(memory.event_shape) != 1:
@@ -705,7 +739,8 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
 @click.option("--dataset", type=click.Choice(["omniglot", "natural", "cifar", "mnist"]), default="omniglot", show_default=True)
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
 @click.option("--systems", default="resnet_conv,resnet_fc", show_default=True,
-              help="Comma-separated: image energies resnet_conv, resnet_fc; flattened baselines memory_networks, mann.")
+              help="Comma-separated: image energies image_slots (its own preset, slots), resnet_conv, resnet_fc; flattened "
+                   "baselines memory_networks, mann.")
 @click.option("--sizes", default="2308,4616,9232,13848", show_default=True, help="Comma-separated memory sizes (float32).")
 @click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True)
 @click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps per memory (default: the preset's).")
@@ -716,7 +751,8 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Default: results/ratedistortion-DATASET.")
 @click.option("--threads", type=click.IntRange(1))
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, distortion, min_patterns, quick, out_dir, threads, quiet):
+@_device_option
+def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, distortion, min_patterns, quick, out_dir, threads, quiet, device):
     """The paper's Figure 3: meta-train image memories at several memory sizes, score each on
     held-out images and plot error against memory size beside the published points. Runs
     that finished are reused and interrupted ones resume, so it can be stopped and rerun."""
@@ -724,7 +760,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 
     _set_threads(threads)
     kinds = [s.strip() for s in systems.split(",") if s.strip()]
-    allowed = ("resnet_conv", "resnet_fc", "memory_networks", "mann")
+    allowed = ("image_slots", "resnet_conv", "resnet_fc", "memory_networks", "mann")
     bad = [k for k in kinds if k not in allowed]
     if bad or not kinds:
         raise click.BadParameter(f"unknown systems {bad}; choose from {allowed}", param_hint="--systems")
@@ -737,7 +773,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
         record = run_ratedistortion(dataset, systems=tuple(kinds), sizes=floats, preset=preset, steps=steps, patterns=patterns,
                                     corruption=distortion, data_path=str(data_path) if data_path else None,
                                     min_patterns=min_patterns, out_dir=out_dir, command=_command_line(),
-                                    log=lambda m: click.echo(m, err=True), progress=not quiet)
+                                    log=lambda m: click.echo(m, err=True), progress=not quiet, device=device)
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     except ModuleNotFoundError as e:
@@ -768,7 +804,8 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
                    "64 patterns per cell (minutes on 2 cores).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results/table1"), show_default=True)
 @click.option("--threads", type=click.IntRange(1))
-def table1(systems, patterns, distortion, steps, pretrained, train_missing, use, min_patterns, clamp_known, quick, out_dir, threads):
+@_device_option
+def table1(systems, patterns, distortion, steps, pretrained, train_missing, use, min_patterns, clamp_known, quick, out_dir, threads, device):
     """The paper's Table 1: every system at 8256 floats, error bits at each N, beside the
     published numbers. Writes table1.json, table1.md and table1.png to --out."""
     from .evaluation.table1 import default_systems, run_table1
@@ -788,13 +825,13 @@ def table1(systems, patterns, distortion, steps, pretrained, train_missing, use,
         system, sep, path = item.partition("=")
         if not sep or system not in chosen:
             raise click.BadParameter(f"expected SYSTEM=PATH with SYSTEM one of {chosen}, got {item!r}", param_hint="--use")
-        given[system] = _load_memory(path)
+        given[system] = _load_memory(path, device=device)
         given[system].name = path  # the table's sources record where each row came from
     record = run_table1(
         chosen, given=given, train_missing=train_missing, patterns=ns, distortion=str(dist), train_steps=20 if quick else steps,
         min_patterns=64 if quick else min_patterns, min_batches=2 if quick else 32, out_dir=out_dir,
         use_pretrained=pretrained, command=_command_line(), log=lambda m: click.echo(m, err=True), clamp_known=clamp_known,
-        smoke=quick,
+        smoke=quick, device=device,
     )
     click.echo(record["markdown"])
     click.echo(f"\nwrote {out_dir}/table1.json, table1.md, table1.png", err=True)

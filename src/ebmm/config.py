@@ -138,6 +138,10 @@ class TrainConfig:
     write_chunks: int = 1
     checkpoint_every: int = 500
     compile: bool = False
+    # Where the meta-step runs (auto|cpu|cuda|cuda:N|mps) and in which precision (fp32|tf32|bf16);
+    # see ebmm.devices. Both may change when a run is resumed; checkpoints are device-free.
+    device: str = "cpu"
+    precision: str = "fp32"
 
     def __post_init__(self):
         if self.task not in ("binary", "images"):

@@ -27,6 +27,9 @@ class LearnedMemory(AssociativeMemory):
         self.name = name or model.kind
         self.info = dict(info or {})
 
+    def _to(self, device) -> None:
+        self.params = {g: {n: t.to(device) for n, t in d.items()} for g, d in self.params.items()}
+
     def _write(self, patterns: Tensor) -> dict[str, Tensor]:
         return self.model.write(self.params, patterns)
 

@@ -152,6 +152,8 @@ class AssociativeMemory(ABC):
         return (self.dim,)
     #: most patterns the memory was built or trained to store (None: no stated limit)
     max_patterns: int | None = None
+    #: where the memory computes (:meth:`to`); inputs are moved here, results come back as numpy
+    device: torch.device = torch.device("cpu")
     #: a short name for tables
     name: str = "memory"
 
@@ -168,6 +170,25 @@ class AssociativeMemory(ABC):
     @abstractmethod
     def memory_size(self) -> int:
         """Memory size in float32 numbers (see :func:`ebmm.memory_size`)."""
+
+    def to(self, device: str | torch.device) -> AssociativeMemory:
+        """Move the memory to ``device`` (``auto|cpu|cuda|cuda:N|mps``, see
+        :func:`ebmm.devices.resolve_device`) and return it. Writes and reads then run there; inputs
+        may be numpy arrays or tensors on any device, results are numpy arrays as always. States
+        written before the move are moved when used."""
+        from .devices import resolve_device
+
+        where = resolve_device(device)
+        self._to(where)
+        self.device = where
+        return self
+
+    def _to(self, device: torch.device) -> None:
+        """Move the memory's own tensors (parameters) to ``device``; memories without any keep
+        this default."""
+
+    def _on_device(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {k: v.to(self.device) for k, v in tensors.items()}
 
     # --- the public API ---------------------------------------------------------------------
     def write(self, patterns: ArrayLike, state: MemoryState | None = None) -> MemoryState:
@@ -197,8 +218,9 @@ class AssociativeMemory(ABC):
                 CapacityWarning,
                 stacklevel=2,
             )
+        x = x.to(self.device)
         with torch.no_grad():
-            tensors = self._write(x) if state is None else self._write_more(x, state.tensors)
+            tensors = self._write(x) if state is None else self._write_more(x, self._on_device(state.tensors))
         return MemoryState({k: v.detach() for k, v in tensors.items()}, n, x.shape[0], batched, self)
 
     #: whether :meth:`write` can add patterns to a written state
@@ -213,7 +235,7 @@ class AssociativeMemory(ABC):
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
         b = batch_size or 1
-        tensors = self._empty(b)
+        tensors = self._on_device(self._empty(b))
         return MemoryState({k: v.detach().clone() for k, v in tensors.items()}, 0, b, batch_size is not None, self)
 
     def _empty(self, batch_size: int) -> dict[str, Tensor]:
@@ -261,10 +283,11 @@ class AssociativeMemory(ABC):
             raise ValueError(
                 f"queries of shape {tuple(q.shape if batched else q.shape[1:])} do not match the written state: expected {want}"
             )
-        mask = None if known is None else as_known(known, q, batched)
+        mask = None if known is None else as_known(known, q, batched).to(self.device)
+        q, tensors = q.to(self.device), self._on_device(state.tensors)
         with torch.no_grad():
-            out = self._read(q, state.tensors, trajectory) if mask is None else self._read_known(q, state.tensors, trajectory, mask)
-        out = out.float().clamp(0, 1).numpy()
+            out = self._read(q, tensors, trajectory) if mask is None else self._read_known(q, tensors, trajectory, mask)
+        out = out.float().clamp(0, 1).cpu().numpy()  # the API returns numpy arrays, from any device
         return out if batched else out[0]
 
     def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:

@@ -39,7 +39,7 @@ def save_state(state: MemoryState, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        save_file({k: v.contiguous() for k, v in state.tensors.items()}, tmp, metadata=meta)
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.tensors.items()}, tmp, metadata=meta)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -184,7 +184,7 @@ class KanervaMachine(LearnedBaseline):
         prior = params["prior"]
         noise = prior["log_noise"].exp()
         mean = prior["mean"].expand(b, -1, -1)
-        cov = (prior["log_var"].exp() * torch.eye(self.slots, dtype=patterns.dtype)).expand(b, -1, -1)
+        cov = (prior["log_var"].exp() * torch.eye(self.slots, dtype=patterns.dtype, device=patterns.device)).expand(b, -1, -1)
         z, w = self._encode(params, patterns)  # (B, N, c), (B, N, K) or None
         for t in range(n):
             w_t = w[:, t] if w is not None else self._solve(params, z[:, t : t + 1], mean).squeeze(1)

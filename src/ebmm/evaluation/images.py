@@ -25,7 +25,9 @@ PAPER_FIGURE3: dict[str, dict[str, list[tuple[int, float]]]] = {
     },
 }
 #: our energy kind -> the paper's label in :data:`PAPER_FIGURE3`
-PAPER_LABELS = {"resnet_conv": "EBMM conv", "resnet_fc": "EBMM FC", "memory_networks": "Memory Networks", "mann": "MANN"}
+#: our system -> the paper's label it is compared with (the image slot energy is our EBMM: the paper's EBMM conv points)
+PAPER_LABELS = {"resnet_conv": "EBMM conv", "resnet_fc": "EBMM FC", "image_slots": "EBMM conv", "memory_networks": "Memory Networks",
+                "mann": "MANN"}
 
 
 def evaluate_images(

@@ -37,10 +37,12 @@ def run_ratedistortion(
     command: str = "",
     log: Callable[[str], None] = print,
     progress: bool = False,
+    device: str = "cpu",
 ) -> dict:
-    """Train and score every ``system`` at every memory size: an image energy (``resnet_conv``,
-    ``resnet_fc``) or a flattened vector baseline (``memory_networks``, ``mann``; see
-    :mod:`ebmm.baselines.flat_images`), all with the preset's training settings.
+    """Train and score every ``system`` at every memory size: an image energy (``image_slots``
+    with its own preset ``slots``; ``resnet_conv``, ``resnet_fc`` with ``preset``) or a flattened
+    vector baseline (``memory_networks``, ``mann``; see :mod:`ebmm.baselines.flat_images`) with
+    ``preset``'s training settings. ``device``: where they train and are scored.
 
     **Returns:** the JSON record (also written with markdown and a plot to ``out_dir``):
     ``rows`` of ``{system, requested_size, memory_size, steps, stats}``, the configs used, the
@@ -64,12 +66,12 @@ def run_ratedistortion(
                 _, tcfg = image_preset(preset, "resnet_conv", dataset, shape, size, data_path or "")
                 model = image_baseline(system, shape, size, patterns or tcfg.patterns)
             else:
-                mcfg, tcfg = image_preset(preset, system, dataset, shape, size, data_path or "")
-                if patterns is not None:
-                    mcfg = dataclasses.replace(mcfg, max_patterns=patterns)
+                mcfg, tcfg = image_preset("slots" if system == "image_slots" else preset, system, dataset, shape, size,
+                                          data_path or "", patterns=patterns)
                 model = Architecture.from_config(mcfg)
-            tcfg = dataclasses.replace(tcfg, **{k: v for k, v in dict(steps=steps, patterns=patterns, distortion=corruption).items()
-                                                if v is not None})
+            tcfg = dataclasses.replace(tcfg, device=device,
+                                       **{k: v for k, v in dict(steps=steps, patterns=patterns, distortion=corruption).items()
+                                          if v is not None})
             if task is None:
                 task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
             name = f"{system}-{model.memory_size()}"
@@ -84,7 +86,7 @@ def run_ratedistortion(
                 params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task).params
             if run_dir is not None and (run_dir / BEST_NAME).is_file():
                 params = load_checkpoint(run_dir / BEST_NAME).params  # the best held-out evaluation
-            stats = evaluate_images(LearnedMemory(model, params, name=name), task, tcfg.patterns, min_patterns=min_patterns)
+            stats = evaluate_images(LearnedMemory(model, params, name=name).to(device), task, tcfg.patterns, min_patterns=min_patterns)
             log(f"  {name}: {task.metric} {stats} (query {stats.query_mean:.1f})")
             rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": tcfg.steps,
                          "stats": stats})

@@ -57,6 +57,7 @@ def obtain_memories(
     log: Callable[[str], None] = print,
     clamp_known: bool = False,
     train_episodes: int | None = None,
+    device: str = "cpu",
 ) -> tuple[dict[str, AssociativeMemory], dict[str, str]]:
     """Load or meta-train each system; Hopfield networks need neither; ``given`` memories
     (e.g. your own longer runs) are used as they are. With ``train_missing=False`` a learned
@@ -65,7 +66,8 @@ def obtain_memories(
     **Returns:** ``(memories, sources)`` where a source says ``classical``, ``given:<name>``,
     ``shipped:<name>`` or ``trained:<steps>``. ``clamp_known``: systems trained here are
     trained under clamped completion (the shipped ones were trained without it);
-    ``train_episodes`` overrides the episodes per training step (smoke tables)."""
+    ``train_episodes`` overrides the episodes per training step (smoke tables); ``device``
+    is where systems train and every memory computes (``auto|cpu|cuda|cuda:N|mps``)."""
     from ..learned_memory import LearnedMemory
     from ..meta.model import Architecture
     from ..meta.protocol import model_from_config
@@ -79,17 +81,17 @@ def obtain_memories(
     for kind in kinds:
         if given and kind in given:
             log(f"{kind}: using the given memory {given[kind].name!r}")
-            memories[kind], sources[kind] = given[kind], f"given:{given[kind].name}"
+            memories[kind], sources[kind] = given[kind].to(device), f"given:{given[kind].name}"
             continue
         if kind.startswith("hopfield-"):
-            memories[kind], sources[kind] = load(kind), "classical"
+            memories[kind], sources[kind] = load(kind, device=device), "classical"
             continue
         name = shipped_name(kind, distortion, clamp_known)
         if clamp_known and name not in shipped:  # no clamped-trained memory: the free one, clamped at read
             name = shipped_name(kind, distortion)
         if use_pretrained and distortion.count == 64 and name in shipped:
             log(f"{kind}: using the shipped memory {name!r}")
-            memories[kind], sources[kind] = load(name), f"shipped:{name}"
+            memories[kind], sources[kind] = load(name, device=device), f"shipped:{name}"
             continue
         if not train_missing:
             log(f"{kind}: no shipped or given memory; left out (train it, or pass --use {kind}=RUN_DIR)")
@@ -103,11 +105,11 @@ def obtain_memories(
         tcfg = dataclasses.replace(tcfg, patterns=max_patterns, distortion=str(distortion), steps=train_steps,
                                    eval_every=max(1, train_steps // 5), compile=False, clamp_known=clamp_known,
                                    min_patterns=min(tcfg.min_patterns or max_patterns, max_patterns),
-                                   episodes=train_episodes or tcfg.episodes)
+                                   episodes=train_episodes or tcfg.episodes, device=device)
         run_dir = out_dir / "runs" / kind if out_dir is not None else None
         log(f"{kind}: meta-training {train_steps} steps at N={max_patterns}, {distortion}" + (f" -> {run_dir}" if run_dir else ""))
         result = train(model, tcfg, run_dir, progress=False)
-        memories[kind], sources[kind] = LearnedMemory(model, result.params, name=kind), f"trained:{train_steps}"
+        memories[kind], sources[kind] = LearnedMemory(model, result.params, name=kind).to(device), f"trained:{train_steps}"
     return memories, sources
 
 
@@ -137,11 +139,13 @@ def run_table1(
     log: Callable[[str], None] = print,
     clamp_known: bool = False,
     smoke: bool = False,
+    device: str = "cpu",
 ) -> dict:
     """Build the table; returns the JSON record (also written to ``out_dir`` with markdown
     and a plot when given). ``clamp_known``: every system is evaluated under clamped
     completion (told which query entries are intact; see ``AssociativeMemory.read``).
-    ``smoke``: the record and the markdown say that this is a smoke table, not results."""
+    ``smoke``: the record and the markdown say that this is a smoke table, not results.
+    ``device``: where systems train and every memory computes."""
     dist = Distortion.parse(distortion)
     out = Path(out_dir) if out_dir is not None else None
     # systems trained here are trained for the paper's range (N <= 96); larger N test beyond it
@@ -150,7 +154,7 @@ def run_table1(
         train_n = min(patterns)
     memories, sources = obtain_memories(kinds, dist, train_n, out_dir=out, train_steps=train_steps,
                                         use_pretrained=use_pretrained, given=given, train_missing=train_missing, log=log,
-                                        clamp_known=clamp_known, train_episodes=4 if smoke else None)
+                                        clamp_known=clamp_known, train_episodes=4 if smoke else None, device=device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, patterns, dist, min_patterns=min_patterns, min_batches=min_batches,

@@ -89,7 +89,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved memory gets ordinary permissions
     try:
-        save_file(tensors, tmp, metadata=meta)
+        # device-free: whatever device trained it, the file holds CPU tensors (load on any device)
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=meta)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

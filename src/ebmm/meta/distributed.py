@@ -8,7 +8,10 @@ exactly the episodes a single process would train on. Each rank's meta-loss is t
 episodes; the gradients are averaged over ranks with an all-reduce of the ``MetaParams`` leaves,
 which is the gradient of the single-process loss (the mean over all episodes) when the shares are
 equal. Every rank then applies the same update, so the parameters stay identical without a
-broadcast; rank 0 alone writes metrics and checkpoints. Backend: ``gloo`` on the CPU.
+broadcast; rank 0 alone writes metrics and checkpoints. Backend: ``gloo`` on the CPU, ``nccl`` with
+``--device cuda`` (each rank then uses the GPU ``LOCAL_RANK`` of its node). Several nodes: the
+same command with ``--nnodes=N --node-rank=i --rdzv-backend=c10d --rdzv-endpoint=HOST:PORT``
+instead of ``--standalone``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class World:
 
     rank: int = 0
     size: int = 1
+    #: where this rank computes (its own GPU under nccl, else the CPU)
+    device: torch.device = torch.device("cpu")
 
     @property
     def is_main(self) -> bool:
@@ -52,17 +57,28 @@ class World:
         """True on every rank if ``flag`` is true on any (keeps ranks stopping together)."""
         if self.size == 1:
             return flag
-        t = torch.tensor([1.0 if flag else 0.0])
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
 
-def world_from_env() -> World:
+def world_from_env(device: str = "cpu") -> World:
     """The :class:`World` of this process: from ``torchrun``'s environment when ``WORLD_SIZE > 1``
-    (initialising the ``gloo`` process group if needed), else a single process."""
+    (initialising the process group if needed: ``nccl`` on ``cuda:LOCAL_RANK`` when ``device``
+    resolves to CUDA, else ``gloo`` on the CPU), else a single process."""
+    from ..devices import resolve_device
+
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
+    where = resolve_device(device)
+    if where.type == "cuda":
+        where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(where)
+    elif where.type != "cpu":
+        from ..devices import DeviceError
+
+        raise DeviceError(f"multi-process training runs on CUDA (nccl) or the CPU (gloo), not on {where.type}")
     if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
-    return World(dist.get_rank(), dist.get_world_size())
+        dist.init_process_group(backend="nccl" if where.type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), where)

@@ -25,6 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..config import MemoryConfig, TrainConfig, to_dict
+from ..devices import check_precision, precision_context, resolve_device
 from ..errors import CheckpointError
 from ..tasks import (
     BinaryTask,
@@ -221,14 +222,19 @@ def evaluate_params(
     model: LearnedModel, params: MetaParams, patterns: int, distortion: str, episodes: int, seed: int,
     task: EpisodeTask | None = None,
     clamp_known: bool = False,
+    device: torch.device | str | None = None,
 ) -> float:
     """Mean per-pattern error of the retrievals on a fixed set of held-out episodes of ``task``
     (default: random binary patterns) under ``distortion``; ``clamp_known``: the read holds the
-    intact entries fixed (in its dynamics if the model can, else in its output)."""
+    intact entries fixed (in its dynamics if the model can, else in its output). The episodes are
+    drawn on the CPU (the same on every device) and moved to ``device`` (default: where
+    ``params`` are)."""
     spec = parse_corruption(distortion)
     task = task or BinaryTask(model.dim, spec)
     gen = torch.Generator().manual_seed(seed)
     x, q, known = task.sample(episodes, patterns, split="eval", corruption=spec, generator=gen, known=True)
+    device = device if device is not None else leaves(params)[0].device
+    x, q, known = x.to(device), q.to(device), known.to(device)
     with torch.no_grad():
         state = model.write(params, x)
         retrieved = read_known(model, params, state, q, False, known) if clamp_known else model.read(params, state, q, False)
@@ -261,7 +267,10 @@ def train(
     if isinstance(model, MemoryConfig):
         model = Architecture.from_config(model)
     cfg = train_config
-    world = world_from_env()  # several processes under torchrun: each trains on its share of the episodes
+    world = world_from_env(cfg.device)  # several processes under torchrun: each trains on its share of the episodes
+    device = world.device if world.size > 1 else resolve_device(cfg.device)
+    energy_kind = getattr(getattr(model, "config", None), "energy", None)
+    check_precision(cfg.precision, getattr(energy_kind, "kind", None))
     if cfg.episodes % world.size:
         raise ValueError(f"{cfg.episodes} episodes per step do not split over {world.size} processes")
     if task is None:
@@ -289,7 +298,7 @@ def train(
         params = model.init_params(seed=cfg.seed)
         if hasattr(model, "init_from_data") and hasattr(task, "train"):
             params = model.init_from_data(params, task.train)
-    params = {g: {n: t.detach().clone() for n, t in d.items()} for g, d in params.items()}
+    params = {g: {n: t.detach().to(device, copy=True) for n, t in d.items()} for g, d in params.items()}
 
     flat = leaves(params)
     opt = torch.optim.AdamW(param_groups(params, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -353,7 +362,11 @@ def train(
             mask = pattern_mask(cfg, gen)
             if world.size > 1:  # the same draws on every rank; each keeps its share
                 x, q, known, mask = (world.share(t, cfg.episodes) for t in (x, q, known, mask))
-            grads, loss, last = meta_step(params, x, q, mask, known if cfg.clamp_known else None)
+            x, q, known = x.to(device), q.to(device), known.to(device)  # drawn on the CPU: the same on every device
+            mask = None if mask is None else mask.to(device)
+            with precision_context(cfg.precision, device):
+                grads, loss, last = meta_step(params, x, q, mask, known if cfg.clamp_known else None)
+            grads = {g: {n: t.float() for n, t in d.items()} for g, d in grads.items()}
             world.mean_([*leaves(grads), loss])
             finite = bool(torch.isfinite(loss))
             norm, applied = clipped_update(opt, flat, leaves(grads), loss, cfg.clip_norm, guard, cfg.clip_relative)
@@ -392,7 +405,7 @@ def train(
 
 #: Fields that may change when a run is resumed (bookkeeping, not the optimisation problem).
 RESUMABLE_CHANGES = ("steps", "log_every", "eval_every", "eval_episodes", "eval_patterns", "checkpoint_every", "compile",
-                     "cpu_budget_s")
+                     "cpu_budget_s", "device", "precision")
 
 
 def _without_steps(cfg: TrainConfig) -> dict[str, Any]:

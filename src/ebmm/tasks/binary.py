@@ -76,7 +76,9 @@ class Distortion:
             idx = torch.arange(d, device=patterns.device)
             mask = ((idx >= self.start) & (idx < self.extent)).expand(patterns.shape)
             return torch.where(mask, torch.full_like(patterns, 0.5), patterns), mask
-        scores = torch.rand(patterns.shape, generator=generator, device=patterns.device)
+        # drawn where the generator lives (the library's are CPU generators), then moved: the same
+        # draws whatever device the patterns are on
+        scores = torch.rand(patterns.shape, generator=generator, device=_draw_device(generator, patterns)).to(patterns.device)
         ranks = scores.argsort(dim=-1).argsort(dim=-1)
         mask = ranks < self.count  # exactly `count` True per pattern
         if self.kind == "erase":
@@ -86,8 +88,13 @@ class Distortion:
         elif self.kind == "flip":
             new = 1.0 - patterns
         else:  # replace
-            new = random_patterns(patterns.shape, generator=generator, device=patterns.device)
+            new = random_patterns(patterns.shape, generator=generator, device=_draw_device(generator, patterns)).to(patterns.device)
         return torch.where(mask, new, patterns), mask
+
+
+def _draw_device(generator: torch.Generator | None, like: Tensor) -> torch.device:
+    """Where to draw random numbers for ``like``: on the generator's device when one is given."""
+    return generator.device if generator is not None else like.device
 
 
 def random_patterns(

@@ -59,9 +59,12 @@ def occlude_with_mask(
     hidden (..., C, H, W) bool)``."""
     if fill not in OCCLUSION_FILLS:
         raise ValueError(f"fill must be one of {OCCLUSION_FILLS}, got {fill!r}")
-    mask = occlusion_mask(images.shape, block, generator=generator, device=images.device)
+    # drawn where the generator lives (the library's are CPU generators), then moved: the same
+    # occlusions whatever device the images are on
+    draw = generator.device if generator is not None else images.device
+    mask = occlusion_mask(images.shape, block, generator=generator, device=draw).to(images.device)
     if fill == "noise":
-        new = torch.rand(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+        new = torch.rand(images.shape, generator=generator, device=draw, dtype=images.dtype).to(images.device)
     else:
         new = torch.zeros_like(images)
     return torch.where(mask, new, images), mask.expand(images.shape)

@@ -1,0 +1,128 @@
+"""Devices and precision: `--device` / `ebmm.load(device=)` / `memory.to()` on the CPU, the
+device-free checkpoints, bf16 where it is allowed and refused where it is not; tests marked
+``cuda`` run only where a GPU is present (benchmarks/gpu_check.sh)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ebmm
+from ebmm.cli import main
+from ebmm.devices import DeviceError, check_precision, precision_context, resolve_device
+from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.meta.model import Architecture
+from ebmm.meta.trainer import MetaStep, train
+from ebmm.presets import PRESETS
+from ebmm.tasks import Distortion, random_patterns
+
+
+def test_resolve_device_names_and_clear_errors(monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu") and resolve_device(None) == torch.device("cpu")
+    for spec, match in [("cuda", "not available"), ("cuda:1", "not available"), ("mps", "not available"),
+                        ("tpu", "unknown device"), ("cuda:x", "unknown device")]:
+        with pytest.raises(DeviceError, match=match):
+            resolve_device(spec)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(DeviceError, match="2 CUDA device"):
+        resolve_device("cuda:2")
+
+
+def test_bf16_is_refused_for_the_slot_energies_only():
+    assert check_precision("bf16", "logcosh") == "bf16" and check_precision("tf32", "slots") == "tf32"
+    for kind in ("slots", "image_slots"):
+        with pytest.raises(DeviceError, match="refused"):
+            check_precision("bf16", kind)
+    with pytest.raises(DeviceError, match="unknown precision"):
+        check_precision("fp16")
+
+
+def _tiny_step(precision: str, gen):
+    mcfg, _ = PRESETS["tiny"]
+    arch = Architecture.from_config(mcfg)
+    params = arch.init_params(seed=0)
+    x = random_patterns((4, 8, 32), generator=gen)
+    q = Distortion.parse("erase:16").apply(x, generator=gen)
+    before = torch.get_float32_matmul_precision()
+    with precision_context(precision, torch.device("cpu")):
+        grads, loss, _ = MetaStep(arch, compile=False)(params, x, q)
+    assert torch.get_float32_matmul_precision() == before  # restored on exit
+    return grads, loss
+
+
+def test_precisions_on_the_cpu_tf32_changes_nothing_and_bf16_stays_close():
+    g32, l32 = _tiny_step("fp32", torch.Generator().manual_seed(0))
+    gtf, ltf = _tiny_step("tf32", torch.Generator().manual_seed(0))
+    g16, l16 = _tiny_step("bf16", torch.Generator().manual_seed(0))
+    assert torch.equal(l32, ltf)  # TF32 is a CUDA matmul mode: no effect on the CPU
+    assert all(g.dtype == torch.float32 for d in g16.values() for g in d.values())  # parameters stay float32
+    # bf16 rounds every matmul output to 8 mantissa bits (relative 2^-8 ≈ 0.4 %); through the
+    # unrolled write and read of the tiny preset the loss stays within a few percent of fp32's
+    assert torch.isfinite(l16) and abs(float(l16) - float(l32)) < 0.05 * float(l32), (float(l16), float(l32))
+    assert float(l16) != float(l32)  # autocast really ran in bfloat16
+
+
+def test_load_with_a_device_and_to_give_the_same_retrievals(gen):
+    default = ebmm.load("binary-erase")
+    on_cpu = ebmm.load("binary-erase", device="cpu")
+    assert on_cpu.device == torch.device("cpu") and on_cpu.to("auto" if not torch.cuda.is_available() else "cpu") is on_cpu
+    x = random_patterns((16, 128), generator=gen)
+    q = Distortion.parse("erase:64").apply(x, generator=gen)
+    np.testing.assert_array_equal(default.read(q, default.write(x)), on_cpu.read(q.numpy(), on_cpu.write(x)))
+    hop = ebmm.load("hopfield-hebb", dim=128, device="cpu")
+    assert hop.device == torch.device("cpu") and hop.read(q, hop.write(x)).shape == (16, 128)
+    with pytest.raises(DeviceError):
+        ebmm.load("binary-erase", device="tpu")
+
+
+def test_train_on_cpu_records_the_device_and_resumes_with_another_spelling(tmp_path):
+    mcfg, tcfg = PRESETS["tiny"]
+    tcfg = dataclasses.replace(tcfg, steps=4, eval_every=2, checkpoint_every=2, device="auto")
+    train(mcfg, tcfg, tmp_path, progress=False)
+    saved = json.loads((tmp_path / "config.json").read_text())["train"]
+    assert saved["device"] == "auto" and saved["precision"] == "fp32"
+    ck = load_checkpoint(tmp_path / "checkpoint.safetensors")
+    assert all(t.device.type == "cpu" for d in ck.params.values() for t in d.values())
+    more = train(mcfg, dataclasses.replace(tcfg, steps=6, device="cpu"), tmp_path, resume=True, progress=False)
+    assert more.step == 6  # the device is bookkeeping: a run resumes on another one
+
+
+def test_cli_device_and_precision_options(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["train", "binary", "--preset", "tiny", "--steps", "3", "--device", "cpu", "--precision", "bf16",
+                             "--out", str(tmp_path / "bf16"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "bf16" / "config.json").read_text())["train"]
+    assert cfg["device"] == "cpu" and cfg["precision"] == "bf16"
+    r = runner.invoke(main, ["train", "binary", "--preset", "slots", "--steps", "1", "--precision", "bf16",
+                             "--out", str(tmp_path / "slots"), "--quiet"])
+    assert r.exit_code != 0 and "refused" in r.output
+    if not torch.cuda.is_available():
+        r = runner.invoke(main, ["eval", "binary", "--device", "cuda", "-N", "16"])
+        assert r.exit_code == 2 and "not available" in r.output
+
+
+# ----------------------------------------------------------------------------- CUDA only
+@pytest.mark.cuda
+def test_cuda_memory_reads_like_the_cpu_one(gen):
+    cpu, gpu = ebmm.load("binary-erase"), ebmm.load("binary-erase", device="cuda")
+    x = random_patterns((32, 128), generator=gen)
+    q = Distortion.parse("erase:64").apply(x, generator=gen)
+    a, b = cpu.read(q, cpu.write(x)), gpu.read(q, gpu.write(x))
+    assert np.mean((a > 0.5) != (b > 0.5)) < 1e-3  # same retrievals up to float differences
+
+
+@pytest.mark.cuda
+def test_cuda_training_saves_a_checkpoint_that_loads_on_the_cpu(tmp_path):
+    mcfg, tcfg = PRESETS["tiny"]
+    train(mcfg, dataclasses.replace(tcfg, steps=3, eval_every=3, device="cuda"), tmp_path, progress=False)
+    memory = ebmm.load(tmp_path / "checkpoint.safetensors")
+    assert memory.device.type == "cpu" and memory.to("cuda").device.type == "cuda"
