@@ -126,3 +126,19 @@ def test_cuda_training_saves_a_checkpoint_that_loads_on_the_cpu(tmp_path):
     train(mcfg, dataclasses.replace(tcfg, steps=3, eval_every=3, device="cuda"), tmp_path, progress=False)
     memory = ebmm.load(tmp_path / "checkpoint.safetensors")
     assert memory.device.type == "cpu" and memory.to("cuda").device.type == "cuda"
+
+
+def test_the_gpu_check_speed_script_runs_on_the_cpu(tmp_path):
+    """benchmarks/device_speed.py (what gpu_check.sh runs) works without a GPU: CPU times only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "device_speed.py"
+    r = subprocess.run([sys.executable, str(script), "--cases", "binary slots", "--cpu-steps", "1", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / "device_speed.json").read_text())
+    (row,) = rec["rows"]
+    assert row["case"] == "binary slots" and row["cpu_s"] > 0
+    assert (row["cuda_s"] is None) == (not torch.cuda.is_available())
