@@ -83,9 +83,12 @@ class Architecture:
         (one rate per step, layer and term) becomes one ``(T, L)`` tensor per term that is on,
         the prior's first row dropped for a batch write (its gradient was always zero); a slot
         energy saved before the writing energy existed gets λ = 1 (``log_write_norm = 0``),
-        which is what it was written with."""
+        which is what it was written with; an image slot energy saved before its sharpening and
+        read-norm terms gets κ = 0 and a read-norm factor 1 (the energy it was trained with)."""
         if self.config.energy.kind == "slots" and "params/static/log_write_norm" not in tensors:
             tensors = {**tensors, "params/static/log_write_norm": torch.tensor(0.0)}
+        if self.config.energy.kind == "image_slots":  # saved before the sharpening and read-norm terms: κ = 0, λ_read = 1
+            tensors = {"params/static/sharpen": torch.tensor(0.0), "params/static/log_read_norm": torch.tensor(0.0), **tensors}
         legacy = tensors.get("params/write/rates")
         if legacy is None or legacy.dim() != 3:
             return tensors

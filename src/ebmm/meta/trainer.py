@@ -304,7 +304,11 @@ def train(
     opt = torch.optim.AdamW(param_groups(params, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
     if opt_state is not None:
-        opt.load_state_dict(opt_state)
+        try:
+            opt.load_state_dict(opt_state)
+        except ValueError as e:  # e.g. a checkpoint of an older energy with fewer meta-parameters
+            raise CheckpointError(f"--resume: the optimiser state in {out} does not fit this model's meta-parameters "
+                                  f"(saved by an older version of the model?): {e}; start a new run instead") from None
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg), last_epoch=step - 1)
 
     meta_step = MetaStep(model, cfg.compile, cfg.write_chunks)
