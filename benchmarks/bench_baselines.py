@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import dense_matmul, log, machine_info, time_calls  # noqa: E402
 
 from ebmm.learned_memory import LearnedMemory  # noqa: E402
-from ebmm.meta.model import Architecture  # noqa: E402
-from ebmm.meta.protocol import model_from_config, system_kinds  # noqa: E402
+from ebmm.models.ebmm import Architecture  # noqa: E402
+from ebmm.models import model_from_config, system_kinds  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402
 from ebmm.presets import PRESETS  # noqa: E402
 from ebmm.registry import hopfield_names, load  # noqa: E402

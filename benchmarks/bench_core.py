@@ -50,8 +50,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ebmm.baselines.hopfield import HOPFIELD_RULES, HopfieldMemory
 from ebmm.config import MemoryConfig
-from ebmm.energy_memory import EnergyMemory
-from ebmm.meta.model import Architecture, MetaParams, init_params
+from ebmm import EnergyMemory
+from ebmm.models.ebmm import Architecture, MetaParams, init_params
 from ebmm.meta.trainer import MetaStep
 from ebmm.presets import PRESETS
 from ebmm.tasks import sample_episodes

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import FlatFlopCounter, dense_matmul, log, machine_info, time_calls  # noqa: E402
 
-from ebmm.meta.model import Architecture  # noqa: E402
+from ebmm.models.ebmm import Architecture  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402
 from ebmm.presets import image_preset  # noqa: E402
 from ebmm.tasks import Occlusion  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ebmm.config import EnergyConfig
-from ebmm.meta.model import Architecture
+from ebmm.models.ebmm import Architecture
 from ebmm.meta.trainer import MetaStep, clipped_update, episode_generator, evaluate_params, leaves, lr_lambda
 from ebmm.presets import PRESETS
 from ebmm.tasks import sample_episodes

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ebmm.meta.model import Architecture
+from ebmm.models.ebmm import Architecture
 from ebmm.meta.trainer import MetaStep
 from ebmm.presets import PRESETS, image_preset
 from ebmm.tasks import Distortion, parse_corruption, random_patterns

@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import _git, log, machine_info  # noqa: E402
 
-from ebmm.meta.model import Architecture  # noqa: E402
+from ebmm.models.ebmm import Architecture  # noqa: E402
 from ebmm.meta.trainer import METRICS_NAME, evaluate_params, train  # noqa: E402
 from ebmm.presets import PRESETS  # noqa: E402
 

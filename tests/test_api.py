@@ -88,7 +88,7 @@ def test_more_patterns_than_trained_for_warns(memory, gen):
 
 
 def test_state_from_another_memory_is_refused(memory, tiny_memory_config, patterns):
-    from ebmm.meta.model import Architecture, init_params
+    from ebmm.models.ebmm import Architecture, init_params
 
     other = EnergyMemory(tiny_memory_config, init_params(Architecture.from_config(tiny_memory_config), seed=1), name="other")
     with pytest.raises(ValueError, match="written by"):

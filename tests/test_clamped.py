@@ -19,7 +19,7 @@ from ebmm.baselines import HopfieldMemory
 from ebmm.cli import main
 from ebmm.evaluation import evaluate_binary
 from ebmm.learned_memory import LearnedMemory
-from ebmm.meta.protocol import model_from_config
+from ebmm.models import model_from_config
 from ebmm.meta.trainer import train
 from ebmm.presets import PRESETS
 from ebmm.tasks import BinaryTask, Distortion, random_patterns

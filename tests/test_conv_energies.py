@@ -9,7 +9,7 @@ from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.dynamics import read
 from ebmm.energies import ENERGIES, build_energy, memory_size, split_params, writable_width_for
 from ebmm.energies._writable_conv import WritableConv2d
-from ebmm.meta.model import Architecture, init_params, meta_loss, read_schedule, write_batch, write_episode
+from ebmm.models.ebmm import Architecture, init_params, meta_loss, read_schedule, write_batch, write_episode
 
 
 def _conv_with(weight, bias, stride=2):

@@ -14,7 +14,7 @@ import ebmm
 from ebmm.cli import main
 from ebmm.devices import DeviceError, check_precision, precision_context, resolve_device
 from ebmm.meta.checkpoint import load_checkpoint
-from ebmm.meta.model import Architecture
+from ebmm.models.ebmm import Architecture
 from ebmm.meta.trainer import MetaStep, train
 from ebmm.presets import PRESETS
 from ebmm.tasks import Distortion, random_patterns

@@ -4,7 +4,7 @@ import torch
 
 from ebmm.config import WRITE_TERMS
 from ebmm.dynamics import non_increasing, project, read, write
-from ebmm.meta.model import Architecture, init_params, read_schedule, write_batch, write_episode, write_rates
+from ebmm.models.ebmm import Architecture, init_params, read_schedule, write_batch, write_episode, write_rates
 from ebmm.tasks import random_patterns
 
 
@@ -100,7 +100,7 @@ def test_meta_gradient_matches_finite_differences(tiny_memory_config, gen):
         x = random_patterns((2, 4, arch.dim), generator=gen).double()
         q = x.clone()
         q[..., :8] = 0.5
-        from ebmm.meta.model import meta_loss
+        from ebmm.models.ebmm import meta_loss
 
         def f(rates):
             p = {**params, "write": {**params["write"], "energy": rates}}

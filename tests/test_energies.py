@@ -78,7 +78,7 @@ def test_logcosh_closed_form_meta_step_equals_the_reference(tiny_memory_config):
     the closed forms equals the torch.func reference."""
     import torch
 
-    from ebmm.meta.model import Architecture, meta_loss
+    from ebmm.models.ebmm import Architecture, meta_loss
     from ebmm.tasks import Distortion, random_patterns
 
     gen = torch.Generator().manual_seed(4)

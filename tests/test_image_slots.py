@@ -7,7 +7,7 @@ import torch
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
-from ebmm.meta.model import Architecture, meta_loss
+from ebmm.models.ebmm import Architecture, meta_loss
 from ebmm.presets import image_preset
 from ebmm.tasks import ImageTask, Occlusion
 

@@ -10,7 +10,7 @@ import ebmm
 from ebmm.cli import main
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
 from ebmm.data import DATASET_SHAPE, DatasetError, image_splits, load_mnist
-from ebmm.meta.model import Architecture
+from ebmm.models.ebmm import Architecture
 from ebmm.meta.trainer import evaluate_params, train
 from ebmm.tasks import BinaryTask, Distortion, ImageTask, Occlusion, parse_corruption, task_from_config
 
@@ -156,7 +156,7 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
 
 @pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944)])
 def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, kind, floats, size):
-    from ebmm.baselines import image_baseline
+    from ebmm.models import image_baseline
     from ebmm.learned_memory import LearnedMemory
 
     model = image_baseline(kind, (1, 16, 16), floats, max_patterns=4)
@@ -172,9 +172,9 @@ def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, 
 
 
 def test_flattened_baselines_train_on_images_and_stay_out_of_table1(mnist16):
-    from ebmm.baselines import FlatImages, image_baseline
+    from ebmm.models import FlatImages, image_baseline
     from ebmm.evaluation.table1 import default_systems
-    from ebmm.meta.protocol import system_kinds
+    from ebmm.models import system_kinds
 
     model = image_baseline("memory_networks", (1, 16, 16), 2048, max_patterns=4)
     cfg = TrainConfig(task="images", dataset="mnist", patterns=4, episodes=4, distortion="noise:8", lr=3e-3,

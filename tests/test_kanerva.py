@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ebmm.baselines.kanerva import KanervaMachine, least_squares_address, pack_upper, unpack_upper
-from ebmm.meta.protocol import LearnedModel, model_kinds
+from ebmm.models.kanerva import KanervaMachine, least_squares_address, pack_upper, unpack_upper
+from ebmm.models.protocol import LearnedModel
+from ebmm.models import model_kinds
 from ebmm.tasks import Distortion, random_patterns
 
 TINY = KanervaMachine(dim=16, max_patterns=4, slots=8, code=16, hidden=32)

@@ -16,7 +16,7 @@ import torch
 import ebmm
 from ebmm import LearnedMemory
 from ebmm.config import TrainConfig
-from ebmm.meta.protocol import model_kinds, system_kinds
+from ebmm.models import model_kinds, system_kinds
 from ebmm.meta.trainer import evaluate_params, train
 from ebmm.tasks import Distortion, random_patterns
 

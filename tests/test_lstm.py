@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import torch
 
-from ebmm.baselines.lstm import LSTM, input_gates, lstm_update, recurrent_gates
-from ebmm.meta.protocol import LearnedModel, model_kinds
+from ebmm.models.lstm import LSTM, input_gates, lstm_update, recurrent_gates
+from ebmm.models.protocol import LearnedModel
+from ebmm.models import model_kinds
 from ebmm.tasks import Distortion, random_patterns
 
 TINY = LSTM(dim=16, max_patterns=4, hidden=64, recurrent_rank=0)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from ebmm.baselines.mann import MANN, controller, cosine_weights
-from ebmm.meta.protocol import LearnedModel, model_kinds
+from ebmm.models.mann import MANN, controller, cosine_weights
+from ebmm.models.protocol import LearnedModel
+from ebmm.models import model_kinds
 from ebmm.tasks import Distortion, random_patterns
 
 TINY = MANN(dim=16, max_patterns=4, slots=4, width=8, hidden=32)

@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ebmm.baselines.memory_networks import MemoryNetwork, slot_layout, split_slots, write_slots
-from ebmm.meta.protocol import LearnedModel, model_kinds
+from ebmm.models.memory_networks import MemoryNetwork, slot_layout, split_slots, write_slots
+from ebmm.models.protocol import LearnedModel
+from ebmm.models import model_kinds
 from ebmm.tasks import error_bits
 
 # 16-bit patterns, 8 slots of 8 floats + a flag: each pattern compressed to half its size

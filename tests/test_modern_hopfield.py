@@ -11,8 +11,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ebmm.baselines.modern_hopfield import ModernHopfield
-from ebmm.meta.protocol import LearnedModel, model_kinds
+from ebmm.models.modern_hopfield import ModernHopfield
+from ebmm.models.protocol import LearnedModel
+from ebmm.models import model_kinds
 from ebmm.tasks import error_bits
 
 # 16-bit patterns, 8 rows of 8 floats + a flag: a learned projection to half the size

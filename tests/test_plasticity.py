@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import torch
 
-from ebmm.baselines.plasticity import DifferentiablePlasticity
-from ebmm.meta.protocol import LearnedModel, model_kinds
+from ebmm.models.plasticity import DifferentiablePlasticity
+from ebmm.models.protocol import LearnedModel
+from ebmm.models import model_kinds
 from ebmm.tasks import Distortion, random_patterns
 
 TINY = DifferentiablePlasticity(dim=16, max_patterns=4, read_steps=3)

@@ -8,7 +8,7 @@ import torch
 
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.energies import SlotEnergy, memory_size, split_params
-from ebmm.meta.model import Architecture, meta_loss, read_batch, write_batch
+from ebmm.models.ebmm import Architecture, meta_loss, read_batch, write_batch
 from ebmm.meta.trainer import evaluate_params
 from ebmm.presets import PRESETS
 from ebmm.tasks import Distortion, random_patterns

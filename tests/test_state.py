@@ -49,12 +49,12 @@ def test_memories_that_cannot_add_patterns_say_so(tiny_memory_config):
         m = HopfieldMemory("pseudo_inverse_zero_diagonal", dim=32)
         m.write(_patterns(4, d=32), state=m.write(_patterns(4, d=32)))
     from ebmm.learned_memory import LearnedMemory
-    from ebmm.meta.protocol import model_from_config
+    from ebmm.models import model_from_config
 
     mh = LearnedMemory(model_from_config("modern_hopfield", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mh")
     with pytest.raises(ValueError, match="cannot add patterns"):
         mh.write(_patterns(4, d=32), state=mh.write(_patterns(4, d=32)))
-    from ebmm.meta.model import Architecture, init_params
+    from ebmm.models.ebmm import Architecture, init_params
 
     e = ebmm.EnergyMemory(tiny_memory_config)
     other = ebmm.EnergyMemory(tiny_memory_config, init_params(Architecture.from_config(tiny_memory_config), seed=1))
@@ -128,7 +128,7 @@ def test_an_empty_state_filled_equals_a_fresh_write(name):
 def test_training_in_chunks_writes_episodes_incrementally(tiny_memory_config, tiny_train_config):
     import dataclasses
 
-    from ebmm.meta.model import Architecture, meta_loss
+    from ebmm.models.ebmm import Architecture, meta_loss
     from ebmm.meta.trainer import train
     from ebmm.presets import PRESETS
 
@@ -152,7 +152,7 @@ def test_training_in_chunks_writes_episodes_incrementally(tiny_memory_config, ti
 
 def test_slot_baselines_continue_their_own_write():
     from ebmm.learned_memory import LearnedMemory
-    from ebmm.meta.protocol import model_from_config
+    from ebmm.models import model_from_config
 
     x = _patterns(12, 9, d=32)
     mann = LearnedMemory(model_from_config("mann", {"dim": 32, "max_patterns": 16, "slots": 16, "width": 20}), name="mann")

@@ -15,13 +15,11 @@ Public names are re-exported here once; submodules hold the pieces (``energies``
 
 from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
 from .energies import EnergyModel, GatedRNNEnergy, LogCoshEnergy, memory_size
-from .energy_memory import EnergyMemory
-from .learned_memory import LearnedMemory
+from .learned_memory import EnergyMemory, LearnedMemory
 from .devices import DeviceError, resolve_device
 from .errors import CapacityWarning, CheckpointError, EBMMError, UnknownMemoryError
-from .memory import AssociativeMemory, MemoryState
+from .memory import AssociativeMemory, MemoryState, load_state
 from .registry import available, load, pretrained
-from .state_io import load_state
 
 __version__ = "0.1.0"
 

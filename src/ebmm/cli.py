@@ -142,8 +142,8 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
                  read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, seed, compile_,
                  checkpoint_every, eval_every, threads, quiet, device, precision):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
-    from .meta.model import Architecture
-    from .meta.protocol import model_from_config, system_kinds
+    from .models.ebmm import Architecture
+    from .models import model_from_config, system_kinds
     from .meta.trainer import train as run
     from .presets import BASELINE_TRAIN, PRESETS
     from .tasks import Distortion
@@ -242,7 +242,7 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         model, tcfg = ck.model, ck.train_config
     else:
         from .data import DATASET_SHAPE
-        from .meta.model import Architecture
+        from .models.ebmm import Architecture
 
         try:
             energy = energy or ("image_slots" if preset == "slots" else "resnet_conv")
@@ -511,7 +511,7 @@ def _load_rows(path: Path, hint: str, dim: int):
 
 
 def _load_state(path: Path, memory):
-    from .state_io import load_state
+    from .memory import load_state
 
     try:
         return load_state(path, memory)
@@ -869,7 +869,7 @@ def list_():
         click.echo(f"{name:<28} {desc.get('description', '')}")
     for name in _baselines():
         click.echo(f"{name:<28} classical baseline")
-    from .meta.protocol import system_kinds
+    from .models import system_kinds
 
     for kind in sorted(k for k in system_kinds() if k != "ebmm"):
         click.echo(f"{kind:<28} learned baseline: ebmm train binary --model {kind}")

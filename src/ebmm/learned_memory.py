@@ -1,5 +1,6 @@
 """A meta-trained memory — the energy memory or a learned baseline — behind the public
-:class:`~ebmm.memory.AssociativeMemory` API."""
+:class:`~ebmm.memory.AssociativeMemory` API: :class:`LearnedMemory` for every learned model,
+:class:`EnergyMemory` its constructor from an energy memory's configuration."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from pathlib import Path
 
 from torch import Tensor
 
+from .config import MemoryConfig
 from .memory import AssociativeMemory
 from .meta.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .meta.protocol import LearnedModel, MetaParams, read_known
+from .models.ebmm import Architecture
+from .models.protocol import LearnedModel, MetaParams, read_known
 
 
 class LearnedMemory(AssociativeMemory):
-    """A :class:`~ebmm.meta.protocol.LearnedModel` plus its meta-learned parameters.
+    """A :class:`~ebmm.models.protocol.LearnedModel` plus its meta-learned parameters.
 
     ``write`` runs the model's write on the validated patterns, ``read`` its read; ``save``
     writes one ``.safetensors`` file that :func:`ebmm.load` reads back.
@@ -86,9 +89,6 @@ class LearnedMemory(AssociativeMemory):
     @classmethod
     def from_file(cls, path: str | Path, name: str | None = None) -> LearnedMemory:
         """Load a memory or a training checkpoint (raises :class:`~ebmm.errors.CheckpointError`)."""
-        from .energy_memory import EnergyMemory
-        from .meta.model import Architecture
-
         ck = load_checkpoint(path)
         info = dict(ck.info)
         if ck.train_config is not None:
@@ -100,3 +100,25 @@ class LearnedMemory(AssociativeMemory):
         if isinstance(ck.model, Architecture):
             return EnergyMemory(ck.model.config, ck.params, name=name, info=info)
         return LearnedMemory(ck.model, ck.params, name=name, info=info)
+
+
+class EnergyMemory(LearnedMemory):
+    """EBMM: patterns are written into an energy network's writable weights by T meta-learned
+    gradient steps, and read back by K steps of projected gradient descent on the energy.
+
+    >>> import numpy as np, ebmm
+    >>> memory = ebmm.load("binary-erase")
+    >>> x = np.random.randint(0, 2, (32, 128))
+    >>> state = memory.write(x)
+    >>> q = x.astype("float32"); q[:, :64] = 0.5
+    >>> memory.read(q, state).shape
+    (32, 128)
+    """
+
+    def __init__(self, config: MemoryConfig, params: MetaParams | None = None, *, name: str = "ebmm", info: dict | None = None):
+        super().__init__(Architecture.from_config(config), params, name=name, info=info)
+        self.config = config
+
+    @property
+    def arch(self) -> Architecture:
+        return self.model  # type: ignore[return-value]

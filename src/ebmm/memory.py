@@ -9,6 +9,7 @@ and ``_read(Q: (B, M, d), tensors, trajectory) -> (B, [K+1,] M, d)``.
 
 from __future__ import annotations
 
+import json
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .dynamics import keep_known
 from .energies import memory_size
-from .errors import CapacityWarning
+from .errors import CapacityWarning, CheckpointError
+from .files import read_safetensors, save_safetensors
 
 ArrayLike = Any  # numpy.ndarray | torch.Tensor | nested sequences of numbers
 
@@ -49,10 +52,47 @@ class MemoryState:
 
     def save(self, path: str | Path) -> Path:
         """Write the state to a ``.safetensors`` file (atomically), with the fingerprint of the
-        memory that wrote it; :func:`ebmm.load_state` reads it back for that memory only."""
-        from .state_io import save_state
+        memory that wrote it; :func:`load_state` (``ebmm.load_state``) reads it back for that
+        memory only. The format: the state's tensors (with their leading episode axis) and
+        metadata — the format tag, the fingerprint and name of the memory that wrote it, the
+        number of patterns, whether it was a batch."""
+        meta = {
+            "format": STATE_FORMAT,
+            "fingerprint": self.owner.fingerprint(),
+            "memory": self.owner.name,
+            "n_patterns": str(self.n_patterns),
+            "batched": json.dumps(self.batched),
+            "batch_size": str(self.batch_size),
+        }
+        return save_safetensors(path, self.tensors, meta)
 
-        return save_state(self, path)
+
+#: the format tag of a saved :class:`MemoryState`
+STATE_FORMAT = "ebmm-state-1"
+
+
+def load_state(path: str | Path, memory: AssociativeMemory) -> MemoryState:
+    """Read a state saved by :meth:`MemoryState.save` for ``memory`` (which must be the memory
+    that wrote it, or one with the same fingerprint).
+
+    Raises :class:`~ebmm.errors.CheckpointError` for a missing, corrupt or truncated file and
+    ``ValueError`` for a state written by another memory.
+    """
+    path = Path(path)
+    meta, tensors = read_safetensors(path, "state")
+    if meta.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{path} is not an ebmm memory state (format {meta.get('format')!r}, expected {STATE_FORMAT!r})")
+    try:
+        n, batch, batched = int(meta["n_patterns"]), int(meta["batch_size"]), bool(json.loads(meta["batched"]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} has malformed metadata: {e}") from e
+    if meta.get("fingerprint") != memory.fingerprint():
+        raise ValueError(f"{path} holds a state written by {meta.get('memory')!r}, not by {memory.name!r}")
+    if n < 1 or batch < 1 or any(t.dim() < 1 or t.shape[0] != batch for t in tensors.values()):
+        raise CheckpointError(f"{path}: its tensors do not match its metadata ({batch} sets)")
+    if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
+        raise CheckpointError(f"{path}: the state holds NaN or infinite values (corrupt?)")
+    return MemoryState(tensors, n, batch, batched, memory)
 
 
 def _numeric_tensor(values: ArrayLike, what: str, expected: str) -> Tensor:
@@ -117,14 +157,6 @@ def as_known(values: ArrayLike, queries: Tensor, batched: bool) -> Tensor:
     else:
         raise ValueError(f"known: expected shape {given} (like the queries) or {event} (one query), got {tuple(t.shape)}")
     return t.expand(queries.shape).contiguous()
-
-
-def keep_known(out: Tensor, queries: Tensor, known: Tensor, trajectory: bool) -> Tensor:
-    """``out`` with the ``known`` entries (bool, like ``queries (B, M, *event)``) set back to the
-    queries' values — in every iterate when ``out`` is a trajectory ``(B, S, M, *event)``."""
-    if trajectory:
-        return torch.where(known.unsqueeze(1), queries.unsqueeze(1), out)
-    return torch.where(known, queries, out)
 
 
 def _check_values(t: Tensor, what: str) -> None:

@@ -1,4 +1,5 @@
-"""Baseline memories compared with the meta-learned energy memory."""
+"""The classical baselines: Hopfield networks (Hebb, Storkey, pseudo-inverse rules; no meta-learning).
+The learned baselines (LSTM, Memory Networks, MANN, ...) are models, in :mod:`ebmm.models`."""
 
 from .hopfield import (
     HOPFIELD_RULES,
@@ -15,26 +16,7 @@ from .hopfield import (
     unpack_symmetric,
 )
 
-from .flat_images import IMAGE_BASELINES, FlatImages, image_baseline
-from .kanerva import KANERVA_ADDRESSING, KanervaMachine
-from .lstm import LSTM
-from .mann import MANN
-from .memory_networks import MemoryNetwork, slot_layout
-from .modern_hopfield import ModernHopfield
-from .plasticity import DifferentiablePlasticity
-
 __all__ = [
-    "IMAGE_BASELINES",
-    "DifferentiablePlasticity",
-    "FlatImages",
-    "image_baseline",
-    "KANERVA_ADDRESSING",
-    "KanervaMachine",
-    "LSTM",
-    "MANN",
-    "MemoryNetwork",
-    "ModernHopfield",
-    "slot_layout",
     "HOPFIELD_RULES",
     "HOPFIELD_UPDATES",
     "WRITE_RULES",

@@ -41,17 +41,17 @@ def run_ratedistortion(
 ) -> dict:
     """Train and score every ``system`` at every memory size: an image energy (``image_slots``
     with its own preset ``slots``; ``resnet_conv``, ``resnet_fc`` with ``preset``) or a flattened
-    vector baseline (``memory_networks``, ``mann``; see :mod:`ebmm.baselines.flat_images`) with
+    vector baseline (``memory_networks``, ``mann``; see :mod:`ebmm.models.flat_images`) with
     ``preset``'s training settings. ``device``: where they train and are scored.
 
     **Returns:** the JSON record (also written with markdown and a plot to ``out_dir``):
     ``rows`` of ``{system, requested_size, memory_size, steps, stats}``, the configs used, the
     paper's points."""
-    from ..baselines.flat_images import IMAGE_BASELINES, image_baseline
+    from ..models.flat_images import IMAGE_BASELINES, image_baseline
     from ..data import DATASET_SHAPE
     from ..learned_memory import LearnedMemory
     from ..meta.checkpoint import load_checkpoint
-    from ..meta.model import Architecture
+    from ..models.ebmm import Architecture
     from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME, train
     from ..presets import image_preset
     from .plots import plot_rate_distortion

@@ -69,8 +69,8 @@ def obtain_memories(
     ``train_episodes`` overrides the episodes per training step (smoke tables); ``device``
     is where systems train and every memory computes (``auto|cpu|cuda|cuda:N|mps``)."""
     from ..learned_memory import LearnedMemory
-    from ..meta.model import Architecture
-    from ..meta.protocol import model_from_config
+    from ..models.ebmm import Architecture
+    from ..models import model_from_config
     from ..meta.trainer import train
     from ..presets import BASELINE_TRAIN, PRESETS
     from ..registry import load, pretrained
@@ -116,7 +116,7 @@ def obtain_memories(
 def default_systems() -> list[str]:
     """Every system of the table: the Hopfield rules (both forms of Storkey's and of the
     pseudo-inverse), each registered learned baseline, and EBMM last."""
-    from ..meta.protocol import system_kinds
+    from ..models import system_kinds
     from ..registry import hopfield_names
 
     learned = [k for k in system_kinds() if k != "ebmm"]

@@ -5,27 +5,24 @@ checkpoints, ``optim/<i>/<key>``; string metadata ``format``, ``model_kind`` (``
 learned baseline; absent means ``ebmm``), ``memory_config`` (the model's JSON config),
 ``train_config`` (JSON), ``step``, ``skipped``, ``optim_groups`` (JSON) and free ``info``.
 
-Writes are atomic: the file is written beside its target, flushed to disk, then renamed over
-it, so a crash mid-write never damages the last good checkpoint.
+Writes are atomic and files device-free (:mod:`ebmm.files`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from ..config import TrainConfig, to_dict, train_config_from_dict
 from ..errors import CheckpointError
-from .protocol import LearnedModel, MetaParams, model_from_config
+from ..files import read_safetensors, save_safetensors
+from ..models import model_from_config
+from ..models.protocol import LearnedModel, MetaParams
 
 FORMAT = "ebmm-memory-v1"
 
@@ -83,36 +80,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
         opt_tensors, groups = _optim_to_tensors(ckpt.optimizer_state)
         tensors.update(opt_tensors)
         meta["optim_groups"] = groups
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved memory gets ordinary permissions
-    try:
-        # device-free: whatever device trained it, the file holds CPU tensors (load on any device)
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=meta)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, Tensor]]:
-    """``(metadata, tensors)`` of a safetensors file; :class:`~ebmm.errors.CheckpointError` if it
-    is missing, unreadable or truncated (``what`` names the file's role in the message)."""
-    if not path.is_file():
-        raise CheckpointError(f"no {what} file at {path}")
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        return meta, load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from e
+    return save_safetensors(path, tensors, meta)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -37,8 +37,8 @@ from ..tasks import (
 )
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .distributed import world_from_env
-from .model import Architecture
-from .protocol import LearnedModel, MetaParams, read_known
+from ..models.ebmm import Architecture
+from ..models.protocol import LearnedModel, MetaParams, read_known
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 BEST_NAME = "best.safetensors"
@@ -253,7 +253,7 @@ def train(
 ) -> TrainResult:
     """Meta-train a memory model.
 
-    **Arguments:** the model (any :class:`~ebmm.meta.protocol.LearnedModel`; a
+    **Arguments:** the model (any :class:`~ebmm.models.protocol.LearnedModel`; a
     :class:`~ebmm.config.MemoryConfig` means the energy memory) and the training config; ``out_dir`` for checkpoints and metrics
     (None: keep nothing on disk); ``resume`` continues the run saved in ``out_dir`` (its
     configs must match, except the bookkeeping fields of :data:`RESUMABLE_CHANGES`; raise

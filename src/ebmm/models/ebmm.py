@@ -26,14 +26,13 @@ from torch.func import functional_call
 from ..config import WRITE_TERMS, MemoryConfig, memory_config_from_dict, to_dict
 from ..dynamics import EnergyFn, inverse_softplus, logit, non_increasing, read, sum_event, write
 from ..energies import EnergyModel, Params, build_energy, memory_size, split_params
-from .protocol import MetaParams, register_model
+from .protocol import MetaParams
 
 
-@register_model
 @dataclass(frozen=True, eq=False)
 class Architecture:
     """An energy network's structure plus the memory configuration: the EBMM
-    :class:`~ebmm.meta.protocol.LearnedModel`. Its methods delegate to the pure functions below."""
+    :class:`~ebmm.models.protocol.LearnedModel`. Its methods delegate to the pure functions below."""
 
     config: MemoryConfig
     energy: EnergyModel

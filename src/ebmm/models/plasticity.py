@@ -46,15 +46,14 @@ import torch
 from torch import Tensor
 
 from ..dynamics import logit
-from ..meta.protocol import MetaParams, register_model
+from .protocol import MetaParams
 from ._common import LearnedBaseline, blend, reconstruction_loss
-from .hopfield import pack_symmetric, unpack_symmetric
+from ..baselines.hopfield import pack_symmetric, unpack_symmetric
 
 
-@register_model
 @dataclass(frozen=True)
 class DifferentiablePlasticity(LearnedBaseline):
-    """A plastic recurrent network: a :class:`~ebmm.meta.protocol.LearnedModel`.
+    """A plastic recurrent network: a :class:`~ebmm.models.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d (also the number of neurons); ``max_patterns`` N
     it is trained for; ``present_steps`` steps per pattern while writing; ``read_steps``

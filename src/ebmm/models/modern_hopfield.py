@@ -38,15 +38,14 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from ..meta.protocol import MetaParams, register_model
+from .protocol import MetaParams
 from ._common import SlotMemory, masked_softmax, orthonormal_rows, split_slots, write_slots
 
 
-@register_model
 @dataclass(frozen=True)
 class ModernHopfield(SlotMemory):
     """A continuous modern Hopfield network storing its patterns in at most ``budget`` floats:
-    the ``"modern_hopfield"`` :class:`~ebmm.meta.protocol.LearnedModel`.
+    the ``"modern_hopfield"`` :class:`~ebmm.models.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``budget``
     the most floats the stored rows may hold (8256, the binary task's); ``steps`` update steps

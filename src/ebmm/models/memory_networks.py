@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..meta.protocol import MetaParams, register_model
+from .protocol import MetaParams
 
 # the slot helpers, the objective and the initialisers live in ``_common`` (shared with the
 # other baselines) and are re-exported here, where they were first defined
@@ -62,11 +62,10 @@ from ._common import (  # noqa: F401
 
 
 # --- the model ---------------------------------------------------------------------------------
-@register_model
 @dataclass(frozen=True)
 class MemoryNetwork(SlotMemory):
     """An end-to-end memory network over a slot memory within ``budget`` floats: the
-    ``"memory_networks"`` :class:`~ebmm.meta.protocol.LearnedModel`.
+    ``"memory_networks"`` :class:`~ebmm.models.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``budget``
     the most floats the slots may hold (8256, the binary task's); ``hops`` attention hops;

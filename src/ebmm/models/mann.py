@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..dynamics import inverse_softplus, logit
-from ..meta.protocol import MetaParams, register_model
+from .protocol import MetaParams
 from ._common import LearnedBaseline, blend, dense_layer
 
 _EPS = 1e-6
@@ -66,10 +66,9 @@ def cosine_weights(keys: Tensor, memory: Tensor, strength: Tensor) -> Tensor:
     return torch.softmax(strength.unsqueeze(-1) * sim / (norms + _EPS), dim=-1)
 
 
-@register_model
 @dataclass(frozen=True)
 class MANN(LearnedBaseline):
-    """MANN with LRUA memory and a feed-forward controller: a :class:`~ebmm.meta.protocol.LearnedModel`.
+    """MANN with LRUA memory and a feed-forward controller: a :class:`~ebmm.models.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``slots`` S
     and ``width`` W of the memory matrix (state ``S·W + 2S`` floats: 8256 at the defaults);

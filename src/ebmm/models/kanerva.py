@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..meta.protocol import MetaParams, register_model
+from .protocol import MetaParams
 from ._common import LearnedBaseline, blend, dense_layer, reconstruction_loss
 
 KANERVA_ADDRESSING = ("learned", "least_squares")
@@ -99,12 +99,11 @@ def least_squares_address(z: Tensor, mean: Tensor, ridge: Tensor) -> Tensor:
     return torch.linalg.solve(gram, mean @ z.transpose(-1, -2)).transpose(-1, -2)
 
 
-@register_model
 @dataclass(frozen=True)
 class KanervaMachine(LearnedBaseline):
     """The Kanerva Machine with the Dynamic Kanerva Machine's content addressing (or, with
     ``addressing="learned"``, the original's learned addressing): a
-    :class:`~ebmm.meta.protocol.LearnedModel`.
+    :class:`~ebmm.models.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``slots`` K
     memory rows; ``code`` c, the code size; ``hidden`` encoder/decoder width;

@@ -1,5 +1,5 @@
 """What the learned baselines share: the meta-training objective, seeded initialisers, slot
-memories within a budget, masked updates, and the :class:`~ebmm.meta.protocol.LearnedModel`
+memories within a budget, masked updates, and the :class:`~ebmm.models.protocol.LearnedModel`
 boilerplate of a frozen-dataclass model (:class:`LearnedBaseline`).
 
 Private: the public names are re-exported where they were first defined
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..energies import memory_size
-from ..meta.protocol import MetaParams
+from .protocol import MetaParams
 
 
 # --- the objective -----------------------------------------------------------------------------

@@ -36,15 +36,14 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from ..meta.protocol import MetaParams, register_model
+from .protocol import MetaParams
 from ._common import LearnedBaseline, blend
 
 
-@register_model
 @dataclass(frozen=True)
 class LSTM(LearnedBaseline):
     """An LSTM whose state after reading the patterns is the memory: the ``"lstm"``
-    :class:`~ebmm.meta.protocol.LearnedModel`.
+    :class:`~ebmm.models.protocol.LearnedModel`.
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``hidden``
     H (the memory is ``h`` and ``c``: ``2H`` floats, 8256 at the default); ``recurrent_rank``

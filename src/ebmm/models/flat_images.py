@@ -16,16 +16,18 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from ..meta.protocol import LearnedModel, MetaParams, model_from_config, register_model
+from .mann import MANN
+from .memory_networks import MemoryNetwork
+from .protocol import LearnedModel, MetaParams
 
-#: vector kinds that :func:`image_baseline` sizes for images
-IMAGE_BASELINES = ("memory_networks", "mann")
+#: vector kinds that :func:`image_baseline` sizes for images, and their models
+INNER_MODELS: dict[str, type] = {"memory_networks": MemoryNetwork, "mann": MANN}
+IMAGE_BASELINES = tuple(INNER_MODELS)
 
 
-@register_model
 @dataclass(frozen=True, eq=False)
 class FlatImages:
-    """A vector :class:`~ebmm.meta.protocol.LearnedModel` (``inner_kind`` built from
+    """A vector :class:`~ebmm.models.protocol.LearnedModel` (``inner_kind`` built from
     ``inner``) on images of ``image_shape (C, H, W)``: the ``"flat_images"`` model kind."""
 
     kind: ClassVar[str] = "flat_images"
@@ -41,7 +43,9 @@ class FlatImages:
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"image_shape must be (C, H, W) of positive sizes, got {self.image_shape!r}")
         object.__setattr__(self, "image_shape", shape)
-        model = model_from_config(self.inner_kind, self.inner)
+        if self.inner_kind not in INNER_MODELS:
+            raise ValueError(f"no image version of {self.inner_kind!r}; choose one of {IMAGE_BASELINES}")
+        model = INNER_MODELS[self.inner_kind].from_config_dict(self.inner)
         if model.dim != math.prod(shape):
             raise ValueError(f"the wrapped {self.inner_kind} has dim {model.dim}, images have {math.prod(shape)} values")
         object.__setattr__(self, "model", model)

@@ -1,5 +1,6 @@
 """What a meta-trainable memory model provides, so that one trainer, one checkpoint format and
-one public memory class serve the energy memory and every learned baseline alike.
+one public memory class serve the energy memory and every learned baseline alike. (The table of
+model kinds is :data:`ebmm.models.MODELS`.)
 
 A model is the *structure* (a frozen config plus modules whose own weights are unused); all
 learned numbers live in a ``MetaParams`` pytree passed explicitly to its pure methods.
@@ -11,7 +12,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from torch import Tensor
 
-from ..memory import keep_known
+from ..dynamics import keep_known
 
 MetaParams = dict[str, dict[str, Tensor]]
 
@@ -66,36 +67,3 @@ def read_known(model: LearnedModel, params: MetaParams, state: dict[str, Tensor]
     if getattr(model, "clamps_in_read", False):
         return model.read(params, state, queries, trajectory, known=known)
     return keep_known(model.read(params, state, queries, trajectory), queries, known, trajectory)
-
-
-_KINDS: dict[str, type] = {}
-
-
-def register_model(cls: type) -> type:
-    """Class decorator: make a model kind loadable from checkpoints."""
-    _KINDS[cls.kind] = cls
-    return cls
-
-
-def model_kinds() -> dict[str, type]:
-    """Every registered model kind (importing the modules that define them)."""
-    from . import model  # noqa: F401  (registers "ebmm")
-
-    try:
-        from .. import baselines  # noqa: F401  (registers learned baselines, if any)
-    except ImportError:  # pragma: no cover
-        pass
-    return dict(_KINDS)
-
-
-def system_kinds() -> dict[str, type]:
-    """The registered kinds that are memory systems of their own (Table 1's rows, ``ebmm train
-    binary --model``), i.e. without adapters such as ``flat_images`` that wrap another kind."""
-    return {k: cls for k, cls in model_kinds().items() if not getattr(cls, "adapter", False)}
-
-
-def model_from_config(kind: str, config: dict[str, Any]) -> LearnedModel:
-    kinds = model_kinds()
-    if kind not in kinds:
-        raise KeyError(f"unknown model kind {kind!r}; known: {sorted(kinds)}")
-    return kinds[kind].from_config_dict(config)

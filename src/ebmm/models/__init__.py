@@ -1,0 +1,81 @@
+"""Meta-trainable memory models: the learned-model protocol, EBMM itself and every learned
+baseline, in one explicit table.
+
+=================  ===========================================================  ==============
+kind               model                                                        module
+=================  ===========================================================  ==============
+ebmm               the meta-learned energy memory (energy network + read/write)  ``ebmm``
+flat_images        a vector baseline on flattened images (adapter)              ``flat_images``
+kanerva            Kanerva Machine                                              ``kanerva``
+lstm               LSTM                                                         ``lstm``
+mann               MANN (DNC-style memory, least-recently-used writes)          ``mann``
+memory_networks    Memory Networks                                              ``memory_networks``
+modern_hopfield    modern Hopfield network / softmax attention                  ``modern_hopfield``
+plasticity         Differentiable Plasticity                                    ``plasticity``
+=================  ===========================================================  ==============
+
+Checkpoints store the kind; :func:`model_from_config` rebuilds the model from it. A model is
+the *structure* only; its learned numbers are a ``MetaParams`` pytree passed to its pure
+methods (:class:`~ebmm.models.protocol.LearnedModel`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ebmm import Architecture
+from .flat_images import IMAGE_BASELINES, FlatImages, image_baseline
+from .kanerva import KANERVA_ADDRESSING, KanervaMachine
+from .lstm import LSTM
+from .mann import MANN
+from .memory_networks import MemoryNetwork, slot_layout
+from .modern_hopfield import ModernHopfield
+from .plasticity import DifferentiablePlasticity
+from .protocol import LearnedModel, MetaParams, read_known
+
+#: every model kind, in the order of Table 1's learned rows (EBMM first here, last in the table)
+MODELS: dict[str, type] = {
+    cls.kind: cls
+    for cls in (Architecture, FlatImages, KanervaMachine, LSTM, MANN, MemoryNetwork, ModernHopfield, DifferentiablePlasticity)
+}
+
+
+def model_kinds() -> dict[str, type]:
+    """Every model kind: :data:`MODELS`."""
+    return dict(MODELS)
+
+
+def system_kinds() -> dict[str, type]:
+    """The kinds that are memory systems of their own (Table 1's rows, ``ebmm train binary
+    --model``), i.e. without adapters such as ``flat_images`` that wrap another kind."""
+    return {k: cls for k, cls in MODELS.items() if not getattr(cls, "adapter", False)}
+
+
+def model_from_config(kind: str, config: dict[str, Any]) -> LearnedModel:
+    """The model of ``kind`` rebuilt from its ``config_dict()``; ``KeyError`` for an unknown kind."""
+    if kind not in MODELS:
+        raise KeyError(f"unknown model kind {kind!r}; known: {sorted(MODELS)}")
+    return MODELS[kind].from_config_dict(config)
+
+
+__all__ = [
+    "IMAGE_BASELINES",
+    "KANERVA_ADDRESSING",
+    "LSTM",
+    "MANN",
+    "MODELS",
+    "Architecture",
+    "DifferentiablePlasticity",
+    "FlatImages",
+    "KanervaMachine",
+    "LearnedModel",
+    "MemoryNetwork",
+    "MetaParams",
+    "ModernHopfield",
+    "image_baseline",
+    "model_from_config",
+    "model_kinds",
+    "read_known",
+    "slot_layout",
+    "system_kinds",
+]
