@@ -33,12 +33,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -46,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+
+from harness import FlatFlopCounter, dense_matmul, git_info, log, machine_info, summary, time_calls
 
 from ebmm.baselines.hopfield import HOPFIELD_RULES, HopfieldMemory
 from ebmm.config import MemoryConfig
@@ -112,65 +109,6 @@ def step_cases(quick: bool) -> list[StepCase]:
         StepCase("gated256", "paper gated RNN, hidden 256", "paper", 256, 8, warmup=0, min_reps=3),
         StepCase("gated1024", "paper gated RNN, hidden 1024", "paper", None, 1, warmup=0, min_reps=3),
     ]
-
-
-# --- measuring ---------------------------------------------------------------------------------
-def time_calls(fn: Callable[[], Any], *, warmup: int = 0, min_reps: int = 3, min_seconds: float = 0.0) -> list[float]:
-    """Wall time of each of at least ``min_reps`` calls of ``fn``, continuing until
-    ``min_seconds`` have passed; ``warmup`` untimed calls first."""
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def summary(times: list[float]) -> dict[str, Any]:
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "reps": len(times)}
-
-
-def dense_matmul(n: int, min_reps: int, gen: torch.Generator, label: str) -> dict[str, Any]:
-    """FLOP/s of a float32 ``(n, n) @ (n, n)`` matmul (2n³ FLOPs), median and best call."""
-    a = torch.randn(n, n, generator=gen)
-    b = torch.randn(n, n, generator=gen)
-    out = torch.empty(n, n)
-    times = time_calls(lambda: torch.mm(a, b, out=out), warmup=2, min_reps=min_reps)
-    flops = 2 * n**3
-    return {
-        "label": label,
-        "n": n,
-        "flops_per_call": flops,
-        "flops_per_s": flops / statistics.median(times),
-        "best_flops_per_s": flops / min(times),
-        "loadavg": _loadavg(),
-        **summary(times),
-    }
-
-
-class _GlobalOnly:
-    """Stands in for FlopCounterMode's module tracker, whose backward hooks break inside
-    ``torch.func`` transforms ("A leaf node was passed to _will_engine_execute_node",
-    pytorch/pytorch#131753). Everything is counted under the "Global" entry."""
-
-    parents = {"Global"}
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *args):
-        return None
-
-
-class FlatFlopCounter(FlopCounterMode):
-    """``FlopCounterMode`` without the per-module hierarchy (which ``torch.func`` breaks)."""
-
-    def __init__(self):
-        super().__init__(display=False)
-        self.mod_tracker = _GlobalOnly()
 
 
 def count_step_flops(arch: Architecture, params: MetaParams, x: torch.Tensor, q: torch.Tensor) -> dict[str, Any]:
@@ -290,47 +228,6 @@ def bench_latency(n: int, dim: int, seed: int, min_reps: int, min_seconds: float
             "read_iterations": int(steps),
         })
     return rows
-
-
-# --- bookkeeping -------------------------------------------------------------------------------
-def _loadavg() -> list[float] | None:
-    try:
-        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git() -> dict[str, Any]:
-    def run(*cmd: str) -> str:
-        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        return {"commit": run("git", "rev-parse", "HEAD"), "dirty": bool(run("git", "status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu_model": _cpu_model(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "logical_cpus": os.cpu_count(),
-        "threads": threads,
-        "hostname": platform.node(),
-    }
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -486,10 +383,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -498,7 +391,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/bench_core.py", *(argv if argv is not None else sys.argv[1:])]),
         "settings": {"quick": args.quick, "compile": args.compile, "threads": args.threads, "seed": args.seed},
-        "git": _git(),
+        "git": git_info(),
         "machine": machine_info(args.threads),
         "reference": {"bursts": []},
         "meta_steps": [],

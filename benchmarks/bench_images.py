@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import FlatFlopCounter, dense_matmul, log, machine_info, time_calls  # noqa: E402
+from harness import FlatFlopCounter, dense_matmul, log, machine_info, time_calls  # noqa: E402
 
 from ebmm.models.ebmm import Architecture  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402

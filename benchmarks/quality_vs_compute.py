@@ -33,8 +33,7 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import _git, log, machine_info  # noqa: E402
+from harness import git_info, log, machine_info  # noqa: E402
 
 from ebmm.models.ebmm import Architecture  # noqa: E402
 from ebmm.meta.trainer import METRICS_NAME, evaluate_params, train  # noqa: E402
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/quality_vs_compute.py", *(argv if argv is not None else sys.argv[1:])]),
-        "date": time.strftime("%Y-%m-%d %H:%M"), "git": _git(), "machine": machine_info(args.threads),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "git": git_info(), "machine": machine_info(args.threads),
         "settings": {"budget_s": args.budget, "threads": args.threads, "seed": args.seed, "eval_every": args.eval_every,
                      "eval_episodes": args.eval_episodes, "final_episodes": args.final_episodes, "sizes": list(SIZES)},
         "recipes": [],

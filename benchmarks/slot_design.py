@@ -24,8 +24,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import _git  # noqa: E402
+from harness import git_info  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies.slots import _pieces  # noqa: E402
@@ -87,7 +86,7 @@ def main() -> None:
         rows.append(row)
         print(w, lam, {d: [round(v, 3) for v in row[d].values()] for d in ("erase:64", "replace:64")}, row["failures_n16_erase"],
               flush=True)
-    record = {"command": "python benchmarks/slot_design.py " + " ".join(sys.argv[1:]), "git": _git(), "seconds": time.time() - t0,
+    record = {"command": "python benchmarks/slot_design.py " + " ".join(sys.argv[1:]), "git": git_info(), "seconds": time.time() - t0,
               "patterns_per_n": args.patterns, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "slot_design.json").write_text(json.dumps(record, indent=2))

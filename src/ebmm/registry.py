@@ -74,8 +74,8 @@ def _load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
     path = Path(key)
     if path.is_dir():
         for candidate in ("best.safetensors", "checkpoint.safetensors", "memory.safetensors"):
-            if (path / candidate).is_file():
-                return LearnedMemory.from_file(path / candidate)
+            if (path / candidate).is_file():  # a run directory: the memory is named after it
+                return LearnedMemory.from_file(path / candidate, name=path.resolve().name)
     if path.exists() or path.suffix == ".safetensors":
         return LearnedMemory.from_file(path)
     raise UnknownMemoryError(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..tasks import ImageTask, task_from_config
 from .binary import ErrorStats
-from .images import evaluate_images, paper_points, ratedistortion_markdown
+from .images import PAPER_LABELS, evaluate_images, paper_points, ratedistortion_markdown
 
 #: the paper's memory sizes (float32) on the conv and FC energies' grids, smallest to largest
 DEFAULT_SIZES = (2308, 4616, 9232, 13848)
@@ -105,7 +105,8 @@ def run_ratedistortion(
         ours: dict[str, list[tuple[int, ErrorStats]]] = {}
         for r in rows:
             ours.setdefault(r["system"], []).append((r["memory_size"], r["stats"]))
-        paper = {f"{s}": paper_points(dataset, s) for s in systems if paper_points(dataset, s)}
+        # the paper's curves under the paper's names (image_slots and resnet_conv are both compared with "EBMM conv")
+        paper = {PAPER_LABELS.get(s, s): paper_points(dataset, s) for s in systems if paper_points(dataset, s)}
         plot_rate_distortion(ours, out / "ratedistortion.png", paper=paper, ylabel=task.metric.replace("_", " ") + " per image",
                              title=f"{dataset}: {task.corruption} occlusion, N = {rows[0]['stats'].patterns // rows[0]['stats'].batches if rows else 0}"
                                    f" images stored, {rows[0]['steps'] if rows else 0} meta-steps\n(paper: N = 64, fully trained)",
