@@ -98,7 +98,7 @@ class LearnedMemory(AssociativeMemory):
         stored_name = info.pop("name", None)
         name = name or stored_name or Path(path).stem
         if isinstance(ck.model, Architecture):
-            return EnergyMemory(ck.model.config, ck.params, name=name, info=info)
+            return EnergyMemory(ck.model, ck.params, name=name, info=info)  # the checkpoint's model, not a rebuilt one
         return LearnedMemory(ck.model, ck.params, name=name, info=info)
 
 
@@ -115,9 +115,11 @@ class EnergyMemory(LearnedMemory):
     (32, 128)
     """
 
-    def __init__(self, config: MemoryConfig, params: MetaParams | None = None, *, name: str = "ebmm", info: dict | None = None):
-        super().__init__(Architecture.from_config(config), params, name=name, info=info)
-        self.config = config
+    def __init__(self, config: MemoryConfig | Architecture, params: MetaParams | None = None, *, name: str = "ebmm",
+                 info: dict | None = None):
+        arch = config if isinstance(config, Architecture) else Architecture.from_config(config)
+        super().__init__(arch, params, name=name, info=info)
+        self.config = arch.config
 
     @property
     def arch(self) -> Architecture:

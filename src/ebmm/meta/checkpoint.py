@@ -104,6 +104,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     migrate = getattr(model, "migrate", None)  # an older layout of the same model, if any
     if migrate is not None:
         tensors = migrate(tensors)
+    # the pytree the configuration requires, to check the file against (a fresh initialisation:
+    # ~2 ms; on the meta device it would allocate nothing but costs ~1.5 s of first-dispatch)
     expected = model.init_params()
     params: MetaParams = {}
     for group, d in expected.items():
