@@ -19,26 +19,22 @@ import torch
 
 from ebmm.config import EnergyConfig
 from ebmm.models.ebmm import Architecture
-from ebmm.meta.trainer import MetaStep, clipped_update, episode_generator, evaluate_params, leaves, lr_lambda
+from ebmm.meta.step import Batch, TrainStep, init_state
+from ebmm.meta.trainer import episode_generator, evaluate_params
 from ebmm.presets import PRESETS
 from ebmm.tasks import sample_episodes
 
 
 def train_for(model: Architecture, tcfg, seconds: float) -> tuple[dict, int, float]:
-    """Meta-train for a wall-clock budget (eager; the same loop as the trainer, minus I/O)."""
-    params = model.init_params(seed=tcfg.seed)
-    flat = leaves(params)
-    opt = torch.optim.AdamW(flat, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(tcfg))
-    step_fn = MetaStep(model, compile=False)
-    start, step = time.perf_counter(), 0
+    """Meta-train for a wall-clock budget with the trainer's own pure step (no I/O)."""
+    state = init_state(model.init_params(seed=tcfg.seed))
+    step_fn = TrainStep(model, tcfg)
+    start = time.perf_counter()
     while time.perf_counter() - start < seconds:
-        x, q = sample_episodes(tcfg.episodes, tcfg.patterns, model.dim, tcfg.distortion, generator=episode_generator(tcfg.seed, step))
-        grads, loss, _ = step_fn(params, x, q)
-        clipped_update(opt, flat, leaves(grads), loss, tcfg.clip_norm)
-        sched.step()
-        step += 1
-    return params, step, (time.perf_counter() - start) / max(step, 1)
+        x, q = sample_episodes(tcfg.episodes, tcfg.patterns, model.dim, tcfg.distortion,
+                               generator=episode_generator(tcfg.seed, state.step))
+        state, _ = step_fn(state, Batch(x, q))
+    return state.params, state.step, (time.perf_counter() - start) / max(state.step, 1)
 
 
 def main():

@@ -170,3 +170,20 @@ def test_slot_baselines_continue_their_own_write():
     with warnings.catch_warnings(), pytest.raises(ValueError, match="would overwrite"):
         warnings.simplefilter("ignore", ebmm.CapacityWarning)
         mn.write(_patterns(8, 10, d=32), state=parts)  # 12 + 8 > 16 slots
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through a 0600 temporary file; the file in place has the permissions a
+    new file gets under the process's umask (others can read a shared memory)."""
+    import os
+
+    import torch
+
+    from ebmm.files import save_safetensors
+
+    umask = os.umask(0o022)
+    try:
+        path = save_safetensors(tmp_path / "m.safetensors", {"a": torch.zeros(2)}, {})
+    finally:
+        os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == 0o644

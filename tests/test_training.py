@@ -144,41 +144,82 @@ def test_variable_pattern_counts_are_masked(tiny_memory_config, tiny_train_confi
         TrainConfig(patterns=8, min_patterns=9)
 
 
-def test_spike_guard_skips_a_finite_explosion_and_counts_it():
-    from ebmm.meta.trainer import SpikeGuard, clipped_update
+def _scripted_step(tiny_memory_config, cfg, grads):
+    """A TrainStep whose meta-gradients are ``grads`` (a list of 3-vectors), one per call, on a
+    one-leaf parameter pytree: the guards and the update, nothing else."""
+    from ebmm.meta.step import Batch, TrainStep, init_state
 
-    p = torch.nn.Parameter(torch.zeros(3))
-    opt = torch.optim.SGD([p], lr=1.0)
-    guard = SpikeGuard(factor=10.0, window=20)
-    for i in range(12):  # ordinary steps: norms ≈ 1 are applied and recorded
-        norm, applied = clipped_update(opt, [p], [torch.tensor([1.0, 0.0, 0.1 * i])], torch.tensor(1.0), 0.0, guard)
-        assert applied
-    before = p.detach().clone()
-    norm, applied = clipped_update(opt, [p], [torch.tensor([1e5, 0.0, 0.0])], torch.tensor(1.0), 0.0, guard)
-    assert not applied and float(norm) == 1e5
-    assert torch.equal(p.detach(), before)  # a finite but exploding gradient changes nothing
-    assert 1e5 not in guard.norms  # and does not raise the median it is judged by
+    step = TrainStep(Architecture.from_config(tiny_memory_config), cfg)
+    feed = iter(grads)
+    step.meta_step = lambda params, x, q, mask, known: ({"static": {"w": next(feed)}}, torch.tensor(1.0), x)
+    state = init_state({"static": {"w": torch.zeros(3)}})
+    batch = Batch(torch.zeros(1, 1, 32), torch.zeros(1, 1, 32))
+    return step, state, batch
 
 
-def test_spike_guard_accepts_a_new_scale_after_a_full_window_of_spikes():
-    from ebmm.meta.trainer import SpikeGuard
+def test_spike_guard_skips_a_finite_explosion_and_counts_it(tiny_memory_config):
+    cfg = TrainConfig(lr=0.1, clip_norm=0.0, spike_factor=10.0, spike_window=20)
+    grads = [torch.tensor([1.0, 0.0, 0.1 * i]) for i in range(12)] + [torch.tensor([1e5, 0.0, 0.0])]
+    step, state, batch = _scripted_step(tiny_memory_config, cfg, grads)
+    for _ in range(12):  # ordinary steps: norms ≈ 1 are applied and recorded
+        state, m = step(state, batch)
+        assert m["applied"]
+    before = state
+    state, m = step(state, batch)
+    assert not m["applied"] and m["spike"] and float(m["grad_norm"]) == 1e5
+    assert torch.equal(state.params["static"]["w"], before.params["static"]["w"])  # a finite explosion changes nothing
+    assert state.norm_history == before.norm_history  # and does not raise the median it is judged by
+    assert (state.step, state.skipped, state.spikes, state.updates) == (13, 1, 1, 12)
+    assert before.step == 12  # the step returned a new state; the old one is untouched
 
-    guard = SpikeGuard(factor=10.0, window=10, history=[1.0] * 10)
-    flags = [guard.is_spike(100.0) for _ in range(10)]
-    assert all(flags) and len(guard.norms) == 0  # history cleared: the scale really changed
-    assert not guard.is_spike(100.0)  # too little history to judge
+
+def test_spike_guard_accepts_a_new_scale_after_a_full_window_of_spikes(tiny_memory_config):
+    cfg = TrainConfig(lr=0.1, clip_norm=0.0, spike_factor=10.0, spike_window=10)
+    step, state, batch = _scripted_step(tiny_memory_config, cfg, [torch.tensor([100.0, 0.0, 0.0])] * 11)
+    state = replace(state, norm_history=(1.0,) * 10)
+    flags = []
+    for _ in range(10):
+        state, m = step(state, batch)
+        flags.append(m["spike"])
+    assert all(flags) and state.norm_history == ()  # history cleared: the scale really changed
+    state, m = step(state, batch)
+    assert m["applied"]  # too little history to judge
+
+
+def test_relative_clipping_scales_an_outlier_down_to_a_multiple_of_the_median(tiny_memory_config):
+    cfg = TrainConfig(lr=0.1, clip_norm=0.0, clip_relative=3.0, spike_factor=0.0, spike_window=20)
+    step, state, batch = _scripted_step(tiny_memory_config, cfg, [torch.tensor([1.0, 0.0, 0.0])] * 10 + [torch.tensor([0.0, 400.0, 0.0])])
+    for _ in range(10):
+        state, m = step(state, batch)
+        assert m["clip_scale"] == 1.0
+    state, m = step(state, batch)
+    assert m["applied"] and float(m["grad_norm"]) == 400.0
+    assert m["clip_scale"] == pytest.approx(3.0 / 400.0)  # clipped to 3 × median(1)
+
+
+def test_the_pure_step_matches_torch_adamw(tiny_memory_config):
+    """The functional update is torch.optim.AdamW's: same parameters after the same gradients."""
+    cfg = TrainConfig(lr=0.01, weight_decay=0.1, clip_norm=0.0)
+    grads = [torch.tensor([0.3, -1.0, 2.0]) * (i + 1) for i in range(5)]
+    step, state, batch = _scripted_step(tiny_memory_config, cfg, list(grads))
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = torch.optim.AdamW([w], lr=0.01, weight_decay=0.1)
+    for g in grads:
+        state, _ = step(state, batch)
+        w.grad = g.clone()
+        opt.step()
+    torch.testing.assert_close(state.params["static"]["w"], w.detach(), rtol=0, atol=1e-7)
 
 
 def test_group_learning_rates_and_a_frozen_group(tiny_memory_config, tiny_train_config):
-    from ebmm.meta.trainer import param_groups
+    from ebmm.meta.step import group_multipliers
 
     arch = Architecture.from_config(tiny_memory_config)
     params = init_params(arch)
     cfg = replace(tiny_train_config, lr=1e-3, group_lr={"read": 10.0, "write": 0.0})
-    groups = param_groups(params, cfg)
-    assert [g["lr"] for g in groups] == [1e-3, 1e-3, 1e-2, 0.0]
+    assert group_multipliers(params, cfg) == {"static": 1.0, "init": 1.0, "read": 10.0, "write": 0.0}
     with pytest.raises(ValueError, match="not groups"):
-        param_groups(params, replace(cfg, group_lr={"rates": 2.0}))
+        group_multipliers(params, replace(cfg, group_lr={"rates": 2.0}))
     with pytest.raises(ValueError, match=">= 0"):
         TrainConfig(group_lr={"read": -1.0})
     result = train(tiny_memory_config, replace(cfg, steps=5, eval_every=0), progress=False)
@@ -229,17 +270,3 @@ def test_a_cpu_budget_stops_the_run_evaluates_it_and_resumes_its_count(tiny_memo
     assert last_eval["step"] == first.step and set(last_eval["eval_by_patterns"]) == {"4", "8"}
     more = train(tiny_memory_config, replace(cfg, cpu_budget_s=1.0), tmp_path, resume=True, progress=False)
     assert more.step > first.step and more.train_cpu_s >= 1.0  # the budget counts the whole run
-
-
-def test_relative_clipping_scales_an_outlier_down_to_a_multiple_of_the_median():
-    from ebmm.meta.trainer import SpikeGuard, clipped_update
-
-    p = torch.nn.Parameter(torch.zeros(2))
-    opt = torch.optim.SGD([p], lr=1.0)
-    guard = SpikeGuard(factor=0.0, window=20)
-    for _ in range(10):
-        clipped_update(opt, [p], [torch.tensor([1.0, 0.0])], torch.tensor(1.0), 0.0, guard, clip_relative=3.0)
-    before = p.detach().clone()
-    norm, applied = clipped_update(opt, [p], [torch.tensor([0.0, 400.0])], torch.tensor(1.0), 0.0, guard, clip_relative=3.0)
-    assert applied and float(norm) == 400.0
-    torch.testing.assert_close(before - p.detach(), torch.tensor([0.0, 3.0]))  # clipped to 3 × median(1)

@@ -28,9 +28,9 @@ def save_safetensors(path: str | Path, tensors: dict[str, Tensor], metadata: dic
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 (kept by save_file) -> a new file's ordinary permissions
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
