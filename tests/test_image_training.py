@@ -204,3 +204,17 @@ def test_image_data_reaches_the_trainer_in_standard_layout():
     task = ImageTask(strided, strided, Occlusion("noise", 16), "squared")
     assert task.train.is_contiguous() and task.held_out.is_contiguous()
     assert torch.equal(task.train, strided)
+
+
+def test_one_check_of_a_corruption_against_a_pattern_shape():
+    from ebmm.tasks import check_corruption
+
+    assert check_corruption("erase:64", 128) == Distortion("erase", 64)
+    assert check_corruption("noise:16", (1, 32, 32)) == Occlusion("noise", 16)
+    for spec, shape, match in [("erase:200", (128,), "cannot corrupt"), ("mask:100-140", (128,), "cannot corrupt"),
+                               ("noise:40", (1, 32, 32), "does not fit"), ("noise:8", (128,), "distortion like"),
+                               ("erase:8", (1, 32, 32), "occlusion like")]:
+        with pytest.raises(ValueError, match=match):
+            check_corruption(spec, shape)
+    res = CliRunner().invoke(main, ["table1", "--no-train", "--distortion", "erase:129"])
+    assert res.exit_code == 2 and "cannot corrupt erase:129 in 128-dimensional patterns" in res.output

@@ -197,8 +197,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         model = Architecture.from_config(mcfg)
     else:
         model = baseline
-    if Distortion.parse(tcfg.distortion).extent > model.dim:
-        raise click.BadParameter(f"cannot corrupt more than {model.dim} positions", param_hint="--distortion")
+    _parse_distortion(tcfg.distortion, (model.dim,))
     try:
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
     except (EBMMError, ValueError) as e:
@@ -295,11 +294,13 @@ def _parse_patterns(value: str, hint: str = "--patterns") -> tuple[int, ...]:
     return ns
 
 
-def _parse_distortion(value: str):
-    from .tasks import Distortion
+def _parse_distortion(value: str, event_shape: tuple[int, ...] | int | None = None):
+    """``--distortion`` parsed, and checked against a pattern shape when given
+    (:func:`ebmm.tasks.check_corruption`, the one check); a usage error otherwise."""
+    from .tasks import Distortion, check_corruption
 
     try:
-        return Distortion.parse(value)
+        return Distortion.parse(value) if event_shape is None else check_corruption(value, event_shape)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--distortion") from None
 
@@ -359,8 +360,7 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
         dim = memories[memory_name].dim
         memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n != memory_name})
     for m in memories.values():
-        if dist.extent > m.dim:
-            raise click.BadParameter(f"cannot corrupt {dist} in {m.dim}-dimensional patterns", param_hint="--distortion")
+        _parse_distortion(distortion, (m.dim,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
@@ -566,8 +566,7 @@ def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, 
     _set_threads(threads)
     dist = _parse_distortion(distortion)
     memory = _load_memory(memory_name, device=device)
-    if dist.extent > memory.dim:
-        raise click.BadParameter(f"cannot corrupt {dist} in {memory.dim}-dimensional patterns", param_hint="--distortion")
+    _parse_distortion(distortion, (memory.dim,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CapacityWarning)
         result = find_capacity(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
@@ -808,6 +807,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 def table1(systems, patterns, distortion, steps, pretrained, train_missing, use, min_patterns, clamp_known, quick, out_dir, threads, device):
     """The paper's Table 1: every system at 8256 floats, error bits at each N, beside the
     published numbers. Writes table1.json, table1.md and table1.png to --out."""
+    from .evaluation.binary import TABLE1_DIM
     from .evaluation.table1 import default_systems, run_table1
 
     _set_threads(threads)
@@ -818,8 +818,7 @@ def table1(systems, patterns, distortion, steps, pretrained, train_missing, use,
     unknown = [s for s in chosen if s not in known]
     if unknown:
         raise click.BadParameter(f"unknown systems {unknown}; choose from {known}", param_hint="--systems")
-    if dist.extent > 128:
-        raise click.BadParameter("cannot corrupt more than 128 positions", param_hint="--distortion")
+    _parse_distortion(distortion, (TABLE1_DIM,))
     given = {}
     for item in use:
         system, sep, path = item.partition("=")

@@ -26,6 +26,8 @@ PAPER_TABLE1: dict[str, list[float]] = {
 PAPER_PATTERNS = (16, 32, 48, 64, 96)
 #: the N our tables report: the paper's, plus two beyond its range (more patterns than 96 slots)
 TABLE_PATTERNS = (*PAPER_PATTERNS, 128, 160)
+#: the paper's pattern size (bits), that of every Table 1 system
+TABLE1_DIM = 128
 
 
 @dataclass(frozen=True)

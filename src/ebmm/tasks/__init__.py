@@ -12,6 +12,7 @@ from .episodes import (
     EpisodeTask,
     ImageTask,
     Occlusion,
+    check_corruption,
     parse_corruption,
     task_from_config,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "hamming_error",
     "occlude",
     "occlusion_mask",
+    "check_corruption",
     "parse_corruption",
     "random_patterns",
     "sample_episodes",

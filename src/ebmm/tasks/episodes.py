@@ -57,6 +57,25 @@ class Occlusion:
         return occlude_with_mask(images, self.count, self.kind, generator=generator)
 
 
+def check_corruption(spec: str | Distortion | Occlusion, event_shape: tuple[int, ...] | int) -> Distortion | Occlusion:
+    """The one check of a corruption against one pattern's shape: ``(d,)`` (or ``d``) takes a
+    :class:`Distortion` of at most d positions, ``(C, H, W)`` an :class:`Occlusion` whose square
+    fits. Returns the parsed corruption; ``ValueError`` with the reason otherwise."""
+    spec = parse_corruption(spec)
+    shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
+    if len(shape) == 1:
+        if not isinstance(spec, Distortion):
+            raise ValueError(f"binary patterns take a distortion like 'erase:64', got {spec}")
+        if spec.extent > shape[0]:
+            raise ValueError(f"cannot corrupt {spec} in {shape[0]}-dimensional patterns")
+        return spec
+    if not isinstance(spec, Occlusion):
+        raise ValueError(f"images take an occlusion like 'noise:16', got {spec}")
+    if spec.count > min(shape[-2:]):
+        raise ValueError(f"a {spec.count}-pixel square does not fit {tuple(shape[-2:])} images")
+    return spec
+
+
 def parse_corruption(spec: str | Distortion | Occlusion) -> Distortion | Occlusion:
     """``erase|replace|flip|zero:K`` -> :class:`Distortion`; ``noise|zeros:SIDE`` ->
     :class:`Occlusion`. Raises ``ValueError`` naming every accepted kind."""
@@ -101,10 +120,7 @@ class BinaryTask:
     metric = "error_bits"
 
     def __post_init__(self):
-        if not isinstance(self.corruption, Distortion):
-            raise ValueError(f"binary patterns take a distortion like 'erase:64', got {self.corruption}")
-        if self.corruption.extent > self.dim:
-            raise ValueError(f"cannot corrupt {self.corruption} in {self.dim}-dimensional patterns")
+        check_corruption(self.corruption, (self.dim,))
 
     def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None, known=False):
         _check_split(split)
@@ -133,10 +149,7 @@ class ImageTask:
         if self.train.shape[1:] != self.held_out.shape[1:]:
             raise ValueError(f"train and held-out images differ in shape: {tuple(self.train.shape[1:])} vs "
                              f"{tuple(self.held_out.shape[1:])}")
-        if not isinstance(self.corruption, Occlusion):
-            raise ValueError(f"images take an occlusion like 'noise:16', got {self.corruption}")
-        if self.corruption.count > min(self.train.shape[-2:]):
-            raise ValueError(f"a {self.corruption.count}-pixel square does not fit {tuple(self.train.shape[-2:])} images")
+        check_corruption(self.corruption, tuple(self.train.shape[1:]))
         if self.metric_kind not in IMAGE_METRICS:
             raise ValueError(f"metric_kind must be one of {sorted(IMAGE_METRICS)}, got {self.metric_kind!r}")
         # standard layout whatever the source's strides (see ebmm.data.natural_patches)
