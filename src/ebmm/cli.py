@@ -347,10 +347,9 @@ def eval_():
 @_device_option
 def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, seed, out_dir, threads, device):
     """Error bits (mean [5th, 95th percentile]) at each N: a markdown table, plus JSON."""
-    import warnings
-
-    from .errors import CapacityWarning
-    from .evaluation import PAPER_TABLE1, binary_table, table_markdown
+    from .evaluation.experiments import eval_binary as run
+    from .evaluation.plots import plot_error_vs_patterns
+    from .evaluation.report import write_report
 
     _set_threads(threads)
     ns = _parse_patterns(patterns)
@@ -361,24 +360,14 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
         memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n != memory_name})
     for m in memories.values():
         _parse_distortion(distortion, (m.dim,))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CapacityWarning)
-        results = binary_table(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
-                               progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
-    sizes = {name: m.memory_size() for name, m in memories.items()}
-    md = table_markdown(results, PAPER_TABLE1 if dist.count == 64 and dist.kind != "mask" else None, sizes)
-    record = {"command": _command_line(), "distortion": str(dist), "clamp_known": clamp_known, "min_patterns": min_patterns, "seed": seed,
-              "memory_size": sizes,
-              "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
+    record, md, results = run(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
+                              command=_command_line(),
+                              progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
     click.echo(md)
     if out_dir is not None:
-        from .evaluation.plots import plot_error_vs_patterns
-
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "results.json").write_text(json.dumps(record, indent=2))
-        (out_dir / "table.md").write_text(f"{md}\n\nMade by: `{record['command']}`\n")
         title = f"binary 128-bit, {dist}" + (", clamped" if clamp_known else "")
-        plot_error_vs_patterns(results, out_dir / "error_bits.png", title=title, caption=record["command"])
+        draw = lambda path: plot_error_vs_patterns(results, path, title=title, caption=record["command"])  # noqa: E731
+        write_report(out_dir, record, md, figure=("error_bits.png", draw))
         click.echo(f"wrote {out_dir}/results.json, table.md, error_bits.png", err=True)
     else:
         click.echo(json.dumps(record))
@@ -400,12 +389,10 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
     """Score image memories on held-out images of one or more data sets (per-image error,
     mean [p5, p95] over stored sets). A memory trained on Omniglot and scored on MNIST is the
     transfer test of the paper's later version."""
-    import warnings
-
     from .data import DATASET_METRIC
-    from .errors import CapacityWarning
-    from .evaluation.images import evaluate_images, images_table_markdown
-    from .tasks import Occlusion, parse_corruption, task_from_config
+    from .evaluation.experiments import eval_images as run
+    from .evaluation.report import write_report
+    from .tasks import Occlusion, parse_corruption
 
     _set_threads(threads)
     try:
@@ -420,34 +407,18 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
         raise click.BadParameter(f"unknown data set(s) {unknown}; choose from {sorted(DATASET_METRIC)}", param_hint="--dataset")
     # keyed by what was given: run directories all hold a "best" memory, so names can collide
     memories = {n.strip(): _load_memory(n.strip(), device=device) for n in memory_names.split(",") if n.strip()}
-    results: dict[str, dict] = {name: {} for name in memories}
-    for dataset in names:
-        try:
-            ds_path = str(data_path) if data_path is not None and dataset in ("omniglot", "cifar") else None
-            task = task_from_config("images", 0, str(spec), dataset, ds_path)
-        except EBMMError as e:
-            raise click.BadParameter(str(e), param_hint="--data") from None
-        except ModuleNotFoundError as e:
-            raise _missing_package(dataset, e) from None
-        for name, memory in memories.items():
-            if tuple(memory.event_shape) != task.event_shape:
-                raise click.BadParameter(f"{name} stores patterns of shape {memory.event_shape}; {dataset} images are "
-                                         f"{task.event_shape}", param_hint="--dataset")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CapacityWarning)
-                st = evaluate_images(memory, task, patterns, min_patterns=min_patterns, seed=seed)
-            results[name][dataset] = st
-            click.echo(f"  {name:<28} {dataset:<9} {st}", err=True)
-    sizes = {name: m.memory_size() for name, m in memories.items()}
-    md = images_table_markdown(results, sizes, {d: f"{DATASET_METRIC[d]} error" for d in names})
-    record = {"command": _command_line(), "distortion": str(spec), "patterns": patterns, "min_patterns": min_patterns, "seed": seed,
-              "memory_size": sizes,
-              "results": {name: {d: st.as_dict() for d, st in row.items()} for name, row in results.items()}}
+    try:
+        record, md = run(memories, names, spec, patterns=patterns, min_patterns=min_patterns, seed=seed, data_path=data_path,
+                         command=_command_line(), progress=lambda name, d, st: click.echo(f"  {name:<28} {d:<9} {st}", err=True))
+    except EBMMError as e:
+        raise click.BadParameter(str(e), param_hint="--data") from None
+    except ModuleNotFoundError as e:
+        raise _missing_package(next(iter(names)), e) from None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dataset") from None
     click.echo(md)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "results.json").write_text(json.dumps(record, indent=2))
-        (out_dir / "table.md").write_text(f"{md}\n\nMade by: `{record['command']}`\n")
+        write_report(out_dir, record, md)
         click.echo(f"wrote {out_dir}/results.json, table.md", err=True)
 
 
@@ -558,19 +529,15 @@ def write(memory_name, store_path, state_path, state_out, device):
 @_device_option
 def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads, device):
     """The largest N whose mean error bits stay within --budget (doubling, then bisection)."""
-    import warnings
-
-    from .errors import CapacityWarning
-    from .evaluation.capacity import find_capacity
+    from .evaluation.experiments import capacity as run
+    from .evaluation.report import write_report
 
     _set_threads(threads)
     dist = _parse_distortion(distortion)
     memory = _load_memory(memory_name, device=device)
     _parse_distortion(distortion, (memory.dim,))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CapacityWarning)
-        result = find_capacity(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
-                               clamp_known=clamp_known)
+    record, result, draw = run(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
+                               clamp_known=clamp_known, command=_command_line())
     for p in sorted(result.probes, key=lambda p: p.n):
         mark = "ok " if p.mean <= budget else "   "
         click.echo(f"  {mark} N={p.n:<5} {p.mean:8.3f} error bits  [{p.low:.3f}, {p.high:.3f}]  ({p.patterns} patterns)", err=True)
@@ -578,28 +545,9 @@ def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, 
     click.echo(f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}"
                + (" (clamped)" if clamp_known else "") + note)
     if out_dir is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        out_dir.mkdir(parents=True, exist_ok=True)
-        record = {"command": _command_line(), "memory": memory.name, **result.as_dict()}
-        (out_dir / "capacity.json").write_text(json.dumps(record, indent=2))
-        ps = sorted(result.probes, key=lambda p: p.n)
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        ax.errorbar([p.n for p in ps], [p.mean for p in ps], yerr=[[p.mean - p.low for p in ps], [p.high - p.mean for p in ps]],
-                    marker="o", capsize=3)
-        ax.axhline(budget, color="k", ls="--", lw=0.8, label=f"budget {budget}")
-        ax.axvline(result.capacity, color="C3", ls=":", lw=0.8, label=f"capacity {result.capacity}")
-        ax.set_xlabel("stored patterns N")
-        ax.set_ylabel("error bits")
-        ax.set_title(f"{memory.name}, {dist}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out_dir / "capacity.png", dpi=150)
-        plt.close(fig)
-        click.echo(f"wrote {out_dir}/capacity.json, capacity.png", err=True)
+        md = f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}" + note
+        write_report(out_dir, record, md, stem="capacity", figure=("capacity.png", draw))
+        click.echo(f"wrote {out_dir}/capacity.json, capacity.md, capacity.png", err=True)
 
 
 # ------------------------------------------------------------------------------------- demo

@@ -139,3 +139,19 @@ def plot_rate_distortion(
     if title:
         ax.set_title(title, fontsize=9)
     return save_figure(fig, path, caption)
+
+
+def plot_capacity(result, budget: float, name: str, distortion, clamp_known: bool, path: str | Path, caption: str = "") -> Path:
+    """Mean error bits (with the probes' intervals) against N, the budget and the capacity found
+    (:func:`ebmm.evaluation.capacity.find_capacity`'s result)."""
+    ps = sorted(result.probes, key=lambda p: p.n)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.errorbar([p.n for p in ps], [p.mean for p in ps], yerr=[[p.mean - p.low for p in ps], [p.high - p.mean for p in ps]],
+                marker="o", capsize=3)
+    ax.axhline(budget, color="k", ls="--", lw=0.8, label=f"budget {budget}")
+    ax.axvline(result.capacity, color="C3", ls=":", lw=0.8, label=f"capacity {result.capacity}")
+    ax.set_xlabel("stored patterns N")
+    ax.set_ylabel("error bits")
+    ax.set_title(f"{name}, {distortion}" + (", clamped" if clamp_known else ""))
+    ax.legend()
+    return save_figure(fig, path, caption)

@@ -10,12 +10,12 @@ command can be stopped and rerun.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from ..tasks import ImageTask, task_from_config
 from .binary import ErrorStats
+from .report import write_report
 from .images import PAPER_LABELS, evaluate_images, paper_points, ratedistortion_markdown
 
 #: the paper's memory sizes (float32) on the conv and FC energies' grids, smallest to largest
@@ -99,9 +99,7 @@ def run_ratedistortion(
         "paper": {s: paper_points(dataset, s) for s in systems},
     }
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "ratedistortion.json").write_text(json.dumps(record, indent=2))
-        (out / "ratedistortion.md").write_text(md + f"\n\nMade by: `{command}`\n")
+        write_report(out, record, md, stem="ratedistortion")
         ours: dict[str, list[tuple[int, ErrorStats]]] = {}
         for r in rows:
             ours.setdefault(r["system"], []).append((r["memory_size"], r["stats"]))

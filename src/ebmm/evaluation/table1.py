@@ -9,7 +9,6 @@ writes JSON, markdown and a plot beside the paper's published numbers.
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from ..errors import CapacityWarning
 from ..memory import AssociativeMemory
 from ..tasks import Distortion
+from .report import write_report
 from .binary import PAPER_PATTERNS, PAPER_TABLE1, TABLE_PATTERNS, ErrorStats, binary_table
 
 #: our system name -> the paper's row label (None: not in the paper's table)
@@ -178,9 +178,7 @@ def run_table1(
     if out is not None:
         from .plots import plot_error_vs_patterns
 
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "table1.json").write_text(json.dumps(record, indent=2))
-        (out / "table1.md").write_text(md + f"\n\nMade by: `{command}`\n")
+        write_report(out, record, md, stem="table1")
         protocol = ", clamped" if clamp_known else ""
         plot_error_vs_patterns(results, out / "table1.png", title=f"Table 1 under {dist}{protocol} (8256 floats)", caption=command)
     record["markdown"] = md

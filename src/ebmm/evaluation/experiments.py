@@ -1,0 +1,93 @@
+"""The experiments behind ``ebmm eval binary``, ``ebmm eval images`` and ``ebmm capacity``, as
+library functions: each takes memories and settings and returns ``(record, markdown)`` (plus
+what a figure needs); :func:`~ebmm.evaluation.report.write_report` writes them. The CLI only
+parses, calls one of these, prints and writes. (``ebmm table1`` and ``ebmm ratedistortion``
+are :func:`~ebmm.evaluation.table1.run_table1` and
+:func:`~ebmm.evaluation.ratedistortion.run_ratedistortion`.)"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import CapacityWarning
+from ..memory import AssociativeMemory
+from ..tasks import Distortion, Occlusion, check_corruption, task_from_config
+from .binary import PAPER_TABLE1, ErrorStats, binary_table, table_markdown
+from .capacity import Capacity, find_capacity
+from .images import evaluate_images, images_table_markdown
+
+
+def eval_binary(
+    memories: dict[str, AssociativeMemory], patterns: tuple[int, ...], distortion: Distortion, *, min_patterns: int = 1000,
+    seed: int = 1234, clamp_known: bool = False, command: str = "",
+    progress: Callable[[str, int, ErrorStats], None] | None = None,
+) -> tuple[dict[str, Any], str, dict[str, dict[int, ErrorStats]]]:
+    """Error bits of every memory at every N under ``distortion``: ``(record, markdown,
+    results)``; the markdown shows the paper's rows under ``erase:64``-like distortions."""
+    for memory in memories.values():
+        check_corruption(distortion, (memory.dim,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        results = binary_table(memories, patterns, distortion, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
+                               progress=progress)
+    sizes = {name: m.memory_size() for name, m in memories.items()}
+    md = table_markdown(results, PAPER_TABLE1 if distortion.count == 64 and distortion.kind != "mask" else None, sizes)
+    record = {"command": command, "distortion": str(distortion), "clamp_known": clamp_known, "min_patterns": min_patterns,
+              "seed": seed, "memory_size": sizes,
+              "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
+    return record, md, results
+
+
+def eval_images(
+    memories: dict[str, AssociativeMemory], datasets: list[str], occlusion: Occlusion, *, patterns: int = 64,
+    min_patterns: int = 1024, seed: int = 1234, data_path: str | Path | None = None, command: str = "",
+    progress: Callable[[str, str, ErrorStats], None] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Per-image error of every memory on held-out images of every data set (the transfer test
+    when a memory was trained on another): ``(record, markdown)``. ``ValueError`` when a
+    memory's pattern shape is not the data set's."""
+    from ..data import DATASET_METRIC
+
+    results: dict[str, dict[str, ErrorStats]] = {name: {} for name in memories}
+    for dataset in datasets:
+        path = str(data_path) if data_path is not None and dataset in ("omniglot", "cifar") else None
+        task = task_from_config("images", 0, str(occlusion), dataset, path)
+        for name, memory in memories.items():
+            if tuple(memory.event_shape) != task.event_shape:
+                raise ValueError(f"{name} stores patterns of shape {memory.event_shape}; {dataset} images are {task.event_shape}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CapacityWarning)
+                st = evaluate_images(memory, task, patterns, min_patterns=min_patterns, seed=seed)
+            results[name][dataset] = st
+            if progress is not None:
+                progress(name, dataset, st)
+    sizes = {name: m.memory_size() for name, m in memories.items()}
+    md = images_table_markdown(results, sizes, {d: f"{DATASET_METRIC[d]} error" for d in datasets})
+    record = {"command": command, "distortion": str(occlusion), "patterns": patterns, "min_patterns": min_patterns, "seed": seed,
+              "memory_size": sizes,
+              "results": {name: {d: st.as_dict() for d, st in row.items()} for name, row in results.items()}}
+    return record, md
+
+
+def capacity(
+    memory: AssociativeMemory, budget: float, distortion: Distortion, *, max_n: int, min_patterns: int, confidence: float,
+    seed: int, clamp_known: bool = False, command: str = "",
+) -> tuple[dict[str, Any], Capacity, Callable[[Path], None]]:
+    """The largest N within ``budget`` mean error bits: ``(record, result, draw)`` where
+    ``draw(path)`` saves the error-vs-N figure of the probes."""
+    check_corruption(distortion, (memory.dim,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CapacityWarning)
+        result = find_capacity(memory, budget, distortion, max_n=max_n, min_patterns=min_patterns, confidence=confidence,
+                               seed=seed, clamp_known=clamp_known)
+    record = {"command": command, "memory": memory.name, **result.as_dict()}
+
+    def draw(path: Path) -> None:
+        from .plots import plot_capacity
+
+        plot_capacity(result, budget, memory.name, distortion, clamp_known, path, caption=command)
+
+    return record, result, draw
