@@ -599,26 +599,6 @@ def demo(memory_name, patterns, distortion, seed, out_path, device):
 SHOW_DATASETS = ("binary", "omniglot", "natural", "mnist", "cifar")
 
 
-def _load_images(dataset: str, data_path: Path | None, seed: int):
-    """``(n, C, 32, 32)`` float32 images in [0, 1] of a dataset (see :mod:`ebmm.data`)."""
-    from . import data
-
-    try:
-        if dataset == "omniglot":
-            return data.load_omniglot(data_path or data.default_omniglot_path()).images
-        if dataset == "natural":
-            return data.natural_patches("test", n=256, seed=seed)
-        if dataset == "mnist":
-            return data.load_mnist().images
-        if data_path is None:
-            raise click.BadParameter("CIFAR-10 is read from your disk: pass --data cifar-10-batches-py", param_hint="--data")
-        return data.load_cifar10(data_path, split="test").images
-    except data.DatasetError as e:
-        raise click.BadParameter(str(e), param_hint="--data") from None
-    except ModuleNotFoundError as e:
-        raise _missing_package(dataset, e) from None
-
-
 @main.command()
 @click.option("--memory", "memory_name", default="binary-erase", show_default=True)
 @click.option("--dataset", type=click.Choice(SHOW_DATASETS), default="binary", show_default=True)
@@ -632,51 +612,29 @@ def _load_images(dataset: str, data_path: Path | None, seed: int):
 @_device_option
 def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed, out_path, device):
     """The paper's Figure 2 for any memory and dataset: stored patterns, distorted queries,
-    every read iterate and the retrieval, as a PNG."""
-    import warnings
-
-    import torch
-
-    from .errors import CapacityWarning
+    every read iterate and the retrieval, as a PNG (held-out images; random binary patterns)."""
+    from .evaluation.experiments import figure2
     from .evaluation.plots import plot_trajectory
-    from .tasks import (
-        error_bits,
-        hamming_error,
-        occlude,
-        random_patterns,
-        squared_error,
-    )
+    from .tasks import task_from_config
 
     memory = _load_memory(memory_name, device=device)
-    gen = torch.Generator().manual_seed(seed)
     if dataset == "binary":
         if len(memory.event_shape) != 1:
             raise click.BadParameter(f"{memory.name} stores images {memory.event_shape}; choose an image --dataset", param_hint="--dataset")
-        dist = _parse_distortion(distortion)
-        x = random_patterns((patterns, memory.dim), generator=gen)
-        q = dist.apply(x, generator=gen)
-        what = str(dist)
+        corruption, what = str(_parse_distortion(distortion, (memory.dim,))), str(_parse_distortion(distortion))
     else:
-        images = torch.from_numpy(_load_images(dataset, data_path, seed))
-        if tuple(images.shape[1:]) != memory.event_shape:
-            raise click.BadParameter(
-                f"{dataset} images are {tuple(images.shape[1:])}, but {memory.name} stores patterns of shape "
-                f"{memory.event_shape}", param_hint="--memory")
-        x = images[torch.randperm(images.shape[0], generator=gen)[:patterns]]
-        q = occlude(x, fill=fill, generator=gen)
-        what = f"16×16 block, {fill}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", CapacityWarning)
-        state = memory.write(x)
-    traj = memory.read(q, state, trajectory=True)
-    r = torch.from_numpy(traj[-1])
-    if dataset == "binary":
-        score = f"error bits {float(error_bits(r, x).mean()):.2f} (query {float(error_bits(q, x).mean()):.2f})"
-    elif dataset in ("omniglot", "mnist"):
-        score = f"Hamming error {float(hamming_error(r, x).mean()):.1f} (query {float(hamming_error(q, x).mean()):.1f})"
-    else:
-        score = f"squared error {float(squared_error(r, x).mean()):.1f} (query {float(squared_error(q, x).mean()):.1f})"
-    plot_trajectory(x.numpy(), traj, out_path, max_rows=rows, title=f"{memory.name}: {dataset}, N={patterns}, {what}\n{score}",
+        corruption, what = f"{fill}:16", f"16×16 block, {fill}"
+    try:
+        task = task_from_config("binary" if dataset == "binary" else "images", memory.dim, corruption,
+                                "" if dataset == "binary" else dataset, str(data_path) if data_path else "")
+        x, traj, score = figure2(memory, task, patterns, seed)
+    except EBMMError as e:
+        raise click.BadParameter(str(e), param_hint="--data") from None
+    except ModuleNotFoundError as e:
+        raise _missing_package(dataset, e) from None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--memory") from None
+    plot_trajectory(x, traj, out_path, max_rows=rows, title=f"{memory.name}: {dataset}, N={patterns}, {what}\n{score}",
                     caption=_command_line())
     click.echo(f"{score}\nsaved {out_path}")
 

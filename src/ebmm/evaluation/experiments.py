@@ -91,3 +91,25 @@ def capacity(
         plot_capacity(result, budget, memory.name, distortion, clamp_known, path, caption=command)
 
     return record, result, draw
+
+
+def figure2(memory: AssociativeMemory, task, patterns: int, seed: int = 0) -> tuple[Any, Any, str]:
+    """The paper's Figure 2 for any memory and task: store ``patterns`` held-out patterns (random
+    ones for the binary task), read them back from the task's corrupted queries. Returns
+    ``(stored (N, *event) numpy, trajectory (S, N, *event) numpy, score line)``; ``ValueError``
+    when the memory's pattern shape is not the task's."""
+    import torch
+
+    if tuple(memory.event_shape) != tuple(task.event_shape):
+        raise ValueError(f"{memory.name} stores patterns of shape {tuple(memory.event_shape)}; the task's are {tuple(task.event_shape)}")
+    x, q = task.sample(1, patterns, split="eval", generator=torch.Generator().manual_seed(seed))
+    x, q = x[0], q[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CapacityWarning)
+        state = memory.write(x)
+    traj = memory.read(q, state, trajectory=True)
+    r = torch.from_numpy(traj[-1])
+    label = {"error_bits": "error bits", "hamming_error": "Hamming error", "squared_error": "squared error"}[task.metric]
+    digits = 2 if task.metric == "error_bits" else 1
+    score = f"{label} {float(task.error(r, x).mean()):.{digits}f} (query {float(task.error(q, x).mean()):.{digits}f})"
+    return x.numpy(), traj, score

@@ -122,6 +122,11 @@ class BinaryTask:
     def __post_init__(self):
         check_corruption(self.corruption, (self.dim,))
 
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        """One pattern's shape, ``(d,)``."""
+        return (self.dim,)
+
     def sample(self, episodes, patterns, *, split="train", corruption=None, generator=None, known=False):
         _check_split(split)
         return sample_episodes(episodes, patterns, self.dim, corruption or self.corruption, generator=generator, known=known)
