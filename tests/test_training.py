@@ -270,3 +270,19 @@ def test_a_cpu_budget_stops_the_run_evaluates_it_and_resumes_its_count(tiny_memo
     assert last_eval["step"] == first.step and set(last_eval["eval_by_patterns"]) == {"4", "8"}
     more = train(tiny_memory_config, replace(cfg, cpu_budget_s=1.0), tmp_path, resume=True, progress=False)
     assert more.step > first.step and more.train_cpu_s >= 1.0  # the budget counts the whole run
+
+
+def test_the_config_holds_a_typed_corruption_and_serialises_its_string():
+    from ebmm.config import to_dict, train_config_from_dict
+    from ebmm.tasks import Distortion, Occlusion
+
+    cfg = TrainConfig(distortion="replace:64")
+    assert cfg.distortion == Distortion("replace", 64) and to_dict(cfg)["distortion"] == "replace:64"
+    assert train_config_from_dict(json.loads(json.dumps(to_dict(cfg)))) == cfg
+    assert TrainConfig().distortion == Distortion("erase", 64)
+    assert TrainConfig(task="images", dataset="mnist").distortion == Occlusion("noise", 16)
+    assert str(TrainConfig(distortion="mask:0-63").distortion) == "mask:0-63"
+    for bad, match in [(dict(distortion="noise:16"), "distortion like"), (dict(task="images", dataset="mnist", distortion="erase:8"), "occlusion like"),
+                       (dict(distortion="blur:3"), "KIND:K|expected")]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**bad)

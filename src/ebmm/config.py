@@ -10,6 +10,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tasks.binary import Distortion
+from .tasks.episodes import Occlusion, parse_corruption
+
+#: a typed corruption (parsed once from its string, e.g. ``erase:64`` or ``noise:16``)
+Corruption = Distortion | Occlusion
+
 
 @dataclass(frozen=True)
 class EnergyConfig:
@@ -96,7 +102,10 @@ class TrainConfig:
     # alone can fail badly at other N, because the scale of the written weights depends on N.
     min_patterns: int | None = None
     episodes: int = 16  # episodes per meta-step (batched with vmap)
-    distortion: str = "erase:64"  # KIND:K, binary erase|replace|flip|zero, images noise|zeros (K = square side)
+    # The corruption of the queries, typed (Distortion for binary patterns, Occlusion for images); a
+    # string such as "erase:64" or "noise:16" is parsed here, once, and config.json holds the string.
+    # None: erase:64 for binary patterns, noise:16 for images (the paper's).
+    distortion: Corruption | None = None
     steps: int = 10_000
     lr: float = 5e-5
     # Learning-rate multipliers per group of the meta-parameters ("static", "init", "read",
@@ -148,6 +157,12 @@ class TrainConfig:
             raise ValueError(f"task must be 'binary' or 'images', got {self.task!r}")
         if self.task == "images" and not self.dataset:
             raise ValueError("an image task needs a dataset (omniglot, natural, mnist or cifar)")
+        default = "erase:64" if self.task == "binary" else "noise:16"
+        object.__setattr__(self, "distortion", parse_corruption(self.distortion if self.distortion is not None else default))
+        want = Distortion if self.task == "binary" else Occlusion
+        if not isinstance(self.distortion, want):
+            raise ValueError(f"a {self.task} task takes {'a distortion like erase:64' if want is Distortion else 'an occlusion like noise:16'}, "
+                             f"got {self.distortion}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         for name in ("patterns", "episodes", "steps"):
@@ -166,8 +181,13 @@ class TrainConfig:
 
 
 def to_dict(cfg) -> dict[str, Any]:
-    """A JSON-ready dict of a config dataclass."""
-    return dataclasses.asdict(cfg)
+    """A JSON-ready dict of a config dataclass; corruptions become their strings (``erase:64``)."""
+    d = dataclasses.asdict(cfg)
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, (Distortion, Occlusion)):
+            d[f.name] = str(value)
+    return d
 
 
 def memory_config_from_dict(d: dict[str, Any]) -> MemoryConfig:

@@ -93,7 +93,7 @@ class LearnedMemory(AssociativeMemory):
         info = dict(ck.info)
         if ck.train_config is not None:
             info.setdefault("trained_patterns", ck.train_config.patterns)
-            info.setdefault("trained_distortion", ck.train_config.distortion)
+            info.setdefault("trained_distortion", str(ck.train_config.distortion))
             info.setdefault("trained_steps", ck.step)
         stored_name = info.pop("name", None)
         name = name or stored_name or Path(path).stem

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config import to_dict
 from ..tasks import ImageTask, task_from_config
 from .binary import ErrorStats
 from .report import write_report
@@ -90,7 +91,7 @@ def run_ratedistortion(
             log(f"  {name}: {task.metric} {stats} (query {stats.query_mean:.1f})")
             rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": tcfg.steps,
                          "stats": stats})
-            configs[name] = {"model": model.config_dict(), "train": dataclasses.asdict(tcfg)}
+            configs[name] = {"model": model.config_dict(), "train": to_dict(tcfg)}
     md = ratedistortion_markdown(dataset, rows)
     record = {
         "command": command, "dataset": dataset, "metric": task.metric if task else None, "preset": preset,

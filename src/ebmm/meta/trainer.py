@@ -56,7 +56,7 @@ METRICS_NAME = "metrics.jsonl"
 def distortion_at(cfg: TrainConfig, step: int) -> Distortion | Occlusion:
     """The training corruption at ``step``, with the curriculum's ramp of corrupted positions
     (binary) or of the occluded square's side (images)."""
-    target = parse_corruption(cfg.distortion)
+    target = cfg.distortion  # typed: parsed once, by TrainConfig
     if cfg.curriculum_steps <= 0 or step >= cfg.curriculum_steps:
         return target
     frac = cfg.curriculum_start_fraction + (1 - cfg.curriculum_start_fraction) * step / cfg.curriculum_steps
