@@ -286,3 +286,20 @@ def test_the_config_holds_a_typed_corruption_and_serialises_its_string():
                        (dict(distortion="blur:3"), "KIND:K|expected")]:
         with pytest.raises(ValueError, match=match):
             TrainConfig(**bad)
+
+
+def test_binary_configs_from_a_preset_and_overrides():
+    from ebmm.presets import BASELINE_TRAIN, PRESETS, binary_base, energy_memory_config
+
+    mcfg, tcfg = binary_base("slots")
+    assert (mcfg, tcfg) == PRESETS["slots"]
+    _, btcfg = binary_base("slots", "lstm")
+    assert btcfg.lr == BASELINE_TRAIN.lr and btcfg.distortion == tcfg.distortion and btcfg.min_patterns == tcfg.min_patterns
+    fast = energy_memory_config(PRESETS["fast"][0], max_patterns=32, hidden=48, read_steps=4, write_chunk=1)
+    assert (fast.energy.kwargs["hidden"], fast.read.steps, fast.write.chunk, fast.max_patterns) == (48, 4, 1, 32)
+    other = energy_memory_config(PRESETS["slots"][0], max_patterns=96, energy="logcosh")
+    assert other.energy.kind == "logcosh" and other.energy.kwargs == {}  # another energy: its own defaults
+    with pytest.raises(ValueError, match="no hidden layer"):
+        energy_memory_config(mcfg, max_patterns=96, hidden=10)
+    with pytest.raises(ValueError, match="unknown preset"):
+        binary_base("huge")

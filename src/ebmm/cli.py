@@ -145,18 +145,14 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     from .models.ebmm import Architecture
     from .models import model_from_config, system_kinds
     from .meta.trainer import train as run
-    from .presets import BASELINE_TRAIN, PRESETS
-    from .tasks import Distortion
+    from .presets import binary_base, energy_memory_config
 
     _set_threads(threads)
     kinds = system_kinds()
     if model_kind not in kinds:
         raise click.BadParameter(f"unknown model {model_kind!r}; choose one of {sorted(kinds)}", param_hint="--model")
-    mcfg, tcfg = PRESETS[preset]
+    mcfg, tcfg = binary_base(preset, model_kind)
     baseline = None
-    if model_kind != "ebmm":
-        tcfg = dataclasses.replace(BASELINE_TRAIN, **{f.name: getattr(tcfg, f.name) for f in dataclasses.fields(tcfg)
-                                                      if f.name in ("patterns", "min_patterns", "distortion")})
     if resume:  # the saved run's configuration is the base; explicit options still override
         ck = _resumed(out_dir, "binary")
         tcfg = ck.train_config
@@ -169,31 +165,17 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     if baseline is not None and any(v is not None for v in (energy, hidden, read_steps, write_steps, write_chunk)):
         raise click.BadParameter("--energy, --hidden, -K, -T and --write-chunk apply to ebmm only", param_hint="--model")
     if distortion is not None:
-        try:
-            Distortion.parse(distortion)
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="--distortion") from None
+        _parse_distortion(distortion)
     tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
                            eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks,
                            device=device or (None if resume else "auto"), precision=precision)
     if baseline is None:
-        ekw = dict(mcfg.energy.kwargs)
-        if energy is not None and energy != mcfg.energy.kind:
-            ekw = {}
-        if hidden is not None:
-            if (energy or mcfg.energy.kind) == "slots":
-                raise click.BadParameter("the slot energy has no hidden layer: its size is 96 slots × 86 floats",
-                                         param_hint="--hidden")
-            ekw["hidden"] = hidden
-        mcfg = dataclasses.replace(
-            mcfg,
-            energy=dataclasses.replace(mcfg.energy, kind=energy or mcfg.energy.kind, kwargs=ekw),
-            read=dataclasses.replace(mcfg.read, steps=read_steps or mcfg.read.steps),
-            write=dataclasses.replace(mcfg.write, steps=write_steps or mcfg.write.steps,
-                                      chunk=mcfg.write.chunk if write_chunk is None else write_chunk),
-            max_patterns=tcfg.patterns,
-        )
+        try:
+            mcfg = energy_memory_config(mcfg, max_patterns=tcfg.patterns, energy=energy, hidden=hidden, read_steps=read_steps,
+                                        write_steps=write_steps, write_chunk=write_chunk)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--hidden") from None
         model = Architecture.from_config(mcfg)
     else:
         model = baseline

@@ -175,3 +175,38 @@ def image_preset(name: str, energy: str, dataset: str, image_shape: tuple[int, i
     ekw = {**kwargs[energy], "memory_width": writable_width_for(memory_floats, energy), "size": h}
     mcfg = dataclasses.replace(mcfg, energy=EnergyConfig(energy, c * h * w, ekw))
     return mcfg, dataclasses.replace(tcfg, dataset=dataset, data_path=data_path)
+
+
+def binary_base(preset: str, model_kind: str = "ebmm") -> tuple[MemoryConfig, TrainConfig]:
+    """The base configs of ``ebmm train binary``: preset ``preset``'s, with the learned
+    baselines' optimiser (:data:`BASELINE_TRAIN`) for ``model_kind != "ebmm"`` (keeping the
+    preset's N range and distortion)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    mcfg, tcfg = PRESETS[preset]
+    if model_kind != "ebmm":
+        tcfg = _replace(BASELINE_TRAIN, patterns=tcfg.patterns, min_patterns=tcfg.min_patterns, distortion=tcfg.distortion)
+    return mcfg, tcfg
+
+
+def energy_memory_config(
+    mcfg: MemoryConfig, *, max_patterns: int, energy: str | None = None, hidden: int | None = None,
+    read_steps: int | None = None, write_steps: int | None = None, write_chunk: int | None = None,
+) -> MemoryConfig:
+    """``mcfg`` with the command line's overrides: another energy kind (its default arguments),
+    a hidden size, K, T, the write chunk, and the most patterns per episode. ``ValueError`` for
+    a hidden size on the slot energy (it has none)."""
+    ekw = dict(mcfg.energy.kwargs) if energy in (None, mcfg.energy.kind) else {}
+    kind = energy or mcfg.energy.kind
+    if hidden is not None:
+        if kind == "slots":
+            raise ValueError("the slot energy has no hidden layer: its size is 96 slots × 86 floats")
+        ekw["hidden"] = hidden
+    return _replace(
+        mcfg,
+        energy=_replace(mcfg.energy, kind=kind, kwargs=ekw),
+        read=_replace(mcfg.read, steps=read_steps or mcfg.read.steps),
+        write=_replace(mcfg.write, steps=write_steps or mcfg.write.steps, chunk=mcfg.write.chunk if write_chunk is None else write_chunk),
+        max_patterns=max_patterns,
+    )
+
