@@ -198,3 +198,13 @@ def test_the_omniglot_search_path_is_relative_to_the_checkout():
     here = Path(omniglot.__file__).resolve()
     for path in omniglot.OMNIGLOT_SEARCH_PATHS:
         assert path == here.parents[4] / "shared" / "data" / "omniglot"
+
+
+def test_every_learned_memory_is_one_class(tiny_memory_config):
+    energy = ebmm.EnergyMemory(tiny_memory_config, name="tiny")
+    shipped = ebmm.load("binary-erase")
+    baseline = ebmm.load("memory_networks-binary-erase")
+    assert all(type(m) is ebmm.LearnedMemory for m in (energy, shipped, baseline))
+    assert energy.config == tiny_memory_config and shipped.arch.kind == "ebmm"
+    with pytest.raises(AttributeError, match="config_dict"):
+        baseline.config

@@ -1,6 +1,6 @@
 """A meta-trained memory — the energy memory or a learned baseline — behind the public
 :class:`~ebmm.memory.AssociativeMemory` API: :class:`LearnedMemory` for every learned model,
-:class:`EnergyMemory` its constructor from an energy memory's configuration."""
+:func:`EnergyMemory` builds one from an energy memory's configuration."""
 
 from __future__ import annotations
 
@@ -29,6 +29,21 @@ class LearnedMemory(AssociativeMemory):
         self.max_patterns = model.max_patterns
         self.name = name or model.kind
         self.info = dict(info or {})
+
+    @property
+    def config(self) -> MemoryConfig:
+        """The energy memory's :class:`~ebmm.config.MemoryConfig` (EBMM only; a learned baseline's
+        configuration is ``model.config_dict()``)."""
+        if not isinstance(self.model, Architecture):
+            raise AttributeError(f"{self.name} is a {self.model.kind} model; its configuration is model.config_dict()")
+        return self.model.config
+
+    @property
+    def arch(self) -> Architecture:
+        """The EBMM model (EBMM only)."""
+        if not isinstance(self.model, Architecture):
+            raise AttributeError(f"{self.name} is a {self.model.kind} model, not EBMM")
+        return self.model
 
     def _to(self, device) -> None:
         self.params = {g: {n: t.to(device) for n, t in d.items()} for g, d in self.params.items()}
@@ -97,14 +112,16 @@ class LearnedMemory(AssociativeMemory):
             info.setdefault("trained_steps", ck.step)
         stored_name = info.pop("name", None)
         name = name or stored_name or Path(path).stem
-        if isinstance(ck.model, Architecture):
-            return EnergyMemory(ck.model, ck.params, name=name, info=info)  # the checkpoint's model, not a rebuilt one
-        return LearnedMemory(ck.model, ck.params, name=name, info=info)
+        return LearnedMemory(ck.model, ck.params, name=name, info=info)  # the checkpoint's model, not a rebuilt one
 
 
-class EnergyMemory(LearnedMemory):
-    """EBMM: patterns are written into an energy network's writable weights by T meta-learned
-    gradient steps, and read back by K steps of projected gradient descent on the energy.
+def EnergyMemory(config: MemoryConfig | Architecture, params: MetaParams | None = None, *, name: str = "ebmm",
+                 info: dict | None = None) -> LearnedMemory:
+    """EBMM as a :class:`LearnedMemory` (the one public class of learned memories), built from
+    an energy memory's configuration (or its :class:`~ebmm.models.ebmm.Architecture`) and, if
+    given, its meta-parameters (default: a fresh initialisation). Patterns are written into the
+    energy network's writable weights by T meta-learned gradient steps and read back by K steps
+    of projected gradient descent on the energy.
 
     >>> import numpy as np, ebmm
     >>> memory = ebmm.load("binary-erase")
@@ -114,13 +131,5 @@ class EnergyMemory(LearnedMemory):
     >>> memory.read(q, state).shape
     (32, 128)
     """
-
-    def __init__(self, config: MemoryConfig | Architecture, params: MetaParams | None = None, *, name: str = "ebmm",
-                 info: dict | None = None):
-        arch = config if isinstance(config, Architecture) else Architecture.from_config(config)
-        super().__init__(arch, params, name=name, info=info)
-        self.config = arch.config
-
-    @property
-    def arch(self) -> Architecture:
-        return self.model  # type: ignore[return-value]
+    arch = config if isinstance(config, Architecture) else Architecture.from_config(config)
+    return LearnedMemory(arch, params, name=name, info=info)
