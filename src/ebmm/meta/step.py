@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -97,7 +97,6 @@ class TrainState:
     norm_history: tuple[float, ...] = ()
     #: consecutive spikes (after ``spike_window`` of them the history is cleared)
     spikes_in_a_row: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def init_state(params: MetaParams) -> TrainState:
