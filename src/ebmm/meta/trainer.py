@@ -179,12 +179,13 @@ def train(
             json.dumps({"model_kind": model.kind, "model": model.config_dict(), "train": to_dict(cfg)}, indent=2)
         )
     log = _MetricsFile(out, task.metric, cfg, run)
-    callbacks = [log, _Evaluation(model, cfg, task, run, log), _Checkpoints(model, cfg, run), _ProgressBar(cfg, state.step, progress, run)]
+    callbacks = [log, _Evaluation(model, cfg, task, run, log), _Checkpoints(cfg, run), _ProgressBar(cfg, state.step, progress, run)]
     for cb in callbacks:
         cb.start(state)
     restore_sigterm = _sigterm_as_interrupt()
+    out_of_budget = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s)  # a resumed run may have spent it
     try:
-        while state.step < cfg.steps and not world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s):
+        while state.step < cfg.steps and not out_of_budget:
             c0 = time.process_time()
             gen = episode_generator(cfg.seed, state.step)
             x, q, known = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, state.step), generator=gen, known=True)
@@ -194,7 +195,8 @@ def train(
             batch = Batch(x.to(device), q.to(device), None if mask is None else mask.to(device), known.to(device))
             state, metrics = step_fn(state, batch)  # drawn on the CPU: the same episodes on every device
             run.cpu_s += time.process_time() - c0
-            metrics["last"] = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s) or state.step == cfg.steps
+            out_of_budget = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s)  # one collective per step
+            metrics["last"] = out_of_budget or state.step == cfg.steps
             wrong = task.error(metrics["retrieved"], batch.stored)
             metrics["error"] = float(wrong.mean() if batch.mask is None else (wrong * batch.mask).sum() / batch.mask.sum())
             metrics["distortion"] = str(distortion_at(cfg, state.step - 1))
@@ -347,7 +349,7 @@ class _Evaluation(_Callback):
 class _Checkpoints(_Callback):
     """A checkpoint (with the optimiser state) every ``checkpoint_every`` steps."""
 
-    def __init__(self, model: LearnedModel, cfg: TrainConfig, run: _Run):
+    def __init__(self, cfg: TrainConfig, run: _Run):
         self.cfg, self.run = cfg, run
 
     def after_step(self, state, metrics):
