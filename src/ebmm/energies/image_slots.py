@@ -50,8 +50,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._base import Params
-from .slots import SlotEnergy, SlotTable
+from ._base import Params, is_writable
+from .slots import SlotEnergy, SlotTable, slot_write_grad
 
 
 def _inv_softplus(y: float) -> float:
@@ -122,7 +122,7 @@ class ImageSlotEnergy(SlotEnergy):
         return {**static, "pixel_mean": mean.to(static["pixel_mean"]), "encoder.weight": rows.to(static["encoder.weight"])}
 
     def _static(self) -> Params:
-        return {n: p for n, p in self.named_parameters() if not n.startswith("memory.")}
+        return {n: p for n, p in self.named_parameters() if not is_writable(n)}
 
     def forward(self, x: Tensor, write: bool = False) -> Tensor:
         """``x (..., C, H, W) -> energy (...)``; with per-episode slots ``(B, S, c)``, ``x (B, M, C, H, W)``.
@@ -157,13 +157,8 @@ class ImageSlotEnergy(SlotEnergy):
         if not energy:
             return None, None
         slots = theta["memory.weight"]
-        _, phi, sims, _, _, _ = _pieces(static, slots, x.flatten(-3), write=True)
-        r = torch.softmax(static["log_beta"].exp() * sims, dim=-1)
-        if weights is not None:
-            r = r * weights.unsqueeze(-1)
-        pulled = r.transpose(-1, -2) @ phi
-        lam = static["log_write_norm"].exp()
-        return {"memory.weight": lam * r.sum(-2).unsqueeze(-1) * slots - pulled}, None
+        _, phi, sims, beta, _, _ = _pieces(static, slots, x.flatten(-3), write=True)
+        return {"memory.weight": slot_write_grad(slots, phi, sims, beta, static["log_write_norm"].exp(), weights)}, None
 
 
 def _pieces(static: Params, slots: Tensor, flat: Tensor, write: bool = False):

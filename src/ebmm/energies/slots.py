@@ -145,12 +145,20 @@ class SlotEnergy(EnergyModel):
             return None, None
         slots = theta["memory.weight"]
         phi, sims, beta, _ = _pieces(static, slots, x, write=True)
-        r = torch.softmax(beta * sims, dim=-1)  # (..., N, S)
-        if weights is not None:
-            r = r * weights.unsqueeze(-1)
-        pulled = r.transpose(-1, -2) @ phi  # (..., S, c): Σ_i r_ij φ_i
         lam = static["log_write_norm"].exp() if "log_write_norm" in static else 1.0
-        return {"memory.weight": lam * r.sum(-2).unsqueeze(-1) * slots - pulled}, None
+        return {"memory.weight": slot_write_grad(slots, phi, sims, beta, lam, weights)}, None
+
+
+def slot_write_grad(slots: Tensor, phi: Tensor, sims: Tensor, beta: Tensor, lam: Tensor | float,
+                    weights: Tensor | None = None) -> Tensor:
+    """The writing energy's gradient with respect to the slot table, ``−Σ_i w_i r_ij (φ_i − λ k_j)``,
+    from the codes ``φ (..., N, c)`` and writing similarities ``(..., N, S)`` of the patterns
+    (``r = softmax(β sim)``); shared by every slot energy whatever its code."""
+    r = torch.softmax(beta * sims, dim=-1)  # (..., N, S)
+    if weights is not None:
+        r = r * weights.unsqueeze(-1)
+    pulled = r.transpose(-1, -2) @ phi  # (..., S, c): Σ_i r_ij φ_i
+    return lam * r.sum(-2).unsqueeze(-1) * slots - pulled
 
 
 def _pieces(static: Params, slots: Tensor, x: Tensor, write: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
