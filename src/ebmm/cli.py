@@ -340,11 +340,12 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
     if baselines:
         dim = memories[memory_name].dim
         memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n != memory_name})
-    for m in memories.values():
-        _parse_distortion(distortion, (m.dim,))
-    record, md, results = run(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
-                              command=_command_line(),
-                              progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
+    try:  # checks the distortion against every memory's pattern size first
+        record, md, results = run(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
+                                  command=_command_line(),
+                                  progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--distortion") from None
     click.echo(md)
     if out_dir is not None:
         title = f"binary 128-bit, {dist}" + (", clamped" if clamp_known else "")
@@ -517,9 +518,11 @@ def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, 
     _set_threads(threads)
     dist = _parse_distortion(distortion)
     memory = _load_memory(memory_name, device=device)
-    _parse_distortion(distortion, (memory.dim,))
-    record, result, draw = run(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
-                               clamp_known=clamp_known, command=_command_line())
+    try:  # checks the distortion against the memory's pattern size first
+        record, result, draw = run(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
+                                   clamp_known=clamp_known, command=_command_line())
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--distortion") from None
     for p in sorted(result.probes, key=lambda p: p.n):
         mark = "ok " if p.mean <= budget else "   "
         click.echo(f"  {mark} N={p.n:<5} {p.mean:8.3f} error bits  [{p.low:.3f}, {p.high:.3f}]  ({p.patterns} patterns)", err=True)
