@@ -115,8 +115,9 @@ IMAGE_PRESETS: dict[str, tuple[dict[str, dict], MemoryConfig, TrainConfig]] = {
     # training images' principal directions and mean. ω = ν = 0.5 makes a captured read's fixed
     # point the stored image's projection; the sharpening κ = 0.6 (κ/ν = 1.2 > 1: bistable pixels)
     # holds intact 0/1 pixels unless the decoded image disagrees strongly, while noise pixels
-    # follow it. Untrained (PCA start), held-out Omniglot, noise:16, 16 episodes, 144 floats per
-    # slot, N = 16 / 64: free 12.9 / 17.1 Hamming error, clamped (N = 64) 11.1; κ = 0: 18.2 / 19.4.
+    # follow it. Untrained (PCA start), held-out Omniglot, noise:16, N = 64, 1,024 images: free 15.8 /
+    # 64.8 Hamming error at 9216 / 2304 floats, clamped 10.5 / 45.9 (benchmarks/image_slot_design.py;
+    # in this session's exploratory sweep κ = 0 gave 19.4 free at 9216 on 16 sets).
     # Meta-training moves κ back towards κ/ν ≈ 0.9 (its squared-error loss prefers soft pixels to
     # the Hamming metric's bistable ones) and has not lowered the held-out error (README). The
     # write rate is frozen for the reason the binary preset gives; the read's steps learn 10× faster.
