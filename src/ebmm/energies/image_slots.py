@@ -36,11 +36,40 @@ split, binarised at 0.5, 16×16 square): the projection's Hamming error inside t
 2308 and 9232 floats at N = 64 — and 45.8 / 19.5 / 11.0 over the whole image. Meta-training
 learns ``A`` and ``m``; :func:`pca_encoder` gives that starting point from training images.
 
+**Trusting the query's intact pixels** (``trust="binary"``, the preset's for binarised data).
+A noise-occluded query of a binary image mixes two kinds of pixels: intact ones, exactly 0 or
+1, and noise, uniform in [0, 1]. The energy above compares the whole query with every slot, so
+the noise square's code biases the slot choice (measured below: 43 % / 9.6 % of occluded
+queries matched to another image's slot at 36 / 144 floats per slot). With ``trust="binary"``
+a read first computes, from the query q alone, a per-pixel **trust**
+
+.. math::
+
+    w_p = \sigma\big(a - \gamma\, q_p (1 - q_p)\big)
+
+(a and γ slow weights; ≈ 1 at 0/1 pixels, ≈ 0 inside the noise), and then
+
+* starts from ``w ⊙ q + (1 − w) ⊙ m`` (untrusted pixels at the pixel centre, trusted ones as they
+  are), holds the trusted pixels (w > ½) fixed like the clamped read, and
+* descends the energy whose slot similarity measures each slot's norm on the trusted pixels
+  only, ``k_jᵀφ − (ρ/2) Σ_p w_p (Aᵀk_j)_p²`` (with w ≡ 1 and orthonormal rows this is the
+  energy above): up to terms common to all slots it is ``−(ρ/2)‖√w ⊙ (x − m − Aᵀk_j/ρ)‖²``,
+  the distance to the slot's decoded image on the pixels the query is trusted at.
+
+The trust is fixed for the read (a function of the query, like the clamped read's mask, but
+estimated rather than given); its two slow weights are meta-trained through the start point
+and the similarity. Measured untrained (PCA start, κ = 0.3, N = 64, held-out Omniglot, 16 sets):
+the slot choice goes wrong for 10 % / 0.8 % of the queries instead of 43 % / 9.6 %, and the
+Hamming error falls from 64.5 / 17.4 to 24.8 / 4.3 at 2308 / 9232 floats
+(``benchmarks/image_slot_design.py``). It is off (``"none"``) for grey and colour images, whose
+intact pixels are not 0 or 1.
+
 **Arguments:** ``dim`` D (pixels × channels); ``shape`` the image shape ``(C, H, W)``; ``slots`` S;
 ``code`` c; ``beta`` initial β; ``curvature`` initial μ; ``pixel_curvature`` initial ν;
 ``init_scale`` std of θ̄'s entries; ``write_norm`` initial λ; ``centre`` initial pixel centre m;
 ``init`` ``"pca"`` (the trainer starts A and m from the training images' principal directions
-and mean, :meth:`data_init`) or ``"random"``.
+and mean, :meth:`data_init`) or ``"random"``; ``sharpen`` initial κ; ``read_norm`` initial ρ;
+``trust`` ``"none"`` or ``"binary"`` (above) with initial ``trust_bias`` a and ``trust_slope`` γ.
 """
 
 from __future__ import annotations
@@ -52,6 +81,11 @@ from torch import Tensor, nn
 
 from ._base import Params, is_writable
 from .slots import SlotEnergy, SlotTable, slot_write_grad
+
+
+#: how a read trusts the query's pixels: ``"none"`` (all alike) or ``"binary"`` (0/1 pixels
+#: trusted, values between untrusted — for binarised images)
+TRUST_KINDS = ("none", "binary")
 
 
 def _inv_softplus(y: float) -> float:
@@ -79,6 +113,9 @@ class ImageSlotEnergy(SlotEnergy):
         init: str = "pca",
         sharpen: float = 0.0,
         read_norm: float = 1.0,
+        trust: str = "none",
+        trust_bias: float = 8.0,
+        trust_slope: float = 1e4,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -106,6 +143,14 @@ class ImageSlotEnergy(SlotEnergy):
         if read_norm <= 0:
             raise ValueError(f"read_norm must be > 0, got {read_norm}")
         self.log_read_norm = nn.Parameter(torch.tensor(math.log(read_norm)))
+        if trust not in TRUST_KINDS:
+            raise ValueError(f"trust must be one of {TRUST_KINDS}, got {trust!r}")
+        self.trust = trust
+        if trust == "binary":
+            if trust_slope <= 0:
+                raise ValueError(f"trust_slope must be > 0, got {trust_slope}")
+            self.trust_bias = nn.Parameter(torch.tensor(float(trust_bias)))
+            self.log_trust_slope = nn.Parameter(torch.tensor(math.log(trust_slope)))
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -124,13 +169,26 @@ class ImageSlotEnergy(SlotEnergy):
     def _static(self) -> Params:
         return {n: p for n, p in self.named_parameters() if not is_writable(n)}
 
-    def forward(self, x: Tensor, write: bool = False) -> Tensor:
+    def read_start(self, static: Params, queries: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
+        """With ``trust="binary"``: the trust ``w (..., M, D)`` of each query pixel, the read's
+        start ``(..., M, C, H, W)`` (untrusted pixels at the pixel centre) and the pixels it holds
+        fixed (w > ½, bool like the queries); None without trust (the read starts at the query)."""
+        if self.trust == "none":
+            return None
+        flat = queries.flatten(-3)
+        w = torch.sigmoid(static["trust_bias"] - static["log_trust_slope"].exp() * flat * (1.0 - flat))
+        held = w > 0.5
+        start = torch.where(held, flat, w * flat + (1.0 - w) * static["pixel_mean"])
+        return w, start.reshape(queries.shape), held.reshape(queries.shape)
+
+    def forward(self, x: Tensor, write: bool = False, trust: Tensor | None = None) -> Tensor:
         """``x (..., C, H, W) -> energy (...)``; with per-episode slots ``(B, S, c)``, ``x (B, M, C, H, W)``.
-        ``write=True`` gives the writing energy E_w."""
+        ``write=True`` gives the writing energy E_w; ``trust (..., M, D)`` the read's pixel trust
+        (:meth:`read_start`), None: every pixel trusted."""
         static = self._static()
         flat = x.flatten(-3)
         single = flat.dim() == 1
-        centred, phi, sims, beta, mu, nu = _pieces(static, self.memory.weight, flat, write)
+        centred, phi, sims, beta, mu, nu = _pieces(static, self.memory.weight, flat, write, trust)
         if single:
             flat = flat.unsqueeze(0)
         e = (0.5 * nu * centred.pow(2).sum(-1) - 0.5 * static["sharpen"] * (flat - 0.5).pow(2).sum(-1)
@@ -138,11 +196,12 @@ class ImageSlotEnergy(SlotEnergy):
         return e.squeeze(0) if single else e
 
     @staticmethod
-    def grad_x(static: Params, theta: Params, x: Tensor) -> Tensor:
-        """``∇ₓE = ν(x − m) + Aᵀ(μφ − Σ_j r_j k_j)``, ``x (..., M, C, H, W)`` -> the same shape."""
+    def grad_x(static: Params, theta: Params, x: Tensor, trust: Tensor | None = None) -> Tensor:
+        """``∇ₓE = ν(x − m) − κ(x − ½) + Aᵀ(μφ − Σ_j r_j k_j)``, ``x (..., M, C, H, W)`` -> the same
+        shape; ``trust (..., M, D)`` as in :meth:`forward` (it changes r, not the form)."""
         slots = theta["memory.weight"]
         flat = x.flatten(-3)
-        centred, phi, sims, beta, mu, nu = _pieces(static, slots, flat)
+        centred, phi, sims, beta, mu, nu = _pieces(static, slots, flat, trust=trust)
         r = torch.softmax(beta * sims, dim=-1)
         g = nu * centred - static["sharpen"] * (flat - 0.5) + (mu * phi - r @ slots) @ static["encoder.weight"]
         return g.reshape(x.shape)
@@ -161,14 +220,19 @@ class ImageSlotEnergy(SlotEnergy):
         return {"memory.weight": slot_write_grad(slots, phi, sims, beta, static["log_write_norm"].exp(), weights)}, None
 
 
-def _pieces(static: Params, slots: Tensor, flat: Tensor, write: bool = False):
+def _pieces(static: Params, slots: Tensor, flat: Tensor, write: bool = False, trust: Tensor | None = None):
     """``x − m``, ``φ (..., M, c)``, similarities ``(..., M, S)`` (the writing energy's with
-    ``write``), β, μ, ν — for flattened images ``flat (..., M, D)``."""
+    ``write``; with the read's pixel ``trust (..., M, D)`` each slot's norm is measured on the
+    trusted pixels), β, μ, ν — for flattened images ``flat (..., M, D)``."""
     centred = flat - static["pixel_mean"]
     if centred.dim() == 1:
         centred = centred.unsqueeze(0)
     phi = centred @ static["encoder.weight"].T
-    norm = 0.5 * slots.pow(2).sum(-1).unsqueeze(-2) * static["log_write_norm" if write else "log_read_norm"].exp()
+    if trust is None:
+        sq = slots.pow(2).sum(-1).unsqueeze(-2)  # ‖k_j‖², (..., 1, S)
+    else:  # Σ_p w_p (Aᵀk_j)_p², (..., M, S)
+        sq = trust @ (slots @ static["encoder.weight"]).pow(2).transpose(-1, -2)
+    norm = 0.5 * sq * static["log_write_norm" if write else "log_read_norm"].exp()
     sims = phi @ slots.transpose(-1, -2) - norm
     beta = static["log_beta"].exp()
     mu = nn.functional.softplus(static["curvature_raw"])

@@ -152,19 +152,23 @@ class Architecture:
         f = self.energy.write_param_grads
         return lambda theta, x, w, e, g: f(static, theta, x, w, e, g)
 
-    def grad_x_fn(self, static: Params):
-        """The closed form of ``∇ₓE``, or None (then ``torch.func``)."""
+    def grad_x_fn(self, static: Params, trust: Tensor | None = None):
+        """The closed form of ``∇ₓE``, or None (then ``torch.func``); ``trust`` the read's pixel
+        trust for energies that condition on the query (:meth:`ImageSlotEnergy.read_start`)."""
         if not self._closed():
             return None
         f = self.energy.grad_x
+        if trust is not None:
+            return lambda theta, x: f(static, theta, x, trust)
         return lambda theta, x: f(static, theta, x)
 
-    def energy_fn(self, static: Params) -> EnergyFn:
-        """``(theta, x) -> E(x; static, theta)``."""
+    def energy_fn(self, static: Params, trust: Tensor | None = None) -> EnergyFn:
+        """``(theta, x) -> E(x; static, theta)`` (given the read's pixel ``trust``, if any)."""
         energy = self.energy
+        kwargs = {} if trust is None else {"trust": trust}
 
         def fn(theta: Params, x: Tensor) -> Tensor:
-            return functional_call(energy, (static, theta), (x,))
+            return functional_call(energy, (static, theta), (x,), kwargs)
 
         return fn
 
@@ -250,10 +254,19 @@ def read_episode(
     known: Tensor | None = None,
 ) -> Tensor:
     """Retrieve ``queries (M, *event)`` from θ; returns the iterates ``(K, M, *event)``.
-    ``known`` (bool, like ``queries``): entries held at the query's values (clamped completion)."""
+    ``known`` (bool, like ``queries``): entries held at the query's values (clamped completion).
+    An energy with a ``read_start`` (:meth:`ebmm.energies.ImageSlotEnergy.read_start`) may
+    condition the read on the query: its pixel trust enters the energy, the read starts from its
+    start point and also holds the entries it trusts."""
     gammas, momenta = read_schedule(params)
     static = params["static"]
-    return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
+    start = getattr(arch.energy, "read_start", None)
+    conditioned = None if start is None else start(static, queries)
+    if conditioned is None:
+        return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
+    trust, queries, held = conditioned  # the energy trusts some of the query's entries (ImageSlotEnergy)
+    known = held if known is None else known | held
+    return read(arch.energy_fn(static, trust), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static, trust), known)
 
 
 def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
