@@ -79,9 +79,10 @@ def run_ratedistortion(
             run_dir = out / "runs" / name if out is not None else None
             resume = run_dir is not None and (run_dir / CHECKPOINT_NAME).is_file()
             saved = load_checkpoint(run_dir / CHECKPOINT_NAME) if resume else None
+            trained_steps = tcfg.steps
             if saved is not None and saved.step >= tcfg.steps:
-                log(f"{name}: trained already ({run_dir})")
-                params = saved.params
+                log(f"{name}: trained already ({run_dir}, {saved.step} steps)")
+                params, trained_steps = saved.params, saved.step
             else:
                 log(f"{name}: meta-training {tcfg.steps} steps on {dataset}" + (" (resumed)" if resume else ""))
                 params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task).params
@@ -89,7 +90,7 @@ def run_ratedistortion(
                 params = load_checkpoint(run_dir / BEST_NAME).params  # the best held-out evaluation
             stats = evaluate_images(LearnedMemory(model, params, name=name).to(device), task, tcfg.patterns, min_patterns=min_patterns)
             log(f"  {name}: {task.metric} {stats} (query {stats.query_mean:.1f})")
-            rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": tcfg.steps,
+            rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": trained_steps,
                          "stats": stats})
             configs[name] = {"model": model.config_dict(), "train": to_dict(tcfg)}
     md = ratedistortion_markdown(dataset, rows)
@@ -108,7 +109,13 @@ def run_ratedistortion(
         paper = {PAPER_LABELS.get(s, s): paper_points(dataset, s) for s in systems if paper_points(dataset, s)}
         plot_rate_distortion(ours, out / "ratedistortion.png", paper=paper, ylabel=task.metric.replace("_", " ") + " per image",
                              title=f"{dataset}: {task.corruption} occlusion, N = {rows[0]['stats'].patterns // rows[0]['stats'].batches if rows else 0}"
-                                   f" images stored, {rows[0]['steps'] if rows else 0} meta-steps\n(paper: N = 64, fully trained)",
+                                   f" images stored, {_steps_label(rows)}\n(paper: N = 64, fully trained)",
                              caption=command)
     record["markdown"] = md
     return record
+
+
+def _steps_label(rows: list[dict]) -> str:
+    """``"3000 meta-steps"``, or ``"500–3000 meta-steps"`` when the memories were trained for different lengths."""
+    steps = sorted({r["steps"] for r in rows}) or [0]
+    return f"{steps[0]} meta-steps" if len(steps) == 1 else f"{steps[0]}–{steps[-1]} meta-steps"
