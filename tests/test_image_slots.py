@@ -9,6 +9,7 @@ import torch
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
+from ebmm.energies.gaussian_fill import read_plan, residual_precision
 from ebmm.models.ebmm import Architecture, meta_loss
 from ebmm.presets import image_preset
 from ebmm.tasks import ImageTask, Occlusion
@@ -155,11 +156,12 @@ def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
 
 
 def test_trusting_the_query_pixels_restores_more_than_reading_them_all_alike(mnist_task):
-    """The same untrained memory with trust="none": the noise square biases the slot choice and
-    moves intact pixels, so the error is clearly higher (measured ≈ 2× on Omniglot at N = 64)."""
+    """The same untrained memory with trust="none" (and so without the residual read): the noise
+    square biases the slot choice and moves intact pixels, so the error is clearly higher
+    (measured on Omniglot at N = 64: 14.0 with the preset, 64.5 with trust none)."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
     assert mcfg.energy.kwargs["trust"] == "binary"
-    plain = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "trust": "none"}),
+    plain = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "trust": "none", "residual": "none", "sharpen": 0.6}),
                          read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(1))
     errors = {}
@@ -184,3 +186,113 @@ def test_ratedistortion_trains_image_slots_and_its_error_falls_with_memory_size(
     assert (tmp_path / "ratedistortion.png").is_file()
     saved = json.loads((tmp_path / "ratedistortion.json").read_text())
     assert saved["rows"][0]["system"] == "image_slots" and saved["configs"]
+
+
+# --- the Gaussian residual read (energies.gaussian_fill) --------------------------------------
+
+
+def _residual_setup(gen, dtype=torch.float64):
+    """A small residual-read energy started from random binary training images, 3 stored
+    images and their occluded queries."""
+    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="binary", residual="gaussian",
+                             residual_ridge=1e-2, init_scale=1e-2, write_norm=4.0)
+    train = (torch.rand(400, 1, 8, 8, generator=gen) > 0.7).float()
+    static, _ = split_params(energy)
+    static = {k: v.to(dtype) for k, v in energy.data_init(static, train).items()}
+    x = (torch.rand(3, 1, 8, 8, generator=gen) > 0.7).to(dtype)
+    q = Occlusion("noise", 4).apply(x, generator=gen)
+    slots = torch.randn(4, 6, generator=gen, dtype=dtype)
+    return energy, static, train, x, q, slots
+
+
+def test_residual_precision_inverts_the_residual_covariance_plus_the_ridge(gen):
+    images = (torch.rand(300, 1, 8, 8, generator=gen) > 0.6).float()
+    mean, rows = pca_encoder(images, 6)
+    prec = residual_precision(images, mean, rows, 1e-2).double()
+    flat = images.flatten(1).double()
+    res = flat - ((flat - mean.double()) @ rows.double().T @ rows.double() + mean.double())
+    cov = torch.cov(res.T, correction=0) + 1e-2 * torch.eye(64, dtype=torch.float64)
+    torch.testing.assert_close(prec @ cov, torch.eye(64, dtype=torch.float64), atol=1e-3, rtol=0)
+    torch.testing.assert_close(prec, prec.T)
+    with pytest.raises(ValueError, match="ridge"):
+        residual_precision(images, mean, rows, 0.0)
+
+
+def test_the_read_plan_splits_the_gaussian_mixture_exactly(gen):
+    """At γ = 1 the read's energy on the hidden pixels is the mixture's negative log-likelihood
+    −log Σ_j exp(−½(x − d_j)ᵀΛ(x − d_j)) with the trusted pixels at the query's values, and the
+    read's direction is the Newton direction (γΛ_uu)⁻¹∇E."""
+    energy, static, _, _, q, slots = _residual_setup(gen)
+    flat_q = q.flatten(1)
+    w, _, held = energy.read_start(static, q)
+    held = held.flatten(1)
+    decoded = static["pixel_mean"] + 2.0 * slots @ static["encoder.weight"]
+    plan = read_plan(static["residual_precision"], decoded.expand(3, -1, -1), flat_q, held, torch.tensor(1.0, dtype=torch.float64))
+    xu = torch.rand(plan.idx.shape, generator=gen, dtype=torch.float64) * plan.valid
+    x = torch.where(held, flat_q, plan.scatter(xu, flat_q))
+    lam = static["residual_precision"]
+    diff = x.unsqueeze(1) - decoded  # (Q, S, D)
+    reference = -torch.logsumexp(-0.5 * ((diff @ lam) * diff).sum(-1), dim=-1)
+    torch.testing.assert_close(plan.energy(xu), reference, rtol=1e-9, atol=1e-9)
+    grad_u = torch.func.grad(lambda z: plan.energy(z).sum())(xu)
+    newton = torch.linalg.solve(plan.luu, grad_u.unsqueeze(-1)).squeeze(-1) * plan.valid
+    torch.testing.assert_close(plan.gather(plan.newton_direction(x)), newton, rtol=1e-7, atol=1e-9)
+
+
+def test_the_residual_read_of_one_stored_image_is_its_gaussian_conditional(gen):
+    """With one stored image the read's answer on the untrusted pixels is d_u + C_uv C_vv⁻¹(q_v − d_v)
+    (C = Λ⁻¹, d the decoded slot), computed here by a dense solve per query."""
+    energy, static, _, _, q, _ = _residual_setup(gen)
+    cfg = MemoryConfig(energy=EnergyConfig("image_slots", 64, {"shape": [1, 8, 8], "slots": 1, "code": 6, "trust": "binary",
+                                                             "residual": "gaussian", "residual_ridge": 1e-2, "init": "random"}),
+                       read=ReadConfig(steps=4, step_init=0.5, momentum_init=0.5),
+                       write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=1)
+    arch = Architecture.from_config(cfg)
+    params = {g: {k: v.double() for k, v in d.items()} for g, d in arch.init_params().items()}
+    params["static"] = {**params["static"], "residual_precision": static["residual_precision"]}
+    stored = (torch.rand(1, 1, 1, 8, 8, generator=gen) > 0.7).double()
+    theta = arch.write(params, stored)
+    queries = Occlusion("noise", 4).apply(stored.expand(1, 3, 1, 8, 8), generator=gen)
+    out = arch.read(params, theta, queries, False)[0].flatten(1)
+    st = params["static"]
+    d = (st["pixel_mean"] + st["log_decode_scale"].exp() * theta["memory.weight"][0] @ st["encoder.weight"])[0]
+    cov = torch.linalg.inv(st["residual_precision"])
+    for n, qn in enumerate(queries[0].flatten(1)):
+        v = (qn == 0) | (qn == 1)
+        u = ~v
+        want = d[u] + cov[u][:, v] @ torch.linalg.solve(cov[v][:, v], qn[v] - d[v])
+        torch.testing.assert_close(out[n][u], want.clamp(0, 1), rtol=0, atol=2e-3)
+        torch.testing.assert_close(out[n][v], qn[v], rtol=0, atol=0)
+
+
+def test_residual_read_meta_gradient_reaches_its_slow_weights(gen):
+    cfg = small_config()
+    cfg.energy.kwargs.update(trust="binary", residual="gaussian", sharpen=0.0)
+    arch = Architecture.from_config(cfg)
+    params = arch.init_params(seed=1)
+    x = (torch.rand(2, 5, 1, 8, 8, generator=gen) > 0.7).float()
+    q = Occlusion("noise", 4).apply(x, generator=gen)
+    grads, loss = torch.func.grad_and_value(lambda p: meta_loss(arch, p, x, q)[0])(params)
+    assert torch.isfinite(loss)
+    for name in ("residual_precision", "log_decode_scale", "encoder.weight", "pixel_mean"):
+        assert grads["static"][name].abs().sum() > 0, name
+    with pytest.raises(ValueError, match="needs trust='binary'"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, residual="gaussian")
+    with pytest.raises(ValueError, match="residual must be one of"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, residual="knn")
+
+
+def test_the_residual_read_restores_more_than_the_decoded_slot(mnist_task):
+    """The preset's Gaussian residual read against the same memory filling from the decoded slot
+    (trust only): measured on held-out Omniglot at N = 64, 14.0 against 24.8 Hamming error."""
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
+    assert mcfg.energy.kwargs["residual"] == "gaussian"
+    plain = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "residual": "none", "sharpen": 0.3}),
+                         read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
+    x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(2))
+    errors = {}
+    for name, cfg in (("gaussian", mcfg), ("decoded", plain)):
+        arch = Architecture.from_config(cfg)
+        params = arch.init_from_data(arch.init_params(), mnist_task.train)
+        errors[name] = float(mnist_task.error(arch.read(params, arch.write(params, x), q, False), x).mean())
+    assert errors["gaussian"] < 0.8 * errors["decoded"], errors

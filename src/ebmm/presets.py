@@ -111,18 +111,20 @@ IMAGE_PRESETS: dict[str, tuple[dict[str, dict], MemoryConfig, TrainConfig]] = {
     ),
     # The image slot energy (energies.image_slots): one slot per stored image (64), the code
     # size from the memory budget (2308 floats -> 36 per slot, 9232 -> 144), written one image per
-    # gradient step like the binary slot memory, the encoder and pixel centre started from the
-    # training images' principal directions and mean. ω = ν = 0.5 makes a captured read's fixed
-    # point the stored image's projection. On binarised data the read trusts the query's 0/1
-    # pixels (trust="binary": starts with the noise at the pixel centre, holds the trusted pixels,
-    # chooses the slot on them) and the sharpening κ = 0.3 makes the filled-in pixels lean to 0 or
-    # 1. Untrained (PCA start), held-out Omniglot, noise:16, N = 64, 16 sets: 24.8 / 4.3 Hamming
-    # error at 2304 / 9216 floats, against 64.5 / 17.4 without the trust (κ 0 / 0.3 / 0.6 / 0.9 with
-    # it: 24.7 / 24.8 / 26.4 / 31.1 and 4.3 / 4.3 / 5.9 / 12.1; benchmarks/image_slot_design.py).
-    # The write rate is frozen for the reason the binary preset gives; the read's steps learn 10× faster.
+    # gradient step like the binary slot memory (λ = 4 and θ̄'s scale 1e-2 keep every image in a
+    # slot of its own: 1 % / 0 % of 64 images stored badly at 36 / 144 floats per slot, against 19 %
+    # / 5 % with λ = 2.4, 1e-3), the encoder and pixel centre started from the training images'
+    # principal directions and mean. On binarised data the read trusts the query's 0/1 pixels
+    # (trust="binary"), chooses the slot by how well its Gaussian explains them and fills the rest
+    # by the Gaussian conditional of the code's residual (residual="gaussian", Λ from the training
+    # residuals). Untrained, held-out Omniglot, noise:16, N = 64, 1,024 images: 14.0 / 1.28 Hamming
+    # error at 2304 / 9216 floats (paper 19.1 / 4.1; filling from the decoded slot instead: 24.8 /
+    # 4.3; the preset before the trust: 64.5 / 17.4) — benchmarks/image_slot_design.py. Grey and
+    # colour data keep the plain read (no 0/1 pixels to trust) with κ = 0. The write rate is frozen
+    # for the reason the binary preset gives; the read's steps learn 10× faster.
     "slots": (
-        {"image_slots": {"beta": 1e4, "curvature": 1e-3, "pixel_curvature": 0.5, "init_scale": 1e-3, "write_norm": 2.4,
-                         "sharpen": 0.3, "read_norm": 1.0, "init": "pca"}},
+        {"image_slots": {"beta": 1e4, "curvature": 1e-3, "pixel_curvature": 0.5, "init_scale": 1e-2, "write_norm": 4.0,
+                         "sharpen": 0.3, "read_norm": 1.0, "init": "pca", "decode_scale": 2.0}},
         MemoryConfig(read=ReadConfig(steps=10, step_init=0.5, momentum_init=0.5, decay_logit_init=6.0),
                      write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=64),
         TrainConfig(task="images", dataset="omniglot", patterns=64, episodes=8, distortion="noise:16", lr=3e-4,
@@ -169,7 +171,7 @@ def image_preset(name: str, energy: str, dataset: str, image_shape: tuple[int, i
         if DATASET_METRIC.get(dataset) == "squared":  # grey/colour images: no bistable pixels (measured, natural patches,
             ekw["sharpen"] = 0.0                       # N = 16, untrained: κ 0 / 0.3 / 0.6 -> 69.6 / 133.8 / 184.7 squared error)
         else:  # binarised images: intact pixels are exactly 0 or 1, so the read can tell them from the noise
-            ekw["trust"] = "binary"
+            ekw.update(trust="binary", residual="gaussian", sharpen=0.0)
         return (dataclasses.replace(mcfg, energy=EnergyConfig(energy, c * h * w, ekw)),
                 dataclasses.replace(tcfg, dataset=dataset, data_path=data_path))
     if h != w:

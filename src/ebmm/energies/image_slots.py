@@ -75,12 +75,32 @@ and mean, :meth:`data_init`) or ``"random"``; ``sharpen`` initial κ; ``read_nor
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from ._base import Params, is_writable
+from .gaussian_fill import read_plan, residual_precision
 from .slots import SlotEnergy, SlotTable, slot_write_grad
+
+
+#: how a read fills the pixels it does not trust: ``"none"`` (from the decoded slot) or
+#: ``"gaussian"`` (the Gaussian conditional of the code's residual, :mod:`.gaussian_fill`)
+RESIDUAL_KINDS = ("none", "gaussian")
+
+
+@dataclass
+class ConditionedRead:
+    """A read conditioned on its queries: ``start`` where it starts (like the queries), ``held``
+    the entries it keeps (bool, like the queries), ``trust (..., M, D)`` the pixel trust the
+    energy takes, ``direction(theta, x)`` the step direction when it is not ``∇ₓE`` (None: ∇ₓE)."""
+
+    start: Tensor
+    held: Tensor
+    trust: Tensor
+    direction: Callable[[Params, Tensor], Tensor] | None
 
 
 #: how a read trusts the query's pixels: ``"none"`` (all alike) or ``"binary"`` (0/1 pixels
@@ -115,7 +135,11 @@ class ImageSlotEnergy(SlotEnergy):
         read_norm: float = 1.0,
         trust: str = "none",
         trust_bias: float = 8.0,
-        trust_slope: float = 1e4,
+        trust_slope: float = 1e8,
+        residual: str = "none",
+        residual_ridge: float = 1e-3,
+        residual_weight: float = 1e-2,
+        decode_scale: float = 2.0,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -151,6 +175,17 @@ class ImageSlotEnergy(SlotEnergy):
                 raise ValueError(f"trust_slope must be > 0, got {trust_slope}")
             self.trust_bias = nn.Parameter(torch.tensor(float(trust_bias)))
             self.log_trust_slope = nn.Parameter(torch.tensor(math.log(trust_slope)))
+        if residual not in RESIDUAL_KINDS:
+            raise ValueError(f"residual must be one of {RESIDUAL_KINDS}, got {residual!r}")
+        self.residual, self.residual_ridge = residual, float(residual_ridge)
+        if residual == "gaussian":
+            if trust != "binary":
+                raise ValueError("residual='gaussian' fills the pixels the read does not trust: it needs trust='binary'")
+            if residual_ridge <= 0 or residual_weight <= 0 or decode_scale <= 0:
+                raise ValueError("residual_ridge, residual_weight and decode_scale must be > 0")
+            self.residual_precision = nn.Parameter(torch.eye(dim) / residual_ridge)
+            self.log_residual_weight = nn.Parameter(torch.tensor(math.log(residual_weight)))
+            self.log_decode_scale = nn.Parameter(torch.tensor(math.log(decode_scale)))
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -159,12 +194,18 @@ class ImageSlotEnergy(SlotEnergy):
     def data_init(self, static: Params, images: Tensor) -> Params:
         """The slow weights' starting point from training images ``(n, C, H, W)``: with
         ``init="pca"`` the encoder's rows are the top-c principal directions and the pixel centre
-        the mean image (:func:`pca_encoder`); with ``init="random"`` ``static`` is returned as is
-        (random orthonormal rows, a uniform centre)."""
-        if self.init != "pca":
-            return static
-        mean, rows = pca_encoder(images, self.code)
-        return {**static, "pixel_mean": mean.to(static["pixel_mean"]), "encoder.weight": rows.to(static["encoder.weight"])}
+        the mean image (:func:`pca_encoder`); with ``init="random"`` they stay as they are
+        (random orthonormal rows, a uniform centre). With ``residual="gaussian"`` the residual
+        precision Λ is that of the images' residuals after the projection on those rows
+        (:func:`~ebmm.energies.gaussian_fill.residual_precision`)."""
+        out = dict(static)
+        if self.init == "pca":
+            mean, rows = pca_encoder(images, self.code)
+            out["pixel_mean"], out["encoder.weight"] = mean.to(static["pixel_mean"]), rows.to(static["encoder.weight"])
+        if self.residual == "gaussian":
+            prec = residual_precision(images, out["pixel_mean"].detach().cpu(), out["encoder.weight"].detach().cpu(), self.residual_ridge)
+            out["residual_precision"] = prec.to(static["residual_precision"])
+        return out
 
     def _static(self) -> Params:
         return {n: p for n, p in self.named_parameters() if not is_writable(n)}
@@ -180,6 +221,31 @@ class ImageSlotEnergy(SlotEnergy):
         held = w > 0.5
         start = torch.where(held, flat, w * flat + (1.0 - w) * static["pixel_mean"])
         return w, start.reshape(queries.shape), held.reshape(queries.shape)
+
+    def condition_read(self, static: Params, theta: Params, queries: Tensor) -> ConditionedRead | None:
+        """How a read of ``queries (..., M, C, H, W)`` from the written slots ``theta`` is
+        conditioned on the query: None without trust; with ``trust="binary"`` the start, the held
+        pixels and the trust (the read descends :meth:`forward` with it); with
+        ``residual="gaussian"`` also the read's direction (the Newton direction of the Gaussian
+        residual energy, :mod:`ebmm.energies.gaussian_fill`), the start being its first fill."""
+        started = self.read_start(static, queries)
+        if started is None:
+            return None
+        w, start, held = started
+        if self.residual == "none":
+            return ConditionedRead(start, held, w, None)
+        d = self.dim
+        slots = theta["memory.weight"]
+        decoded = static["pixel_mean"] + static["log_decode_scale"].exp() * (slots @ static["encoder.weight"])  # (..., S, D)
+        lead = queries.shape[:-3]
+        decoded = decoded.unsqueeze(-3).expand(*lead, *decoded.shape[-2:]).reshape(-1, decoded.shape[-2], d)
+        plan = read_plan(static["residual_precision"], decoded, queries.reshape(-1, d), held.reshape(-1, d),
+                         static["log_residual_weight"].exp())
+
+        def direction(_theta: Params, x: Tensor) -> Tensor:
+            return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
+
+        return ConditionedRead(plan.start(start.reshape(-1, d)).reshape(queries.shape), held, w, direction)
 
     def forward(self, x: Tensor, write: bool = False, trust: Tensor | None = None) -> Tensor:
         """``x (..., C, H, W) -> energy (...)``; with per-episode slots ``(B, S, c)``, ``x (B, M, C, H, W)``.

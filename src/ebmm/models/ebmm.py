@@ -255,18 +255,20 @@ def read_episode(
 ) -> Tensor:
     """Retrieve ``queries (M, *event)`` from θ; returns the iterates ``(K, M, *event)``.
     ``known`` (bool, like ``queries``): entries held at the query's values (clamped completion).
-    An energy with a ``read_start`` (:meth:`ebmm.energies.ImageSlotEnergy.read_start`) may
-    condition the read on the query: its pixel trust enters the energy, the read starts from its
-    start point and also holds the entries it trusts."""
+    An energy with a ``condition_read`` (:meth:`ebmm.energies.ImageSlotEnergy.condition_read`)
+    may condition the read on the query: its pixel trust enters the energy, the read starts from
+    its start point, also holds the entries it trusts, and may step along a direction of its own."""
     gammas, momenta = read_schedule(params)
     static = params["static"]
-    start = getattr(arch.energy, "read_start", None)
-    conditioned = None if start is None else start(static, queries)
-    if conditioned is None:
+    condition = getattr(arch.energy, "condition_read", None)
+    cond = None if condition is None else condition(static, theta, queries)
+    if cond is None:
         return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
-    trust, queries, held = conditioned  # the energy trusts some of the query's entries (ImageSlotEnergy)
-    known = held if known is None else known | held
-    return read(arch.energy_fn(static, trust), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static, trust), known)
+    # the energy trusts some of the query's entries (ImageSlotEnergy): it holds them, starts elsewhere,
+    # and may step along a direction of its own (a Newton direction) instead of ∇ₓE
+    known = cond.held if known is None else known | cond.held
+    grad = cond.direction or arch.grad_x_fn(static, cond.trust)
+    return read(arch.energy_fn(static, cond.trust), theta, cond.start, gammas, momenta, leak, grad, known)
 
 
 def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
