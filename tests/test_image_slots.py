@@ -10,6 +10,7 @@ from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
 from ebmm.energies.gaussian_fill import read_plan, residual_precision
+from ebmm.energies.image_slots import roughness
 from ebmm.models.ebmm import Architecture, meta_loss
 from ebmm.presets import image_preset
 from ebmm.tasks import ImageTask, Occlusion
@@ -276,7 +277,7 @@ def test_residual_read_meta_gradient_reaches_its_slow_weights(gen):
     assert torch.isfinite(loss)
     for name in ("residual_precision", "log_decode_scale", "encoder.weight", "pixel_mean"):
         assert grads["static"][name].abs().sum() > 0, name
-    with pytest.raises(ValueError, match="needs trust='binary'"):
+    with pytest.raises(ValueError, match="needs a trust"):
         ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, residual="gaussian")
     with pytest.raises(ValueError, match="residual must be one of"):
         ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, residual="knn")
@@ -296,3 +297,50 @@ def test_the_residual_read_restores_more_than_the_decoded_slot(mnist_task):
         params = arch.init_from_data(arch.init_params(), mnist_task.train)
         errors[name] = float(mnist_task.error(arch.read(params, arch.write(params, x), q, False), x).mean())
     assert errors["gaussian"] < 0.8 * errors["decoded"], errors
+
+
+def _smooth_images(n: int, gen: torch.Generator, size: int = 8) -> torch.Tensor:
+    """Colour images ``(n, 3, size, size)`` in [0, 1] made of a few low-frequency cosines: locally
+    smooth, like photographs and unlike uniform noise."""
+    grid = torch.linspace(0, 1, size)
+    yy, xx = torch.meshgrid(grid, grid, indexing="ij")
+    freq = torch.rand(n, 3, 3, 2, generator=gen) * 2.0
+    phase = torch.rand(n, 3, 3, generator=gen) * 6.28
+    waves = torch.cos(6.28 * (freq[..., 0, None, None] * xx + freq[..., 1, None, None] * yy) + phase[..., None, None])
+    return (0.5 + 0.15 * waves.sum(2)).clamp(0, 1)
+
+
+def test_smooth_trust_tells_a_noise_square_from_smooth_colour_pixels(gen):
+    energy = ImageSlotEnergy(dim=3 * 32 * 32, shape=(3, 32, 32), slots=4, code=8, trust="smooth")
+    static, _ = split_params(energy)
+    x = _smooth_images(20, gen, size=32)
+    q, hidden = Occlusion("noise", 16).corrupt(x, generator=gen)  # the task's geometry
+    w, start, held = energy.read_start(static, q)
+    known = ~hidden.expand_as(q)
+    assert float((held == known).float().mean()) > 0.95
+    assert float(held[~known].float().mean()) < 0.1  # little of the noise passes as intact (its rim, mostly)
+    torch.testing.assert_close(start[held], q[held], rtol=0, atol=0)
+    assert torch.equal(roughness(q)[:, 0], roughness(q)[:, 2])  # one score per pixel, all channels
+
+
+def test_the_smooth_trust_residual_read_restores_occluded_colour_images(gen):
+    """Trust by roughness + the Gaussian residual read on smooth colour images (the natural-patch
+    preset's design): well below filling the square with the mean training image, and far below
+    the same memory reading every pixel alike (measured on held-out natural patches at N = 16:
+    24.3 / 12.8 squared error at 2308 / 9232 floats; the mean fill 84.1, the plain read 71.3 / 52.8)."""
+    shape = (3, 16, 16)
+    train = _smooth_images(2000, gen, size=16)
+    x = _smooth_images(4 * 8, gen, size=16).reshape(4, 8, *shape)
+    q, hidden = Occlusion("noise", 8).corrupt(x, generator=gen)
+    errors = {}
+    for trust, residual in (("smooth", "gaussian"), ("none", "none")):
+        kwargs = {"shape": list(shape), "slots": 8, "code": 12, "trust": trust, "residual": residual, "residual_ridge": 1e-3,
+                  "init_scale": 1e-2, "write_norm": 4.0, "beta": 1e4}
+        cfg = MemoryConfig(energy=EnergyConfig("image_slots", 768, kwargs), read=ReadConfig(steps=5, step_init=0.5, momentum_init=0.5),
+                           write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=8)
+        arch = Architecture.from_config(cfg)
+        params = arch.init_from_data(arch.init_params(), train)
+        out = arch.read(params, arch.write(params, x), q, False)
+        errors[trust] = float((out - x).pow(2).sum((-3, -2, -1)).mean())
+    mean_fill = float((torch.where(~hidden, x, train.mean(0)) - x).pow(2).sum((-3, -2, -1)).mean())
+    assert errors["smooth"] < 0.5 * mean_fill and errors["smooth"] < 0.25 * errors["none"], (errors, mean_fill)

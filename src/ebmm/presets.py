@@ -168,10 +168,10 @@ def image_preset(name: str, energy: str, dataset: str, image_shape: tuple[int, i
         ekw = {**kwargs[energy], "shape": [c, h, w], "slots": slots, "code": min(memory_floats // slots, c * h * w)}
         from .data import DATASET_METRIC
 
-        if DATASET_METRIC.get(dataset) == "squared":  # grey/colour images: no bistable pixels (measured, natural patches,
-            ekw["sharpen"] = 0.0                       # N = 16, untrained: κ 0 / 0.3 / 0.6 -> 69.6 / 133.8 / 184.7 squared error)
-        else:  # binarised images: intact pixels are exactly 0 or 1, so the read can tell them from the noise
-            ekw.update(trust="binary", residual="gaussian", sharpen=0.0)
+        # binarised images: intact pixels are exactly 0 or 1, so the read can tell them from the noise;
+        # grey/colour images: intact pixels are locally smooth, the noise is not (energies.image_slots.roughness)
+        trust = "smooth" if DATASET_METRIC.get(dataset) == "squared" else "binary"
+        ekw.update(trust=trust, residual="gaussian", sharpen=0.0)
         return (dataclasses.replace(mcfg, energy=EnergyConfig(energy, c * h * w, ekw)),
                 dataclasses.replace(tcfg, dataset=dataset, data_path=data_path))
     if h != w:
