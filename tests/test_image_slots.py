@@ -344,3 +344,22 @@ def test_the_smooth_trust_residual_read_restores_occluded_colour_images(gen):
         errors[trust] = float((out - x).pow(2).sum((-3, -2, -1)).mean())
     mean_fill = float((torch.where(~hidden, x, train.mean(0)) - x).pow(2).sum((-3, -2, -1)).mean())
     assert errors["smooth"] < 0.5 * mean_fill and errors["smooth"] < 0.25 * errors["none"], (errors, mean_fill)
+
+
+def test_the_residual_read_over_its_candidate_slots_reads_like_over_all(mnist_task):
+    """The preset's mixture over the 8 slots the trusted similarity ranks first gives the same
+    retrievals as the mixture over all 64 (measured on Omniglot: 14.00 / 1.28 either way, the
+    evaluation 2× faster)."""
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
+    assert mcfg.energy.kwargs["candidates"] == 8
+    every = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "candidates": 0}),
+                         read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
+    x, q = mnist_task.sample(1, 64, split="eval", generator=torch.Generator().manual_seed(3))
+    reads = []
+    for cfg in (mcfg, every):
+        arch = Architecture.from_config(cfg)
+        params = arch.init_from_data(arch.init_params(), mnist_task.train)
+        reads.append(arch.read(params, arch.write(params, x), q, False))
+    torch.testing.assert_close(reads[0], reads[1], rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="candidates"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, candidates=-1)

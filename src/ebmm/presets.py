@@ -171,7 +171,7 @@ def image_preset(name: str, energy: str, dataset: str, image_shape: tuple[int, i
         # binarised images: intact pixels are exactly 0 or 1, so the read can tell them from the noise;
         # grey/colour images: intact pixels are locally smooth, the noise is not (energies.image_slots.roughness)
         trust = "smooth" if DATASET_METRIC.get(dataset) == "squared" else "binary"
-        ekw.update(trust=trust, residual="gaussian", sharpen=0.0)
+        ekw.update(trust=trust, residual="gaussian", sharpen=0.0, candidates=8)  # 8 candidate slots: same reads, ~2× faster
         return (dataclasses.replace(mcfg, energy=EnergyConfig(energy, c * h * w, ekw)),
                 dataclasses.replace(tcfg, dataset=dataset, data_path=data_path))
     if h != w:

@@ -73,7 +73,9 @@ and mean, :meth:`data_init`) or ``"random"``; ``sharpen`` initial κ; ``read_nor
 ``trust`` ``"none"``, ``"binary"`` or ``"smooth"`` (above) with initial ``trust_bias`` a and ``trust_slope`` γ
 (None: :data:`TRUST_INIT`'s); ``residual`` ``"none"`` or ``"gaussian"`` (:mod:`ebmm.energies.gaussian_fill`,
 which needs a trust) with ``residual_ridge``, the initial γ ``residual_weight`` and decode scale δ
-``decode_scale`` (1/ω: a slot written from a free slot holds ω times the image's code).
+``decode_scale`` (1/ω: a slot written from a free slot holds ω times the image's code);
+``candidates`` k > 0 restricts each query's Gaussian mixture to the k slots the energy's trusted
+similarity ranks first (0: every slot) — the residual read's products with Λ then cost k/S of theirs.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class ImageSlotEnergy(SlotEnergy):
         residual_ridge: float = 1e-3,
         residual_weight: float = 1e-2,
         decode_scale: float = 2.0,
+        candidates: int = 0,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -190,6 +193,9 @@ class ImageSlotEnergy(SlotEnergy):
         if residual not in RESIDUAL_KINDS:
             raise ValueError(f"residual must be one of {RESIDUAL_KINDS}, got {residual!r}")
         self.residual, self.residual_ridge = residual, float(residual_ridge)
+        if candidates < 0:
+            raise ValueError(f"candidates must be >= 0 (0: every slot), got {candidates}")
+        self.candidates = int(candidates)
         if residual == "gaussian":
             if trust == "none":
                 raise ValueError("residual='gaussian' fills the pixels the read does not trust: it needs a trust ('binary' or 'smooth')")
@@ -251,7 +257,12 @@ class ImageSlotEnergy(SlotEnergy):
         slots = theta["memory.weight"]
         decoded = static["pixel_mean"] + static["log_decode_scale"].exp() * (slots @ static["encoder.weight"])  # (..., S, D)
         lead = queries.shape[:-3]
-        decoded = decoded.unsqueeze(-3).expand(*lead, *decoded.shape[-2:]).reshape(-1, decoded.shape[-2], d)
+        decoded = decoded.unsqueeze(-3).expand(*lead, *decoded.shape[-2:])  # (..., M, S, D)
+        if 0 < self.candidates < slots.shape[-2]:  # the Gaussian mixture over each query's likeliest slots only
+            sims = _pieces(static, slots, start.flatten(-3), trust=w)[2]  # the energy's trusted similarity (..., M, S)
+            top = sims.topk(self.candidates, dim=-1).indices
+            decoded = torch.gather(decoded, -2, top.unsqueeze(-1).expand(*top.shape, d))
+        decoded = decoded.reshape(-1, decoded.shape[-2], d)
         plan = read_plan(static["residual_precision"], decoded, queries.reshape(-1, d), held.reshape(-1, d),
                          static["log_residual_weight"].exp())
 
