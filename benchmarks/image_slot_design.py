@@ -28,7 +28,6 @@ Writes ``benchmarks/results/image_slot_design.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -37,6 +36,7 @@ from harness import git_info, log
 import ebmm
 from ebmm.energies.gaussian_fill import read_plan
 from ebmm.energies.image_slots import _pieces, pca_encoder
+from ebmm.evaluation.report import write_report
 from ebmm.models.ebmm import Architecture
 from ebmm.presets import image_preset
 from ebmm.tasks import occlusion_mask, task_from_config
@@ -217,10 +217,8 @@ def main() -> None:
     lines += ["", "Natural-image patches, N = 16, 8 sets of held-out patches (squared error per 3×32×32 patch):", "",
               "| reference or memory | squared error |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in nat.items()]
-    md = "\n".join(lines) + f"\n\nMade by: `{record['command']}`\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "image_slot_design.json").write_text(json.dumps(record, indent=2))
-    (args.out / "image_slot_design.md").write_text(md)
+    md = "\n".join(lines).rstrip("\n")
+    write_report(args.out, record, md, stem="image_slot_design")
     print(md)
 
 

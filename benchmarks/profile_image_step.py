@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from harness import git_info, log, machine_info
 from torch.profiler import ProfilerActivity, profile
 
+from ebmm.evaluation.report import write_report
 from ebmm.meta.step import Batch, TrainStep, init_state
 from ebmm.models.ebmm import Architecture
 from ebmm.presets import image_preset
@@ -79,10 +79,8 @@ def main() -> None:
                   f"{r['seconds_per_step']:.2f} s per meta-step", "", "| operator | share of the step | calls |", "|---|---|---|"]
         lines += [f"| `{o['op']}` | {o['share']:.0%} | {o['calls']} |" for o in r["top_ops"]]
         lines.append("")
-    md = "\n".join(lines) + f"\nMade by: `{command}`\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "profile_image_step.json").write_text(json.dumps(record, indent=2))
-    (args.out / "profile_image_step.md").write_text(md)
+    md = "\n".join(lines).rstrip("\n")
+    write_report(args.out, record, md, stem="profile_image_step")
     print(md)
 
 
