@@ -49,22 +49,6 @@ def test_closed_form_gradients_equal_torch_func_in_float64(gen):
     assert not torch.allclose(ref_t, ref_x)
 
 
-def test_trusting_the_query_meta_step_equals_the_torch_func_reference_in_float64(gen):
-    cfg = small_config()
-    cfg.energy.kwargs["trust"] = "binary"
-    fast, ref = Architecture.from_config(cfg), Architecture.from_config(cfg, closed_form=False)
-    params = {g: {k: v.double() for k, v in d.items()} for g, d in fast.init_params(seed=1).items()}
-    assert {"trust_bias", "log_trust_slope"} <= set(params["static"])
-    x = (torch.rand(2, 5, 1, 8, 8, generator=gen) > 0.7).double()
-    q = Occlusion("noise", 4).apply(x, generator=gen)
-    g_fast, l_fast = torch.func.grad_and_value(lambda p: meta_loss(fast, p, x, q)[0])(params)
-    g_ref, l_ref = torch.func.grad_and_value(lambda p: meta_loss(ref, p, x, q)[0])(params)
-    torch.testing.assert_close(l_fast, l_ref, rtol=1e-10, atol=1e-10)
-    for group in g_ref:
-        for name in g_ref[group]:
-            torch.testing.assert_close(g_fast[group][name], g_ref[group][name], rtol=1e-8, atol=1e-10)
-
-
 def test_read_start_trusts_intact_binary_pixels_and_not_the_noise(gen):
     energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=8, trust="binary", centre=0.2)
     static, _ = split_params(energy)
@@ -79,8 +63,10 @@ def test_read_start_trusts_intact_binary_pixels_and_not_the_noise(gen):
     assert ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=8).read_start(static, q) is None  # trust="none"
 
 
-def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):
+@pytest.mark.parametrize("trust", ["none", "binary"])
+def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen, trust):
     cfg = small_config()
+    cfg.energy.kwargs["trust"] = trust  # "binary": the read trusts the query's 0/1 pixels (read_start)
     fast, ref = Architecture.from_config(cfg), Architecture.from_config(cfg, closed_form=False)
     params = {g: {k: v.double() for k, v in d.items()} for g, d in fast.init_params(seed=1).items()}
     x = (torch.rand(2, 5, 1, 8, 8, generator=gen) > 0.7).double()
@@ -93,6 +79,7 @@ def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):
             torch.testing.assert_close(g_fast[group][name], g_ref[group][name], rtol=1e-8, atol=1e-10)
     for name in ("encoder.weight", "pixel_mean", "sharpen", "log_read_norm", "log_write_norm", "pixel_curvature_raw"):
         assert g_fast["static"][name].abs().sum() > 0, name  # every slow weight is meta-learned
+    assert ({"trust_bias", "log_trust_slope"} <= set(params["static"])) == (trust == "binary")
 
 
 def test_pca_encoder_gives_orthonormal_rows_and_the_mean(gen):
