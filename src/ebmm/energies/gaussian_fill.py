@@ -78,17 +78,18 @@ class ReadPlan:
     costs: Tensor
     gamma: Tensor
 
+    def components(self, xu: Tensor) -> Tensor:
+        """``E_j(x_u) = c_j + γ/2 (x_u − t_j)ᵀΛ_uu(x_u − t_j)``, ``(Q, S)``, for the hidden pixels ``xu (Q, U)``."""
+        diff = xu.unsqueeze(-2) - self.fills  # (Q, S, U)
+        return self.costs + 0.5 * self.gamma * ((diff @ self.luu) * diff).sum(-1)
+
     def mixture(self, xu: Tensor) -> Tensor:
         """``r (Q, S)``: the slots' responsibilities for the hidden pixels ``xu (Q, U)``."""
-        diff = xu.unsqueeze(-2) - self.fills  # (Q, S, U)
-        quad = ((diff @ self.luu) * diff).sum(-1)
-        return torch.softmax(-(self.costs + 0.5 * self.gamma * quad), dim=-1)
+        return torch.softmax(-self.components(xu), dim=-1)
 
     def energy(self, xu: Tensor) -> Tensor:
-        """``E(x_u) (Q,)`` (module docstring)."""
-        diff = xu.unsqueeze(-2) - self.fills
-        quad = ((diff @ self.luu) * diff).sum(-1)
-        return -torch.logsumexp(-(self.costs + 0.5 * self.gamma * quad), dim=-1)
+        """``E(x_u) = −log Σ_j exp(−E_j(x_u))``, ``(Q,)`` (module docstring)."""
+        return -torch.logsumexp(-self.components(xu), dim=-1)
 
     def gather(self, flat: Tensor) -> Tensor:
         """The untrusted pixels ``(Q, U)`` of images ``flat (Q, D)`` (0 on padding)."""
