@@ -120,6 +120,20 @@ def mnist_task():
     return ImageTask(torch.from_numpy(train), torch.from_numpy(held), Occlusion("noise", 16), "hamming")
 
 
+def _with_energy(mcfg: MemoryConfig, **kwargs) -> MemoryConfig:
+    """``mcfg`` with some of its energy's arguments changed."""
+    return MemoryConfig(energy=EnergyConfig(mcfg.energy.kind, mcfg.energy.dim, {**mcfg.energy.kwargs, **kwargs}),
+                        read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
+
+
+def _untrained_read(cfg: MemoryConfig, task: ImageTask, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """The retrieval of ``q`` by an untrained memory of ``cfg`` (its data-derived start from the
+    task's training images) that stored ``x``."""
+    arch = Architecture.from_config(cfg)
+    params = arch.init_from_data(arch.init_params(), task.train)
+    return arch.read(params, arch.write(params, x), q, False)
+
+
 def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
     """From the PCA start, before any meta-training, the read fills the occluded square from
     the memory: far below the query's error and below blanking the square (the ink it hides)."""
@@ -149,14 +163,10 @@ def test_trusting_the_query_pixels_restores_more_than_reading_them_all_alike(mni
     (measured on Omniglot at N = 64: 14.0 with the preset, 64.5 with trust none)."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
     assert mcfg.energy.kwargs["trust"] == "binary"
-    plain = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "trust": "none", "residual": "none", "sharpen": 0.6}),
-                         read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
+    plain = _with_energy(mcfg, trust="none", residual="none", sharpen=0.6)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(1))
-    errors = {}
-    for name, cfg in (("trust", mcfg), ("plain", plain)):
-        arch = Architecture.from_config(cfg)
-        params = arch.init_from_data(arch.init_params(), mnist_task.train)
-        errors[name] = float(mnist_task.error(arch.read(params, arch.write(params, x), q, False), x).mean())
+    errors = {name: float(mnist_task.error(_untrained_read(cfg, mnist_task, x, q), x).mean())
+              for name, cfg in (("trust", mcfg), ("plain", plain))}
     assert errors["trust"] < 0.7 * errors["plain"], errors
 
 
@@ -275,14 +285,10 @@ def test_the_residual_read_restores_more_than_the_decoded_slot(mnist_task):
     (trust only): measured on held-out Omniglot at N = 64, 14.0 against 24.8 Hamming error."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
     assert mcfg.energy.kwargs["residual"] == "gaussian"
-    plain = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "residual": "none", "sharpen": 0.3}),
-                         read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
+    plain = _with_energy(mcfg, residual="none", sharpen=0.3)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(2))
-    errors = {}
-    for name, cfg in (("gaussian", mcfg), ("decoded", plain)):
-        arch = Architecture.from_config(cfg)
-        params = arch.init_from_data(arch.init_params(), mnist_task.train)
-        errors[name] = float(mnist_task.error(arch.read(params, arch.write(params, x), q, False), x).mean())
+    errors = {name: float(mnist_task.error(_untrained_read(cfg, mnist_task, x, q), x).mean())
+              for name, cfg in (("gaussian", mcfg), ("decoded", plain))}
     assert errors["gaussian"] < 0.8 * errors["decoded"], errors
 
 
@@ -339,14 +345,8 @@ def test_the_residual_read_over_its_candidate_slots_reads_like_over_all(mnist_ta
     evaluation 2× faster)."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
     assert mcfg.energy.kwargs["candidates"] == 8
-    every = MemoryConfig(energy=EnergyConfig("image_slots", mcfg.energy.dim, {**mcfg.energy.kwargs, "candidates": 0}),
-                         read=mcfg.read, write=mcfg.write, max_patterns=mcfg.max_patterns)
     x, q = mnist_task.sample(1, 64, split="eval", generator=torch.Generator().manual_seed(3))
-    reads = []
-    for cfg in (mcfg, every):
-        arch = Architecture.from_config(cfg)
-        params = arch.init_from_data(arch.init_params(), mnist_task.train)
-        reads.append(arch.read(params, arch.write(params, x), q, False))
+    reads = [_untrained_read(cfg, mnist_task, x, q) for cfg in (mcfg, _with_energy(mcfg, candidates=0))]
     torch.testing.assert_close(reads[0], reads[1], rtol=0, atol=1e-4)
     with pytest.raises(ValueError, match="candidates"):
         ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, candidates=-1)
