@@ -87,8 +87,7 @@ def stored_apart(task, floats: int, episodes: int = 8, **kwargs) -> float:
     x, _ = task.sample(episodes, 64, split="eval", generator=torch.Generator().manual_seed(1000))
     slots, st = arch.write(params, x)["memory.weight"], params["static"]
     phi = (x.flatten(-3) - st["pixel_mean"]) @ st["encoder.weight"].T
-    scale = st["log_decode_scale"].exp() if "log_decode_scale" in st else 2.0
-    dist = (phi.unsqueeze(-2) - scale * slots.unsqueeze(-3)).pow(2).sum(-1).min(-1).values
+    dist = (phi.unsqueeze(-2) - st["log_decode_scale"].exp() * slots.unsqueeze(-3)).pow(2).sum(-1).min(-1).values
     return float((dist > 0.05 * phi.pow(2).sum(-1)).float().mean())
 
 
