@@ -1,10 +1,10 @@
-"""A slot energy for images: writable slots hold codes, a pixel-space well decodes them.
+r"""A slot energy for images: writable slots hold codes, a pixel-space well decodes them.
 
 .. math::
 
-    E(x) = \\tfrac{\\nu}{2}\\|x - m\\|^2 + \\tfrac{\\mu}{2}\\|\\phi\\|^2
-           - \\tfrac{1}{\\beta}\\log\\sum_{j=1}^{S}\\exp\\big(\\beta\\,(k_j^\\top\\phi - \\tfrac12\\|k_j\\|^2)\\big),
-    \\qquad \\phi = A\\,(x - m)
+    E(x) = \tfrac{\nu}{2}\|x - m\|^2 + \tfrac{\mu}{2}\|\phi\|^2
+           - \tfrac{1}{\beta}\log\sum_{j=1}^{S}\exp\big(\beta\,(k_j^\top\phi - \tfrac12\|k_j\|^2)\big),
+    \qquad \phi = A\,(x - m)
 
 ``x`` is an image ``(C, H, W)`` flattened to D = C·H·W pixels; the writable weights are the slot
 table ``K = (k_1 … k_S)`` (``memory.weight (S, c)``); the encoder ``A (c, D)``, the pixel centre

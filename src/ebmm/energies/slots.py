@@ -1,10 +1,10 @@
-"""A slot energy: writable slots compared to an encoding of the pattern by Euclidean similarity.
+r"""A slot energy: writable slots compared to an encoding of the pattern by Euclidean similarity.
 
 .. math::
 
-    E(x) = \\tfrac{\\mu}{2}\\|\\phi\\|^2
-           - \\tfrac{1}{\\beta}\\log\\sum_{j=1}^{S}\\exp\\big(\\beta\\,(k_j^\\top\\phi - \\tfrac12\\|k_j\\|^2)\\big),
-    \\qquad \\phi = A(2x - 1) + a
+    E(x) = \tfrac{\mu}{2}\|\phi\|^2
+           - \tfrac{1}{\beta}\log\sum_{j=1}^{S}\exp\big(\beta\,(k_j^\top\phi - \tfrac12\|k_j\|^2)\big),
+    \qquad \phi = A(2x - 1) + a
 
 The writable weights are the slot table ``K = (k_1 … k_S)`` — ``memory.weight (S, c)``; the
 encoder ``(A, a)``, the sharpness β and the curvature μ are slow weights. With S = 96 slots of
