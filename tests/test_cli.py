@@ -27,11 +27,13 @@ def test_recall_round_trip_on_files(runner, tmp_path, tiny_file, gen):
     q = Distortion.parse("erase:16").apply(x, generator=gen)
     np.save(tmp_path / "p.npy", x.numpy())
     np.save(tmp_path / "q.npy", q.numpy())
+    # the command and the API on the same device (both default to the CPU; pinned so that the
+    # exact comparison does not depend on that default): equal to the bit
     res = runner.invoke(main, ["recall", "--memory", str(tiny_file), "--store", str(tmp_path / "p.npy"),
-                               "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r.npy")])
+                               "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r.npy"), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     r = np.load(tmp_path / "r.npy")
-    mem = ebmm.load(tiny_file)
+    mem = ebmm.load(tiny_file, device="cpu")
     np.testing.assert_array_equal(r, mem.read(q.numpy(), mem.write(x.numpy())))
     # a Hopfield baseline through the same command really retrieves
     big = random_patterns((8, 128), generator=gen)

@@ -36,6 +36,39 @@ def test_resolve_device_names_and_clear_errors(monkeypatch):
         resolve_device("cuda:2")
 
 
+def _device_params(group, path=()):
+    import click
+
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _device_params(command, path + (name,))
+        for param in command.params:
+            if param.name == "device":
+                yield " ".join(path + (name,)), param
+
+
+def test_one_default_device_for_the_cli_and_the_api_the_cpu_even_with_a_gpu(monkeypatch, tmp_path):
+    """``ebmm.load`` and every ``--device`` default to the CPU: a GPU is used when asked for
+    (``cuda``, ``auto``), so the command line and the API compute in the same place."""
+    commands = dict(_device_params(main))
+    assert {"recall", "write", "eval binary", "train binary", "train images", "demo"} <= set(commands)
+    for name, param in commands.items():
+        if name.startswith("train"):  # no default of its own: a new run takes TrainConfig.device, a resumed one its own
+            assert not isinstance(param.default, str), (name, param.default)
+        else:
+            assert param.default == "cpu", (name, param.default)
+    assert ebmm.TrainConfig().device == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU "visible": nothing below may use it
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert ebmm.load("binary-erase").device == torch.device("cpu")
+    assert ebmm.load("hopfield-hebb", dim=16).device == torch.device("cpu")
+    r = CliRunner().invoke(main, ["train", "binary", "--preset", "tiny", "--steps", "1", "--eval-every", "0",
+                                  "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["device"] == "cpu"
+    assert "training on the CPU (the default); --device cuda trains on the GPU (1 visible)" in r.output
+
+
 def test_bf16_is_refused_for_the_slot_energies_only():
     assert check_precision("bf16", "logcosh") == "bf16" and check_precision("tf32", "slots") == "tf32"
     for kind in ("slots", "image_slots"):

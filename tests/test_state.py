@@ -91,13 +91,15 @@ def test_cli_write_then_append_then_recall_from_the_state(tmp_path):
     q[:, 64:] = 0.5
     np.save(tmp_path / "q.npy", q)
     s = tmp_path / "state.safetensors"
-    res = runner.invoke(main, ["write", "--store", str(tmp_path / "a.npy"), "--state-out", str(s)])
+    cpu = ["--device", "cpu"]  # compared exactly with the API below: both on the same device
+    res = runner.invoke(main, ["write", "--store", str(tmp_path / "a.npy"), "--state-out", str(s)] + cpu)
     assert res.exit_code == 0, res.output
-    res = runner.invoke(main, ["write", "--store", str(tmp_path / "b.npy"), "--state", str(s), "--state-out", str(s)])
+    res = runner.invoke(main, ["write", "--store", str(tmp_path / "b.npy"), "--state", str(s), "--state-out", str(s)] + cpu)
     assert res.exit_code == 0 and "holds 32 patterns" in res.output, res.output
-    res = runner.invoke(main, ["recall", "--state", str(s), "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r.npy")])
+    res = runner.invoke(main, ["recall", "--state", str(s), "--queries", str(tmp_path / "q.npy"), "--out", str(tmp_path / "r.npy")]
+                        + cpu)
     assert res.exit_code == 0, res.output
-    memory = ebmm.load("binary-erase")
+    memory = ebmm.load("binary-erase", device="cpu")
     np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), memory.read(q, memory.write(x)))
     res = runner.invoke(main, ["recall", "--memory", "binary-replace", "--state", str(s), "--queries", str(tmp_path / "q.npy"),
                                "--out", str(tmp_path / "r2.npy")])

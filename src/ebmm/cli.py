@@ -40,9 +40,10 @@ def _resolve_device(ctx, param, value):
 
 
 def _device_option(command):
-    """``--device auto|cpu|cuda|cuda:N|mps`` (default auto: CUDA when present, else the CPU)."""
-    return click.option("--device", default="auto", show_default=True, callback=_resolve_device, metavar="DEVICE",
-                        help="Where to compute: auto|cpu|cuda|cuda:N|mps (auto: CUDA when present).")(command)
+    """``--device auto|cpu|cuda|cuda:N|mps`` (default cpu, as ``ebmm.load``; auto: CUDA when present)."""
+    return click.option("--device", default="cpu", show_default=True, callback=_resolve_device, metavar="DEVICE",
+                        help="Where to compute: auto|cpu|cuda|cuda:N|mps (auto: CUDA when present, else MPS, else the CPU)."
+                        )(command)
 
 
 def _training_options(command):
@@ -60,7 +61,7 @@ def _training_options(command):
         click.option("--threads", type=click.IntRange(1), help="torch CPU threads."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
         click.option("--device", callback=_resolve_device, metavar="DEVICE",
-                     help="Where to train: auto|cpu|cuda|cuda:N|mps (default auto for a new run; a resumed run keeps its own "
+                     help="Where to train: auto|cpu|cuda|cuda:N|mps (default cpu for a new run; a resumed run keeps its own "
                           "unless given). Under torchrun with cuda each process takes the GPU of its LOCAL_RANK."),
         click.option("--precision", type=click.Choice(["fp32", "tf32", "bf16"]),
                      help="Meta-step precision (default fp32; tf32: TensorFloat-32 matmuls on CUDA; bf16: autocast, refused "
@@ -101,6 +102,21 @@ def _echo_summary(result, out_dir: Path, **extra):
     click.echo(json.dumps({"step": result.step, "skipped_steps": result.skipped, "train_cpu_s": round(result.train_cpu_s, 1), **extra,
                            f"final_eval_{result.metric}": result.final_eval_error,
                            f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}))
+
+
+def _hint_unused_gpu(tcfg, quiet: bool) -> None:
+    """One stderr line when a run trains on the CPU (the default) while a CUDA GPU is visible."""
+    import os
+
+    import torch
+
+    from .devices import resolve_device
+
+    if quiet or os.environ.get("RANK", "0") != "0" or resolve_device(tcfg.device).type != "cpu":
+        return
+    if torch.cuda.is_available():
+        click.echo(f"training on the CPU (the default); --device cuda trains on the GPU ({torch.cuda.device_count()} visible)",
+                   err=True)
 
 
 def _missing_package(dataset: str, error: ModuleNotFoundError) -> click.ClickException:
@@ -169,7 +185,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
                            eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks,
-                           device=device or (None if resume else "auto"), precision=precision)
+                           device=device, precision=precision)
     if baseline is None:
         try:
             mcfg = energy_memory_config(mcfg, max_patterns=tcfg.patterns, energy=energy, hidden=hidden, read_steps=read_steps,
@@ -180,6 +196,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     else:
         model = baseline
     _parse_distortion(tcfg.distortion, (model.dim,))
+    _hint_unused_gpu(tcfg, quiet)
     try:
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
     except (EBMMError, ValueError) as e:
@@ -242,7 +259,8 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
             raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
     tcfg = _with_overrides(tcfg, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
                            seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every,
-                           device=device or (None if resume else "auto"), precision=precision)
+                           device=device, precision=precision)
+    _hint_unused_gpu(tcfg, quiet)
     try:
         task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)

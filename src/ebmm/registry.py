@@ -43,11 +43,12 @@ def available() -> list[str]:
     return sorted(pretrained()) + sorted(_baselines())
 
 
-def load(name_or_path: str | Path, *, device: str | None = None, **kwargs) -> AssociativeMemory:
+def load(name_or_path: str | Path, *, device: str | None = "cpu", **kwargs) -> AssociativeMemory:
     """Load a memory: a shipped pretrained name (see :func:`pretrained`), a baseline name
     (e.g. ``hopfield-hebb``; ``kwargs`` such as ``dim`` go to its constructor), or a
     ``.safetensors`` path (or run directory) written by ``save`` or by ``ebmm train``.
-    ``device`` (``auto|cpu|cuda|cuda:N|mps``; default the CPU) is where it computes
+    ``device`` (``auto|cpu|cuda|cuda:N|mps``; default ``"cpu"``, as every ``--device`` of the
+    command line; ``auto``: CUDA when present) is where it computes
     (:meth:`~ebmm.memory.AssociativeMemory.to`); files are device-free, so a memory trained on
     a GPU loads on the CPU and back.
 
@@ -56,7 +57,7 @@ def load(name_or_path: str | Path, *, device: str | None = None, **kwargs) -> As
     :class:`~ebmm.devices.DeviceError` for an absent device.
     """
     memory = _load(name_or_path, **kwargs)
-    return memory.to(device) if device is not None else memory
+    return memory.to(device if device is not None else "cpu")
 
 
 def _load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
