@@ -4,30 +4,36 @@ process on the same episodes, and --resume across runs."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
+import torch.distributed as dist
+from click.testing import CliRunner
 
+from ebmm.cli import main
+from ebmm.devices import DeviceError
 from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.meta.distributed import world_from_env
 from ebmm.meta.trainer import CHECKPOINT_NAME
 
-pytestmark = pytest.mark.skipif(shutil.which("torchrun") is None or not torch.distributed.is_available(),
-                                reason="torchrun / torch.distributed not available")
+needs_distributed = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
+TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
 def _cmd(out, steps, *extra, processes=1):
+    # pinned to the CPU (gloo): a one-GPU machine must run this too, and 2 processes cannot share one GPU
     args = ["train", "binary", "--preset", "tiny", "--steps", str(steps), "--eval-every", "0", "--checkpoint-every", "2",
-            "--out", str(out), "--threads", "1", "--quiet", *extra]
+            "--out", str(out), "--threads", "1", "--quiet", "--device", "cpu", *extra]
     if processes == 1:
         return [sys.executable, "-m", "ebmm", *args]
-    return ["torchrun", "--standalone", f"--nproc-per-node={processes}", "-m", "ebmm", *args]
+    # torchrun is this module; run through the same interpreter, whether or not its script is on PATH
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", "ebmm", *args]
 
 
 def _run(cmd):
-    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     return res
@@ -37,6 +43,7 @@ def _max_diff(a, b):
     return max(float((a.params[g][n] - b.params[g][n]).abs().max()) for g in a.params for n in a.params[g])
 
 
+@needs_distributed
 def test_two_processes_train_like_one_and_resume(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     _run(_cmd(one, 4))
@@ -53,3 +60,69 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
     assert a.step == b.step == 6 and _max_diff(a, b) < 1e-5
     lines = (two / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == len(set(lines))  # one writer
+
+
+# ------------------------------------- more torchrun processes than GPUs (simulated on the CPU)
+@pytest.fixture
+def one_gpu_two_processes(monkeypatch):
+    """torchrun's environment for local rank ``rank`` of 2 processes on a machine with one GPU;
+    returns ``as_rank(rank)`` and the process groups that were started."""
+    started = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: started.append(("set_device", str(d))))
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: started.append(("init", backend)))
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+
+    def as_rank(rank):
+        for k, v in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank)}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setattr(dist, "get_rank", lambda: rank)
+
+    return as_rank, started
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_more_processes_than_gpus_fails_at_once_on_every_rank_with_cuda(one_gpu_two_processes, device):
+    as_rank, started = one_gpu_two_processes
+    for rank in (0, 1):  # rank 0 has a GPU, but would wait for rank 1 forever: both refuse
+        as_rank(rank)
+        with pytest.raises(DeviceError, match=r"2 processes on this machine but 1 CUDA GPU.*--nproc-per-node=1 .*--device cpu"):
+            world_from_env(device)
+    assert started == []  # no process group, no GPU claimed: nothing for NCCL to fail on
+
+
+def test_more_processes_than_gpus_falls_back_to_the_cpu_with_auto(one_gpu_two_processes, capsys):
+    as_rank, started = one_gpu_two_processes
+    worlds = []
+    for rank in (0, 1):
+        as_rank(rank)
+        worlds.append(world_from_env("auto"))
+    assert [(w.rank, w.size, w.device.type) for w in worlds] == [(0, 2, "cpu"), (1, 2, "cpu")]
+    assert started == [("init", "gloo"), ("init", "gloo")]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["2 processes on this machine but 1 CUDA GPU(s): each process under torchrun needs a GPU of its own: "
+                   "--device auto trains on the CPU (gloo) instead"]  # said once, by rank 0
+
+
+def test_as_many_gpus_as_processes_each_rank_takes_its_own(one_gpu_two_processes, monkeypatch):
+    as_rank, started = one_gpu_two_processes
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    as_rank(1)
+    world = world_from_env("cuda")
+    assert world.device == torch.device("cuda", 1) and started == [("set_device", "cuda:1"), ("init", "nccl")]
+
+
+def test_the_train_command_says_it_in_one_line_from_rank_0_only(one_gpu_two_processes, tmp_path):
+    as_rank, started = one_gpu_two_processes
+    args = ["train", "binary", "--preset", "tiny", "--steps", "1", "--device", "cuda", "--quiet", "--out", str(tmp_path)]
+    as_rank(0)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and r.output.splitlines() == [
+        "Error: 2 processes on this machine but 1 CUDA GPU(s): each process under torchrun needs a GPU of its own; "
+        "use --nproc-per-node=1 or fewer, or --device cpu (gloo)"], r.output
+    as_rank(1)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and r.output == ""
+    assert started == [] and not (tmp_path / CHECKPOINT_NAME).exists()

@@ -119,6 +119,19 @@ def _hint_unused_gpu(tcfg, quiet: bool) -> None:
                    err=True)
 
 
+def _training_failed(error: Exception) -> click.ClickException | click.exceptions.Exit:
+    """The exit of a training command that failed with ``error``. A device error is the same on
+    every process under torchrun (e.g. more processes than GPUs): rank 0 says it, in one line,
+    and the other ranks exit with the same status silently."""
+    import os
+
+    from .devices import DeviceError
+
+    if isinstance(error, DeviceError) and os.environ.get("RANK", "0") != "0":
+        return click.exceptions.Exit(1)
+    return click.ClickException(str(error))
+
+
 def _missing_package(dataset: str, error: ModuleNotFoundError) -> click.ClickException:
     return click.ClickException(f"{dataset} needs an optional package: {error} (pip install 'ebmm[data]')")
 
@@ -200,7 +213,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     try:
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
     except (EBMMError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+        raise _training_failed(e) from None
     _echo_summary(result, out_dir)
 
 
@@ -265,7 +278,7 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)
     except EBMMError as e:
-        raise click.ClickException(str(e)) from None
+        raise _training_failed(e) from None
     except ModuleNotFoundError as e:
         raise _missing_package(tcfg.dataset, e) from None
     except ValueError as e:

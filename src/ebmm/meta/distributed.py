@@ -9,7 +9,8 @@ episodes; the gradients are averaged over ranks with an all-reduce of the ``Meta
 which is the gradient of the single-process loss (the mean over all episodes) when the shares are
 equal. Every rank then applies the same update, so the parameters stay identical without a
 broadcast; rank 0 alone writes metrics and checkpoints. Backend: ``gloo`` on the CPU, ``nccl`` with
-``--device cuda`` (each rank then uses the GPU ``LOCAL_RANK`` of its node). Several nodes: the
+``--device cuda`` (each rank then uses the GPU ``LOCAL_RANK`` of its node; more processes than
+GPUs is an error with ``cuda`` and a fall-back to the CPU with ``auto``, see :func:`world_from_env`). Several nodes: the
 same command with ``--nnodes=N --node-rank=i --rdzv-backend=c10d --rdzv-endpoint=HOST:PORT``
 instead of ``--standalone``.
 """
@@ -17,6 +18,7 @@ instead of ``--standalone``.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -65,19 +67,35 @@ class World:
 def world_from_env(device: str = "cpu") -> World:
     """The :class:`World` of this process: from ``torchrun``'s environment when ``WORLD_SIZE > 1``
     (initialising the process group if needed: ``nccl`` on ``cuda:LOCAL_RANK`` when ``device``
-    resolves to CUDA, else ``gloo`` on the CPU), else a single process."""
-    from ..devices import resolve_device
+    resolves to CUDA, else ``gloo`` on the CPU), else a single process.
+
+    Each CUDA process needs a GPU of its own. With more processes on a machine
+    (``LOCAL_WORLD_SIZE``) than GPUs visible there, ``device="cuda"`` (or ``cuda:N``) raises
+    :class:`~ebmm.devices.DeviceError` on every rank before any process group exists — one
+    line, no NCCL error — and ``device="auto"`` falls back to the CPU (``gloo``) on every rank,
+    saying so once."""
+    from ..devices import DeviceError, resolve_device
 
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
     where = resolve_device(device)
     if where.type == "cuda":
-        where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(where)
-    elif where.type != "cpu":
-        from ..devices import DeviceError
-
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        local_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(size)))
+        gpus = torch.cuda.device_count()
+        if max(local_size, local_rank + 1) > gpus:
+            message = (f"{local_size} processes on this machine but {gpus} CUDA GPU(s): each process under torchrun needs "
+                       f"a GPU of its own")
+            if str(device).strip().lower() != "auto":
+                raise DeviceError(f"{message}; use --nproc-per-node={gpus} or fewer, or --device cpu (gloo)")
+            if os.environ.get("RANK", "0") == "0":
+                print(f"{message}: --device auto trains on the CPU (gloo) instead", file=sys.stderr, flush=True)
+            where = torch.device("cpu")
+        else:
+            where = torch.device("cuda", local_rank)
+            torch.cuda.set_device(where)
+    if where.type not in ("cuda", "cpu"):
         raise DeviceError(f"multi-process training runs on CUDA (nccl) or the CPU (gloo), not on {where.type}")
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if where.type == "cuda" else "gloo")
