@@ -180,14 +180,49 @@ def test_image_memory_accepts_image_shaped_patterns_and_refuses_others(gen):
         memory.write(np.zeros((3, 256)))
 
 
-def test_loading_or_building_a_memory_leaves_the_callers_random_state_alone(tiny_memory_config):
-    torch.manual_seed(123)
-    expected = torch.rand(5)
-    torch.manual_seed(123)
+def _load_and_build_everything(tiny_memory_config):
+    from ebmm.energies import build_energy
+    from ebmm.models.ebmm import Architecture, init_params
+
     for name in [*ebmm.pretrained(), "hopfield-storkey"]:
         ebmm.load(name)
     ebmm.EnergyMemory(tiny_memory_config)
-    assert torch.equal(torch.rand(5), expected)
+    for kind, kwargs in [("slots", {"dim": 128}), ("logcosh", {"dim": 32, "hidden": 8}), ("image_slots", {"dim": 256, "shape": (1, 16, 16)}),
+                         ("gated_rnn", {"dim": 32})]:
+        build_energy(kind, **kwargs)
+    init_params(Architecture.from_config(tiny_memory_config), seed=5)
+
+
+def test_loading_or_building_a_memory_leaves_the_callers_random_state_alone(tiny_memory_config, monkeypatch):
+    seeded_cuda = []  # torch.manual_seed also seeds every CUDA generator through these (lazily without a GPU)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", seeded_cuda.append)
+    monkeypatch.setattr(torch.cuda, "manual_seed", seeded_cuda.append)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)
+        expected = torch.rand(5)
+        torch.manual_seed(123)
+        seeded_cuda.clear()
+        before = torch.get_rng_state()
+        _load_and_build_everything(tiny_memory_config)
+        assert torch.equal(torch.get_rng_state(), before)
+        assert torch.equal(torch.rand(5), expected)
+    assert seeded_cuda == []  # no CUDA generator was reseeded (fork_rng(devices=[]) would not restore it)
+
+
+def test_build_energy_draws_its_initial_weights_from_its_seed():
+    from ebmm.energies import build_energy
+
+    a, b, c = (build_energy("slots", dim=128, seed=s).state_dict() for s in (3, 3, 4))
+    assert all(torch.equal(a[k], b[k]) for k in a) and not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.mark.cuda
+def test_loading_or_building_a_memory_leaves_the_callers_cuda_random_state_alone(tiny_memory_config):
+    torch.cuda.init()
+    before = torch.cuda.get_rng_state_all()
+    _load_and_build_everything(tiny_memory_config)
+    ebmm.load("binary-erase", device="cuda")
+    assert all(torch.equal(a, b) for a, b in zip(before, torch.cuda.get_rng_state_all(), strict=True))
 
 
 def test_the_omniglot_search_path_is_relative_to_the_checkout():

@@ -1,5 +1,12 @@
 """Energy networks whose writable weights are the memory."""
 
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
 from ._base import EnergyModel, Params, is_writable, memory_size, split_params
 from .conv import ResNetConvEnergy, ResNetFCEnergy, writable_width_for
 from .gated_rnn import GatedRNNEnergy
@@ -17,11 +24,25 @@ ENERGIES: dict[str, type[EnergyModel]] = {
 }
 
 
-def build_energy(kind: str, **kwargs) -> EnergyModel:
-    """Build an energy model by registry name (a key of :data:`ENERGIES`)."""
+def build_energy(kind: str, *, seed: int = 0, **kwargs) -> EnergyModel:
+    """Build an energy model by registry name (a key of :data:`ENERGIES`), its random initial
+    weights drawn from a private CPU stream seeded by ``seed``: the same weights for the same
+    seed, and the caller's random generators (CPU and CUDA) are left as they were. (Calling an
+    energy class directly draws from the global CPU generator, like any ``torch.nn`` module.)"""
     if kind not in ENERGIES:
         raise ValueError(f"unknown energy {kind!r}; choose one of {sorted(ENERGIES)}")
-    return ENERGIES[kind](**kwargs)
+    with private_cpu_rng(seed):
+        return ENERGIES[kind](**kwargs)
+
+
+@contextlib.contextmanager
+def private_cpu_rng(seed: int) -> Iterator[None]:
+    """Inside: the global CPU generator seeded by ``seed``; after: the caller's CPU generator
+    restored. No CUDA generator is seeded or touched (``torch.manual_seed`` would seed them
+    all, and ``fork_rng(devices=[])`` would not restore them)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
 
 
 __all__ = [

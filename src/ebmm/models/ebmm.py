@@ -46,10 +46,8 @@ class Architecture:
     @classmethod
     def from_config(cls, config: MemoryConfig, closed_form: bool = True) -> Architecture:
         # the structure's own weights are never used (they live in MetaParams), but building the
-        # modules draws random numbers: draw them from a private stream, not the caller's
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            energy = build_energy(config.energy.kind, dim=config.energy.dim, **config.energy.kwargs)
+        # modules draws random numbers: build_energy draws them from a private stream, not the caller's
+        energy = build_energy(config.energy.kind, seed=0, dim=config.energy.dim, **config.energy.kwargs)
         return cls(config, energy, closed_form)
 
     # --- LearnedModel protocol ----------------------------------------------------------------
@@ -190,9 +188,7 @@ def init_params(arch: Architecture, *, seed: int = 0) -> MetaParams:
     """Fresh meta-parameters: the energy's own initialisation (seeded, without touching the
     caller's global random state) and the configured initial step sizes, momenta and write
     rates."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        fresh = build_energy(arch.config.energy.kind, dim=arch.dim, **arch.config.energy.kwargs)
+    fresh = build_energy(arch.config.energy.kind, seed=seed, dim=arch.dim, **arch.config.energy.kwargs)
     static, writable = split_params(fresh)
     rc, wc = arch.config.read, arch.config.write
     k = rc.steps
