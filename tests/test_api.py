@@ -139,6 +139,75 @@ def test_corrupt_truncated_and_mismatched_checkpoints(memory, tmp_path, tiny_mem
     assert load_checkpoint(path).model.config == tiny_memory_config and meta["format"] == FORMAT
 
 
+def _without(path, out, key, **meta_changes):
+    """A copy of the checkpoint ``path`` without tensor ``key`` (metadata updated by ``meta_changes``;
+    None deletes an entry)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(path))
+    assert key in tensors
+    del tensors[key]
+    meta = {k: v for k, v in {**meta, **meta_changes}.items() if v is not None}
+    save_file(tensors, str(out), metadata=meta)
+    return out
+
+
+@pytest.mark.parametrize("energy", ["slots", "image_slots"])
+def test_a_current_checkpoint_missing_a_tensor_is_refused_an_old_one_migrates(tmp_path, energy):
+    """Migration fills in the tensors an older layout lacked, and only for files of an older
+    format version: in a current file a missing tensor is damage."""
+    from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+    from ebmm.meta.checkpoint import FORMAT_VERSION
+
+    kwargs = {"slots": {"slots": 8, "code": 8}, "image_slots": {"shape": [1, 16, 16], "code": 8, "slots": 4}}[energy]
+    config = MemoryConfig(energy=EnergyConfig(energy, 32 if energy == "slots" else 256, kwargs),
+                          read=ReadConfig(steps=2), write=WriteConfig(steps=1, chunk=1), max_patterns=4)
+    path = EnergyMemory(config).save(tmp_path / "m.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["format_version"] == str(FORMAT_VERSION)  # recorded on save
+    added_since_v1 = {"slots": "params/static/log_write_norm", "image_slots": "params/static/sharpen"}[energy]
+    damaged = _without(path, tmp_path / "damaged.safetensors", added_since_v1)
+    with pytest.raises(CheckpointError, match=f"lacks tensor '{added_since_v1}'"):
+        ebmm.load(damaged)
+    old = _without(path, tmp_path / "old.safetensors", added_since_v1, format_version=None)  # no version: format 1
+    assert load_checkpoint(old).params["static"][added_since_v1.rsplit("/", 1)[1]].item() == 0.0  # filled in
+    ebmm.load(old)
+    newer = _without(path, tmp_path / "newer.safetensors", added_since_v1, format_version=str(FORMAT_VERSION + 1))
+    with pytest.raises(CheckpointError, match="newer ebmm"):
+        ebmm.load(newer)
+
+
+def test_every_shipped_memory_loads(gen):
+    """The shipped files predate the recorded format version: they load through the migration."""
+    shipped = ebmm.pretrained()
+    assert {"binary-erase", "binary-replace", "omniglot-slots"} <= set(shipped)
+    for name in shipped:
+        memory = ebmm.load(name)
+        x = torch.rand((2, *memory.event_shape), generator=gen).round().numpy()
+        assert memory.read(x, memory.write(x)).shape == x.shape, name
+
+
+def test_a_missing_pretrained_index_is_an_error_that_says_so(monkeypatch, tmp_path, memory):
+    from ebmm import PackageDataError, registry
+    from ebmm.cli import main
+    from click.testing import CliRunner
+
+    monkeypatch.setattr(registry, "_pretrained_root", lambda: tmp_path / "pretrained")
+    with pytest.raises(PackageDataError, match="package data is missing"):
+        ebmm.pretrained()
+    with pytest.raises(PackageDataError, match="package data is missing"):
+        ebmm.load("binary-erase")
+    assert ebmm.load("hopfield-hebb", dim=16).dim == 16  # what does not need the shipped files still loads
+    assert ebmm.load(memory.save(tmp_path / "own.safetensors")).dim == memory.dim
+    r = CliRunner().invoke(main, ["list"])
+    assert r.exit_code == 1 and "package data is missing" in r.output and "Traceback" not in r.output
+
+
 def test_hopfield_baselines_by_name(gen):
     x = random_patterns((8, 128), generator=gen).numpy()
     q = Distortion.parse("flip:8").apply(torch.from_numpy(x), generator=gen).numpy()

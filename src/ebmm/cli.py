@@ -786,7 +786,11 @@ def list_():
     learned baselines --model trains."""
     from .registry import _baselines, pretrained
 
-    for name, desc in pretrained().items():
+    try:
+        shipped = pretrained()
+    except EBMMError as e:
+        raise click.ClickException(str(e)) from None
+    for name, desc in shipped.items():
         click.echo(f"{name:<28} {desc.get('description', '')}")
     for name in _baselines():
         click.echo(f"{name:<28} classical baseline")

@@ -9,6 +9,11 @@ class CheckpointError(EBMMError, ValueError):
     """A checkpoint or memory file is missing, corrupt, truncated or does not match."""
 
 
+class PackageDataError(EBMMError, FileNotFoundError):
+    """Data the package ships (the pretrained memories and their index) is missing from the
+    installation."""
+
+
 class UnknownMemoryError(EBMMError, KeyError):
     """A memory name is neither a shipped memory, a baseline nor an existing file."""
 

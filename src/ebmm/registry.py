@@ -9,7 +9,7 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from .errors import UnknownMemoryError
+from .errors import PackageDataError, UnknownMemoryError
 from .memory import AssociativeMemory
 
 _PRETRAINED_DIR = "pretrained"
@@ -20,10 +20,17 @@ def _pretrained_root() -> Path:
 
 
 def pretrained() -> dict[str, dict]:
-    """The memories shipped inside the package: ``{name: description}`` (from their index)."""
+    """The memories shipped inside the package: ``{name: description}`` (from their index).
+
+    Raises :class:`~ebmm.errors.PackageDataError` when the index is not there: the package was
+    installed without its data files."""
     index = _pretrained_root() / "index.json"
     if not index.is_file():
-        return {}
+        raise PackageDataError(
+            f"the package data is missing: {index} does not exist, so the pretrained memories that ship with ebmm "
+            "cannot be found; reinstall the package with its data files (pip install -e . from the source tree, or a "
+            "wheel built from it)"
+        )
     return json.loads(index.read_text())
 
 
@@ -64,8 +71,13 @@ def _load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
     from .learned_memory import LearnedMemory
 
     key = str(name_or_path)
-    shipped = pretrained()
     baselines = _baselines()
+    try:
+        shipped = pretrained()
+    except PackageDataError:
+        if key not in baselines and not Path(key).exists() and Path(key).suffix != ".safetensors":
+            raise  # a name only the missing index could resolve: say what is missing
+        shipped = {}  # a baseline or a file loads without the package's own memories
     if kwargs and key not in baselines:
         raise TypeError(f"keyword arguments {sorted(kwargs)} apply only to baseline names, not to {key!r}")
     if key in shipped:

@@ -1,9 +1,17 @@
 """Checkpoints: one safetensors file holding a memory (and, for training runs, the optimiser).
 
 Layout — tensors ``params/<group>/<name>`` (the :data:`MetaParams` pytree) and, in training
-checkpoints, ``optim/<i>/<key>``; string metadata ``format``, ``model_kind`` (``ebmm`` or a
-learned baseline; absent means ``ebmm``), ``memory_config`` (the model's JSON config),
-``train_config`` (JSON), ``step``, ``skipped``, ``optim_groups`` (JSON) and free ``info``.
+checkpoints, ``optim/<i>/<key>``; string metadata ``format``, ``format_version`` (the layout's
+version, :data:`FORMAT_VERSION`; absent in files written before it was recorded, which are
+version 1), ``model_kind`` (``ebmm`` or a learned baseline; absent means ``ebmm``),
+``memory_config`` (the model's JSON config), ``train_config`` (JSON), ``step``, ``skipped``,
+``optim_groups`` (JSON) and free ``info``.
+
+**Versions.** A file of an older version is brought to today's layout by the model's
+``migrate(tensors, version)`` (e.g. tensors added since, filled with the values the file was
+trained with). A file of the current version is read as it is: a tensor missing there is damage
+and raises :class:`~ebmm.errors.CheckpointError`. Whoever changes a model's tensor layout bumps
+:data:`FORMAT_VERSION` and teaches ``migrate`` the step.
 
 Writes are atomic and files device-free (:mod:`ebmm.files`).
 """
@@ -25,6 +33,9 @@ from ..models import model_from_config
 from ..models.protocol import LearnedModel, MetaParams
 
 FORMAT = "ebmm-memory-v1"
+#: the tensor layout's version, recorded in every file written (files without one are version 1:
+#: written before the slot energies' writing-energy and image-slot read terms, and the per-term write rates)
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -68,6 +79,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
     tensors = _flatten(ckpt.params)
     meta = {
         "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
         "model_kind": ckpt.model.kind,
         "memory_config": json.dumps(ckpt.model.config_dict()),
         "step": str(ckpt.step),
@@ -98,12 +110,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         tcfg = train_config_from_dict(json.loads(meta["train_config"])) if "train_config" in meta else None
         step, skipped = int(meta.get("step", 0)), int(meta.get("skipped", 0))
         info = json.loads(meta.get("info", "{}"))
+        version = int(meta.get("format_version", "1"))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} has malformed metadata: {e}") from e
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {version}, written by a newer ebmm; this one reads up to "
+                              f"version {FORMAT_VERSION}")
 
     migrate = getattr(model, "migrate", None)  # an older layout of the same model, if any
-    if migrate is not None:
-        tensors = migrate(tensors)
+    if migrate is not None and version < FORMAT_VERSION:  # a current file is taken as it is: nothing is filled in
+        tensors = migrate(tensors, version)
     # the pytree the configuration requires, to check the file against (a fresh initialisation:
     # ~2 ms; on the meta device it would allocate nothing but costs ~1.5 s of first-dispatch)
     expected = model.init_params()

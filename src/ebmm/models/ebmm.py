@@ -75,8 +75,10 @@ class Architecture:
     def from_config_dict(cls, d: dict) -> Architecture:
         return cls.from_config(memory_config_from_dict(d))
 
-    def migrate(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Checkpoint tensors of an older layout in today's: ``params/write/rates (T, L, 3)``
+    def migrate(self, tensors: dict[str, Tensor], version: int) -> dict[str, Tensor]:
+        """Checkpoint tensors of an older layout (format ``version`` < the current
+        :data:`~ebmm.meta.checkpoint.FORMAT_VERSION`; only such files are migrated, so a current
+        file missing a tensor is refused) in today's. From version 1: ``params/write/rates (T, L, 3)``
         (one rate per step, layer and term) becomes one ``(T, L)`` tensor per term that is on,
         the prior's first row dropped for a batch write (its gradient was always zero); a slot
         energy saved before the writing energy existed gets λ = 1 (``log_write_norm = 0``),
