@@ -8,7 +8,7 @@ import torch
 
 import ebmm.meta.trainer as trainer_mod
 from ebmm.config import TrainConfig
-from ebmm.errors import CheckpointError
+from ebmm.errors import CheckpointError, TrainingInterrupted
 from ebmm.meta.checkpoint import load_checkpoint
 from ebmm.models.ebmm import Architecture, init_params
 from ebmm.meta.trainer import CHECKPOINT_NAME, METRICS_NAME, distortion_at, evaluate_params, lr_lambda, train
@@ -115,10 +115,49 @@ def test_sigterm_writes_the_exit_checkpoint(tiny_memory_config, tiny_train_confi
 
     monkeypatch.setattr(trainer_mod.MetaStep, "__call__", terminated_at_step_7)
     cfg = replace(tiny_train_config, steps=50, checkpoint_every=1000, eval_every=0)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted) as stopped:  # a KeyboardInterrupt, as before
         train(tiny_memory_config, cfg, tmp_path, progress=False)
-    assert load_checkpoint(tmp_path / CHECKPOINT_NAME).step in (6, 7)
+    step = load_checkpoint(tmp_path / CHECKPOINT_NAME).step
+    assert step in (6, 7) and isinstance(stopped.value, KeyboardInterrupt)
+    assert (stopped.value.signum, stopped.value.step, stopped.value.exit_status) == (signal.SIGTERM, step, 143)
+    assert stopped.value.checkpoint == tmp_path / CHECKPOINT_NAME
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_sigterm_during_ebmm_train_says_where_it_stopped_and_exits_143(tmp_path):
+    """`ebmm train` sent SIGTERM mid-run: the checkpoint is saved, one line on stderr says at
+    which step it stopped, where the checkpoint is and how to resume (no click "Aborted!"), the
+    exit status is 128 + 15, and --resume continues from that step."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ebmm", "train", "binary", "--preset", "tiny", "--steps", "100000", "--eval-every", "0",
+           "--checkpoint-every", "100000", "--out", str(out), "--threads", "1", "--quiet", "--device", "cpu"]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    metrics, deadline = out / METRICS_NAME, time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until it has taken steps (a log line every 10)
+        if metrics.exists() and metrics.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (proc.returncode, stderr[-2000:])
+    step = load_checkpoint(out / CHECKPOINT_NAME).step
+    assert step >= 20
+    assert stderr.strip().splitlines() == [
+        f"stopped by SIGTERM at step {step} of 100000; checkpoint saved to {out / CHECKPOINT_NAME}; "
+        "continue with the same command and --resume"], stderr
+    assert "Aborted" not in stdout + stderr and stdout == ""
+    resumed = subprocess.run([*cmd[:cmd.index("--steps") + 1], str(step + 2), *cmd[cmd.index("--steps") + 2:], "--resume"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert load_checkpoint(out / CHECKPOINT_NAME).step == step + 2
 
 
 def test_variable_pattern_counts_are_masked(tiny_memory_config, tiny_train_config):

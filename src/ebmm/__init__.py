@@ -17,7 +17,7 @@ from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteCo
 from .energies import EnergyModel, GatedRNNEnergy, LogCoshEnergy, memory_size
 from .learned_memory import EnergyMemory, LearnedMemory
 from .devices import DeviceError, resolve_device
-from .errors import CapacityWarning, CheckpointError, EBMMError, PackageDataError, UnknownMemoryError
+from .errors import CapacityWarning, CheckpointError, EBMMError, PackageDataError, TrainingInterrupted, UnknownMemoryError
 from .memory import AssociativeMemory, MemoryState, load_state
 from .registry import available, load, pretrained
 
@@ -40,6 +40,7 @@ __all__ = [
     "PackageDataError",
     "ReadConfig",
     "TrainConfig",
+    "TrainingInterrupted",
     "UnknownMemoryError",
     "WriteConfig",
     "available",

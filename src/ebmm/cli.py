@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .errors import EBMMError
+from .errors import EBMMError, TrainingInterrupted
 from .registry import hopfield_names
 
 
@@ -119,6 +119,17 @@ def _hint_unused_gpu(tcfg, quiet: bool) -> None:
                    err=True)
 
 
+def _stopped(interrupted: TrainingInterrupted) -> click.exceptions.Exit:
+    """A training run stopped by SIGTERM or Ctrl-C after saving its checkpoint: one line (rank 0
+    only, under torchrun) saying where it stopped and how to resume, instead of click's
+    ``Aborted!``, and the shell's status for death by that signal (143 for SIGTERM)."""
+    import os
+
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(str(interrupted), err=True)
+    return click.exceptions.Exit(interrupted.exit_status)
+
+
 def _training_failed(error: Exception) -> click.ClickException | click.exceptions.Exit:
     """The exit of a training command that failed with ``error``. A device error is the same on
     every process under torchrun (e.g. more processes than GPUs): rank 0 says it, in one line,
@@ -212,6 +223,8 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     _hint_unused_gpu(tcfg, quiet)
     try:
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
+    except TrainingInterrupted as e:
+        raise _stopped(e) from None
     except (EBMMError, ValueError) as e:
         raise _training_failed(e) from None
     _echo_summary(result, out_dir)
@@ -277,6 +290,8 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
     try:
         task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
         result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)
+    except TrainingInterrupted as e:
+        raise _stopped(e) from None
     except EBMMError as e:
         raise _training_failed(e) from None
     except ModuleNotFoundError as e:

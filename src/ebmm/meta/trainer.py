@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..config import MemoryConfig, TrainConfig, to_dict
 from ..devices import check_precision, resolve_device
-from ..errors import CheckpointError
+from ..errors import CheckpointError, TrainingInterrupted
 from ..tasks import (
     BinaryTask,
     Distortion,
@@ -69,6 +69,14 @@ def episode_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
+class _Signalled(KeyboardInterrupt):
+    """A signal turned into an interruption of the loop (``signum`` says which)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
 def _sigterm_as_interrupt() -> Callable[[], None]:
     """Turn SIGTERM (a scheduler's pre-emption, ``kill``) into ``KeyboardInterrupt`` so the
     loop's ``finally`` writes the exit checkpoint. Main thread only. Returns the restorer."""
@@ -76,7 +84,7 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
         return lambda: None
 
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise _Signalled(signum)
 
     previous = signal.signal(signal.SIGTERM, handler)
     return lambda: signal.signal(signal.SIGTERM, previous)
@@ -154,7 +162,8 @@ def train(
     (e.g. a pretrained memory to fine-tune); ``task`` the episodes (default: the one
     ``train_config`` names, see :func:`ebmm.tasks.task_from_config`).
 
-    **Returns:** a :class:`TrainResult`.
+    **Returns:** a :class:`TrainResult`. **Raises** :class:`~ebmm.errors.TrainingInterrupted` (a
+    ``KeyboardInterrupt``) on SIGTERM or Ctrl-C, after the exit checkpoint is written.
     """
     out = Path(out_dir) if out_dir is not None else None
     if isinstance(model, MemoryConfig):
@@ -202,6 +211,9 @@ def train(
             metrics["distortion"] = str(distortion_at(cfg, state.step - 1))
             for cb in callbacks:
                 cb.after_step(state, metrics)
+    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the finally below saves first, then this propagates
+        signum = e.signum if isinstance(e, _Signalled) else int(signal.SIGINT)
+        raise TrainingInterrupted(signum, state.step, cfg.steps, run.out / CHECKPOINT_NAME if run.out else None) from None
     finally:
         try:
             run.save(CHECKPOINT_NAME, state, with_optim=True)  # at exit, also on Ctrl-C, SIGTERM or error
