@@ -96,3 +96,43 @@ def test_the_layers_point_one_way():
         if any(name == b or name.startswith(b + ".") for b in below):
             upward = {d for d in deps if d.startswith(("ebmm.meta", "ebmm.cli", "ebmm.evaluation", "ebmm.learned_memory"))}
             assert not upward, f"{name} imports {upward} from a layer above it"
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``ebmm.a.b.c`` names a module, or an attribute of the longest module prefix."""
+    import importlib
+
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[k:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_every_dotted_ebmm_name_in_the_sources_and_docs_exists():
+    """Docstrings and documents that name ``ebmm.x.y`` name something that is there (they once
+    pointed at ``ebmm.baselines.memory_networks`` long after it moved to ``ebmm.models``)."""
+    import re
+
+    repo = ROOT.parents[1]
+    files = [*ROOT.rglob("*.py"), *(repo / "tests").glob("*.py"), *(repo / "benchmarks").glob("*.py"),
+             *repo.glob("*.md"), *(repo / "benchmarks").glob("*.md")]
+    name = re.compile(r"(?<![\w/.-])ebmm(?:\.[A-Za-z_]\w*)+")
+    stale = set()
+    for path in files:
+        if path.resolve() == Path(__file__).resolve():
+            continue  # this test's own examples
+        for match in name.finditer(path.read_text(encoding="utf-8")):
+            dotted = match.group(0)
+            if dotted.rsplit(".", 1)[1] in ("py", "md", "json", "sh", "png", "safetensors"):
+                continue  # a file name such as ebmm.py
+            if not _resolves(dotted):
+                stale.add(f"{path.relative_to(repo)}: {dotted}")
+    assert not stale, sorted(stale)

@@ -3,7 +3,7 @@ memories within a budget, masked updates, and the :class:`~ebmm.models.protocol.
 boilerplate of a frozen-dataclass model (:class:`LearnedBaseline`).
 
 Private: the public names are re-exported where they were first defined
-(:mod:`ebmm.baselines.memory_networks`).
+(:mod:`ebmm.models.memory_networks`).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class LearnedBaseline:
         self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
         known: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
+        """:func:`~ebmm.models.memory_networks.reconstruction_loss` of the retrievals;
         ``mask (B, N)`` the stored patterns; ``known (B, N, d)`` the intact query entries, which
         overwrite the output (clamped completion)."""
         retrieved = self.read(params, self.write(params, patterns, mask), queries, False)

@@ -152,7 +152,7 @@ class KanervaMachine(LearnedBaseline):
     def loss(
         self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
+        """:func:`~ebmm.models.memory_networks.reconstruction_loss` of the retrievals;
         ``mask (B, N)`` the stored patterns."""
         mean, _ = self.write_posterior(params, patterns, mask)
         out = self.read_mean(params, mean, queries)[:, -1]

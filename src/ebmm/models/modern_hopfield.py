@@ -8,7 +8,7 @@ its energy ``E(ξ) = −β⁻¹ log Σ_i exp(β x_iᵀ ξ) + ½ ξᵀξ + const`
     ξ_0 = P s_q,    ξ_t = Xᵀ softmax(β X ξ_{t−1})   for t = 1..steps,    s = 2x − 1 (erased → 0)
     x̂_t = sigmoid(g · D ξ_t + a · s_q)
 
-**Storage within the budget** follows :func:`~ebmm.baselines.memory_networks.slot_layout`:
+**Storage within the budget** follows :func:`~ebmm.models.memory_networks.slot_layout`:
 each row is a stored code followed by a written flag (empty rows are left out of the
 softmax). When ``max_patterns`` patterns of ``d + 1`` floats fit the budget, the rows hold
 the ±1 images verbatim (``P = D = I``, nothing to learn but β, g and a) — at d = 128, 64 rows

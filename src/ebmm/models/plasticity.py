@@ -97,7 +97,7 @@ class DifferentiablePlasticity(LearnedBaseline):
     def loss(
         self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        """:func:`~ebmm.baselines.memory_networks.reconstruction_loss` of the retrievals;
+        """:func:`~ebmm.models.memory_networks.reconstruction_loss` of the retrievals;
         ``mask (B, N)`` the stored patterns."""
         trace = self.write_trace(params, patterns, mask)
         out = self.read_trace(params, trace, queries)[:, -1]
