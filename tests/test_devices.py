@@ -175,3 +175,33 @@ def test_the_gpu_check_speed_script_runs_on_the_cpu(tmp_path):
     (row,) = rec["rows"]
     assert row["case"] == "binary slots" and row["cpu_s"] > 0
     assert (row["cuda_s"] is None) == (not torch.cuda.is_available())
+
+
+def test_the_gpu_check_script_parses_and_its_summary_counts_a_junit_report(tmp_path):
+    """benchmarks/gpu_check.sh is valid bash, and its summary (gpu_check_summary.py) turns pytest's
+    JUnit report into pass/fail counts and the CUDA-marked tests' outcomes, on any machine."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks"
+    assert subprocess.run(["bash", "-n", str(bench / "gpu_check.sh")], capture_output=True).returncode == 0
+    (tmp_path / "suite.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="4" time="12.5">'
+        '<testcase classname="tests.test_a" name="test_ok" time="1"/>'
+        '<testcase classname="tests.test_a" name="test_bad[x]" time="1"><failure message="boom"/></testcase>'
+        '<testcase classname="tests.test_devices" name="test_on_cuda" time="0"><skipped message="needs a CUDA GPU"/></testcase>'
+        '<testcase classname="tests.test_b" name="test_broken" time="0"><error message="fixture"/></testcase>'
+        "</testsuite></testsuites>")
+    (tmp_path / "ids.txt").write_text("tests/test_devices.py::test_on_cuda\n\n1/40 tests collected (39 deselected) in 1.2s\n")
+    r = subprocess.run([sys.executable, str(bench / "gpu_check_summary.py"), "--junit", str(tmp_path / "suite.xml"),
+                        "--cuda-ids", str(tmp_path / "ids.txt"), "--speed", str(tmp_path / "absent.json"),
+                        "--seconds", '{"suite": 13}', "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr  # a failure in the suite: the check fails
+    record = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
+    assert {k: record["suite"][k] for k in ("tests", "passed", "failed", "errors", "skipped")} == {
+        "tests": 4, "passed": 1, "failed": 1, "errors": 1, "skipped": 1}
+    assert record["suite"]["failures"] == ["tests/test_a.py::test_bad[x]", "tests/test_b.py::test_broken"]
+    assert record["cuda_tests"] == {"tests/test_devices.py::test_on_cuda": "skipped"}
+    assert record["device_speed"] is None and "missing" in record["training"] and record["seconds"] == {"suite": 13}
+    assert "1 passed, 1 failed, 1 errors, 1 skipped of 4" in (tmp_path / "out" / "gpu_check.md").read_text()
