@@ -48,7 +48,7 @@ suite_rc=${PIPESTATUS[0]}
 took[suite]=$(( SECONDS - t0 ))
 
 echo "== 2. meta-step, CPU vs $device (same episodes, one run)"
-rm -f "$out/device_speed.json" "$out/device_speed.md"
+rm -f "$out/device_speed.json" "$out/device_speed.md" "$out/gpu_check_speed.log"
 t0=$SECONDS
 if (( $(left) > 60 )); then
     # every case prints its row as it finishes (kept in the log if the cap cuts the rest)
@@ -77,7 +77,7 @@ took[train]=$(( SECONDS - t0 ))
 echo "== summary"
 seconds="{\"suite\": ${took[suite]}, \"speed\": ${took[speed]}, \"train\": ${took[train]}, \"total\": $(( SECONDS - start ))}"
 python benchmarks/gpu_check_summary.py --junit "$out/gpu_check_suite.xml" --cuda-ids "$out/gpu_check_cuda_ids.txt" \
-    --speed "$out/device_speed.json" --train "$out/gpu_train_fast/metrics.jsonl" --seconds "$seconds" --out "$out"
+    --speed "$out/device_speed.json" --speed-log "$out/gpu_check_speed.log" --train "$out/gpu_train_fast/metrics.jsonl" --seconds "$seconds" --out "$out"
 summary_rc=$?
 echo "suite rc=$suite_rc speed rc=$speed_rc train rc=$train_rc (143: stopped at its time limit, as intended)" \
      "summary rc=$summary_rc; $(( SECONDS - start )) s in all"

@@ -3,7 +3,8 @@ CUDA-marked tests' outcomes, the meta-step speed rows and the short training run
 and one markdown file.
 
     python benchmarks/gpu_check_summary.py --junit suite.xml [--cuda-ids cuda_ids.txt]
-        [--speed device_speed.json] [--train metrics.jsonl] [--seconds '{"suite": 123}'] --out DIR
+        [--speed device_speed.json] [--speed-log speed.log] [--train metrics.jsonl]
+        [--seconds '{"suite": 123}'] --out DIR
 
 Every input but ``--junit`` may be missing (a step that was skipped or timed out): the summary
 says so instead of failing. Runs on any machine (``tests/test_devices.py`` runs it on the CPU).
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--junit", type=Path, required=True)
     ap.add_argument("--cuda-ids", type=Path)
     ap.add_argument("--speed", type=Path)
+    ap.add_argument("--speed-log", type=Path, help="device_speed.py's output, read when its JSON is missing")
     ap.add_argument("--train", type=Path)
     ap.add_argument("--seconds", default="{}", help="JSON: wall-clock seconds of each step")
     ap.add_argument("--out", type=Path, required=True)
@@ -81,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = suite.pop("outcomes", {})
     cuda = cuda_outcomes(args.cuda_ids, outcomes)
     speed = json.loads(args.speed.read_text()) if args.speed and args.speed.is_file() else None
+    if speed is None and args.speed_log and args.speed_log.is_file():  # cut by its time cap: the rows it printed
+        rows = [json.loads(line) for line in args.speed_log.read_text().splitlines() if line.startswith('{"case"')]
+        speed = {"rows": rows, "partial": True} if rows else None
     record = {
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
                     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
@@ -100,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"  - failed: `{n}`" for n in suite["failures"]]
     lines.append("- CUDA-marked tests: " + (", ".join(f"`{n.split('::')[-1]}` {o}" for n, o in cuda.items()) or "none listed"))
     if speed:
+        if speed.get("partial"):
+            lines.append("- meta-step speed: cut by its time cap; the cases it finished:")
         lines += ["", "| case | CPU s/step | CUDA s/step | speed-up |", "|---|---|---|---|"]
         for r in speed.get("rows", []):
             gpu = f"{r['cuda_s']:.4f}" if r.get("cuda_s") else "—"

@@ -193,9 +193,12 @@ def test_the_gpu_check_script_parses_and_its_summary_counts_a_junit_report(tmp_p
         '<testcase classname="tests.test_devices" name="test_on_cuda" time="0"><skipped message="needs a CUDA GPU"/></testcase>'
         '<testcase classname="tests.test_b" name="test_broken" time="0"><error message="fixture"/></testcase>'
         "</testsuite></testsuites>")
+    (tmp_path / "speed.log").write_text('{"case": "binary fast", "episodes": 16, "patterns": 96, "cpu_s": 2.0, '
+                                        '"cuda_s": 1.0, "speedup": 2.0}\nTerminated\n')  # cut by the cap after one case
     (tmp_path / "ids.txt").write_text("tests/test_devices.py::test_on_cuda\n\n1/40 tests collected (39 deselected) in 1.2s\n")
     r = subprocess.run([sys.executable, str(bench / "gpu_check_summary.py"), "--junit", str(tmp_path / "suite.xml"),
                         "--cuda-ids", str(tmp_path / "ids.txt"), "--speed", str(tmp_path / "absent.json"),
+                        "--speed-log", str(tmp_path / "speed.log"),
                         "--seconds", '{"suite": 13}', "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stderr  # a failure in the suite: the check fails
     record = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
@@ -203,5 +206,7 @@ def test_the_gpu_check_script_parses_and_its_summary_counts_a_junit_report(tmp_p
         "tests": 4, "passed": 1, "failed": 1, "errors": 1, "skipped": 1}
     assert record["suite"]["failures"] == ["tests/test_a.py::test_bad[x]", "tests/test_b.py::test_broken"]
     assert record["cuda_tests"] == {"tests/test_devices.py::test_on_cuda": "skipped"}
-    assert record["device_speed"] is None and "missing" in record["training"] and record["seconds"] == {"suite": 13}
-    assert "1 passed, 1 failed, 1 errors, 1 skipped of 4" in (tmp_path / "out" / "gpu_check.md").read_text()
+    assert record["device_speed"]["partial"] and [r["case"] for r in record["device_speed"]["rows"]] == ["binary fast"]
+    assert "missing" in record["training"] and record["seconds"] == {"suite": 13}
+    md = (tmp_path / "out" / "gpu_check.md").read_text()
+    assert "1 passed, 1 failed, 1 errors, 1 skipped of 4" in md and "| binary fast | 2.000 | 1.0000 | 2.0× |" in md
