@@ -113,7 +113,9 @@ def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_p
 
 
 @pytest.mark.parametrize("bad, message", [
-    (["--distortion", "erase:64"], "noise|zeros"),
+    (["--distortion", "erase:64"], "images take FILL:SIDE"),
+    (["--distortion", "smoke:16"], "bad corruption"),
+    (["--distortion", "noise+fog:16"], "'+'-joined list"),
     (["--memory-floats", "100000"], "width"),
 ])
 def test_train_images_cli_rejects_bad_input(tmp_path, bad, message):
@@ -145,18 +147,29 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
                         read=ReadConfig(steps=2, step_init=1.0), write=WriteConfig(steps=1, rate_init=1e-3), max_patterns=8)
     path = ebmm.EnergyMemory(mcfg, name="img").save(tmp_path / "img.safetensors")
     res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist,omniglot", "-N", "4",
-                                    "--min-patterns", "8", "--out", str(tmp_path / "ev")])
+                                    "--min-patterns", "8", "--distortion", "noise:16,ones:16", "--out", str(tmp_path / "ev")])
     if res.exit_code == 2 and "no local Omniglot copy" in res.output:
         pytest.skip("no Omniglot copy on this machine")
     assert res.exit_code == 0, res.output
     record = json.loads((tmp_path / "ev" / "results.json").read_text())
-    assert set(record["results"][str(path)]) == {"mnist", "omniglot"}
-    assert all(row["query_mean"] > 0 and row["patterns"] == 32 for row in record["results"][str(path)].values())
+    assert record["protocol"] == "free" and record["distortions"] == ["noise:16", "ones:16"]
+    rows = record["results"][str(path)]
+    assert set(rows) == {"mnist", "omniglot"} and all(set(r) == {"noise:16", "ones:16"} for r in rows.values())
+    assert all(st["query_mean"] > 0 and st["patterns"] == 32 for r in rows.values() for st in r.values())
+    assert rows["mnist"]["ones:16"]["query_mean"] > rows["mnist"]["noise:16"]["query_mean"]  # ones hide more than noise flips
+    table = (tmp_path / "ev" / "table.md").read_text()
+    assert "| mnist | ones:16 | free |" in table
+    # the clamped protocol: the memory is told the hidden pixels and keeps the others
+    res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist", "-N", "4", "--min-patterns", "8",
+                                    "--distortion", "ones:16", "--clamp-known", "--out", str(tmp_path / "cl")])
+    assert res.exit_code == 0, res.output
+    clamped = json.loads((tmp_path / "cl" / "results.json").read_text())
+    assert clamped["protocol"] == "clamped" and "| clamped |" in (tmp_path / "cl" / "table.md").read_text()
     binary = ebmm.EnergyMemory(tiny_memory_config, name="bin").save(tmp_path / "bin.safetensors")
     res = CliRunner().invoke(main, ["eval", "images", "--memory", str(binary), "--dataset", "mnist"])
     assert res.exit_code == 2 and "shape" in res.output
     res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist", "--distortion", "erase:8"])
-    assert res.exit_code == 2 and "noise|zeros" in res.output
+    assert res.exit_code == 2 and "images take FILL:SIDE" in res.output
 
 
 @pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944)])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ebmm.tasks import hamming_error, occlude, sample_image_episodes, squared_error
+from ebmm.tasks import Occlusion, hamming_error, occlude, occlude_with_mask, parse_corruption, sample_image_episodes, squared_error
 
 
 def _changed_block(changed):
@@ -45,6 +45,52 @@ def test_occlusion_is_seeded_and_validated():
         occlude(x, fill="blur")
     with pytest.raises(ValueError, match="block"):
         occlude(x, block=33)
+
+
+def test_every_fill_writes_what_it_says_inside_the_square_and_nothing_outside(gen):
+    images = (torch.rand(64, 1, 32, 32, generator=gen) < 0.2).float()  # binary "ink" at density ~0.2
+    density = float(images.mean())
+    seen = {}
+    for fill in ("noise", "binary", "zeros", "ones"):
+        out, hidden = occlude_with_mask(images, 16, fill, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(out[~hidden], images[~hidden]) and hidden[:, 0].sum((-2, -1)).eq(256).all()
+        inside = out[hidden]
+        seen[fill] = inside
+        if fill == "noise":
+            assert ((inside > 0) & (inside < 1)).float().mean() > 0.99  # values between 0 and 1
+        elif fill == "binary":  # 0/1 at the images' own density
+            assert set(inside.unique().tolist()) == {0.0, 1.0} and abs(float(inside.mean()) - density) < 0.02
+        else:
+            assert (inside == (1.0 if fill == "ones" else 0.0)).all()
+    # the same generator draws the same squares for every fill: only what fills them differs
+    masks = {f: occlude_with_mask(images, 16, f, generator=torch.Generator().manual_seed(3))[1] for f in ("zeros", "ones")}
+    assert torch.equal(masks["zeros"], masks["ones"])
+
+
+def test_mix_and_listed_fills_draw_one_fill_per_image(gen):
+    images = torch.full((400, 1, 32, 32), 0.5)  # no pixel of the images is 0, 1 or noise-like by chance
+    out, hidden = occlude_with_mask(images, 16, "mix", generator=gen)
+    kinds = []
+    for square in out[hidden[:, 0:1].expand_as(out)].reshape(400, 256):
+        u = square.unique()
+        kinds.append("zeros" if u.tolist() == [0.0] else "ones" if u.tolist() == [1.0]
+                     else "binary" if set(u.tolist()) <= {0.0, 1.0} else "noise")
+    counts = {k: kinds.count(k) for k in ("noise", "binary", "zeros", "ones")}
+    assert all(60 < c < 140 for c in counts.values()), counts  # each about a quarter
+    listed = occlude(images, 16, "zeros+ones", generator=gen)
+    assert set(listed[listed != 0.5].unique().tolist()) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("spec, ok", [("binary:16", True), ("ones:8", True), ("mix:16", True), ("noise+binary+zeros:16", True),
+                                      ("noise+noise:16", False), ("noise+fog:16", False), ("fog:16", False), ("mix+ones:16", False)])
+def test_occlusion_specs_parse_or_say_why(spec, ok):
+    if ok:
+        occ = parse_corruption(spec)
+        assert isinstance(occ, Occlusion) and str(occ) == spec and occ.fills
+    else:
+        with pytest.raises(ValueError, match="fill|corruption"):
+            parse_corruption(spec)
+    assert Occlusion("mix", 16).fills == ("noise", "binary", "zeros", "ones")
 
 
 def test_errors_on_known_images():

@@ -258,7 +258,7 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
     Omniglot and MNIST, squared error on natural images and CIFAR, per image)."""
     from .meta.trainer import train as run
     from .presets import image_preset
-    from .tasks import parse_corruption, task_from_config
+    from .tasks import OCCLUSION_FILLS, Occlusion, parse_corruption, task_from_config
 
     _set_threads(threads)
     if resume:
@@ -281,8 +281,9 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
             spec = parse_corruption(distortion)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--distortion") from None
-        if spec.kind not in ("noise", "zeros"):
-            raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
+        if not isinstance(spec, Occlusion):
+            raise click.BadParameter(f"images take FILL:SIDE (FILL one of {OCCLUSION_FILLS}, or fills joined by '+'), "
+                                     f"got {distortion!r}", param_hint="--distortion")
     tcfg = _with_overrides(tcfg, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
                            seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every,
                            device=device, precision=precision)
@@ -408,28 +409,39 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
               help="Comma-separated data sets of omniglot, natural, mnist, cifar; e.g. omniglot,mnist for the transfer test.")
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
 @click.option("--patterns", "-N", type=click.IntRange(1), default=64, show_default=True, help="Images stored per set.")
-@click.option("--distortion", default="noise:16", show_default=True, help="FILL:SIDE, FILL noise|zeros.")
-@click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Images scored per data set.")
+@click.option("--distortion", default="noise:16", show_default=True,
+              help="Comma-separated FILL:SIDE, FILL one of noise, binary, zeros, ones, mix (or fills joined by '+'); "
+                   "one row per fill, e.g. noise:16,binary:16,zeros:16,ones:16,mix:16.")
+@click.option("--clamp-known", is_flag=True,
+              help="The clamped protocol: every memory is told which pixels the square hid (default: the free protocol, "
+                   "the query alone).")
+@click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Images scored per data set and fill.")
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json and table.md here.")
 @click.option("--threads", type=click.IntRange(1))
 @_device_option
-def eval_images(memory_names, datasets, data_path, patterns, distortion, min_patterns, seed, out_dir, threads, device):
+def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_known, min_patterns, seed, out_dir, threads, device):
     """Score image memories on held-out images of one or more data sets (per-image error,
-    mean [p5, p95] over stored sets). A memory trained on Omniglot and scored on MNIST is the
-    transfer test of the paper's later version."""
+    mean [p5, p95] over stored sets), under one or more fills of the occluded square. A memory
+    trained on Omniglot and scored on MNIST is the transfer test of the paper's later version.
+    Every table says its protocol: free (the memory sees the query alone) or clamped."""
     from .data import DATASET_METRIC
     from .evaluation.experiments import eval_images as run
     from .evaluation.report import write_report
-    from .tasks import Occlusion, parse_corruption
+    from .tasks import OCCLUSION_FILLS, Occlusion, parse_corruption
 
     _set_threads(threads)
-    try:
-        spec = parse_corruption(distortion)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--distortion") from None
-    if not isinstance(spec, Occlusion):
-        raise click.BadParameter(f"images take FILL:SIDE with FILL noise|zeros, got {distortion!r}", param_hint="--distortion")
+    specs = []
+    for part in (d.strip() for d in distortion.split(",") if d.strip()):
+        try:
+            spec = parse_corruption(part)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--distortion") from None
+        if not isinstance(spec, Occlusion):
+            raise click.BadParameter(f"images take FILL:SIDE (FILL one of {OCCLUSION_FILLS}), got {part!r}", param_hint="--distortion")
+        specs.append(spec)
+    if not specs:
+        raise click.BadParameter("give at least one FILL:SIDE", param_hint="--distortion")
     names = [d.strip() for d in datasets.split(",") if d.strip()]
     unknown = sorted(set(names) - set(DATASET_METRIC))
     if unknown or not names:
@@ -437,8 +449,8 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, min_pat
     # keyed by what was given: run directories all hold a "best" memory, so names can collide
     memories = {n.strip(): _load_memory(n.strip(), device=device) for n in memory_names.split(",") if n.strip()}
     try:
-        record, md = run(memories, names, spec, patterns=patterns, min_patterns=min_patterns, seed=seed, data_path=data_path,
-                         command=_command_line(), progress=lambda name, d, st: click.echo(f"  {name:<28} {d:<9} {st}", err=True))
+        record, md = run(memories, names, specs, patterns=patterns, min_patterns=min_patterns, seed=seed, data_path=data_path,
+                         command=_command_line(), clamp_known=clamp_known, progress=lambda name, d, st: click.echo(f"  {name:<28} {d:<9} {st}", err=True))
     except EBMMError as e:
         raise click.BadParameter(str(e), param_hint="--data") from None
     except ModuleNotFoundError as e:
@@ -636,7 +648,8 @@ SHOW_DATASETS = ("binary", "omniglot", "natural", "mnist", "cifar")
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Dataset location (Omniglot zip/folder, CIFAR folder).")
 @click.option("--patterns", "-N", type=click.IntRange(1), default=16, show_default=True, help="Patterns (images) stored.")
 @click.option("--distortion", default="erase:64", show_default=True, help="Binary patterns: KIND:K.")
-@click.option("--fill", type=click.Choice(["noise", "zeros"]), default="noise", show_default=True, help="Images: what replaces the 16×16 block.")
+@click.option("--fill", type=click.Choice(["noise", "binary", "zeros", "ones", "mix", "all"]), default="noise", show_default=True,
+              help="Images: what fills the 16×16 block; 'all' draws one figure per fill (OUT-FILL.png).")
 @click.option("--rows", type=click.IntRange(1), default=6, show_default=True, help="Patterns shown.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-show.png"), show_default=True)
@@ -652,22 +665,27 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
     if dataset == "binary":
         if len(memory.event_shape) != 1:
             raise click.BadParameter(f"{memory.name} stores images {memory.event_shape}; choose an image --dataset", param_hint="--dataset")
-        corruption, what = str(_parse_distortion(distortion, (memory.dim,))), str(_parse_distortion(distortion))
+        figures = [(str(_parse_distortion(distortion, (memory.dim,))), str(_parse_distortion(distortion)), out_path)]
     else:
-        corruption, what = f"{fill}:16", f"16×16 block, {fill}"
-    try:
-        task = task_from_config("binary" if dataset == "binary" else "images", memory.dim, corruption,
-                                "" if dataset == "binary" else dataset, str(data_path) if data_path else "")
-        x, traj, score = figure2(memory, task, patterns, seed)
-    except EBMMError as e:
-        raise click.BadParameter(str(e), param_hint="--data") from None
-    except ModuleNotFoundError as e:
-        raise _missing_package(dataset, e) from None
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--memory") from None
-    plot_trajectory(x, traj, out_path, max_rows=rows, title=f"{memory.name}: {dataset}, N={patterns}, {what}\n{score}",
-                    caption=_command_line())
-    click.echo(f"{score}\nsaved {out_path}")
+        from .tasks import BASIC_FILLS
+
+        fills = [*BASIC_FILLS, "mix"] if fill == "all" else [fill]
+        figures = [(f"{f}:16", f"16×16 block, {f}", out_path if fill != "all" else out_path.with_name(f"{out_path.stem}-{f}{out_path.suffix}"))
+                   for f in fills]
+    for corruption, what, path in figures:
+        try:
+            task = task_from_config("binary" if dataset == "binary" else "images", memory.dim, corruption,
+                                    "" if dataset == "binary" else dataset, str(data_path) if data_path else "")
+            x, traj, score = figure2(memory, task, patterns, seed)
+        except EBMMError as e:
+            raise click.BadParameter(str(e), param_hint="--data") from None
+        except ModuleNotFoundError as e:
+            raise _missing_package(dataset, e) from None
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--memory") from None
+        plot_trajectory(x, traj, path, max_rows=rows, title=f"{memory.name}: {dataset}, N={patterns}, {what} (free protocol)\n{score}",
+                        caption=_command_line())
+        click.echo(f"{what}: {score}\nsaved {path}")
 
 
 # --------------------------------------------------------------------------- ratedistortion

@@ -42,33 +42,43 @@ def eval_binary(
 
 
 def eval_images(
-    memories: dict[str, AssociativeMemory], datasets: list[str], occlusion: Occlusion, *, patterns: int = 64,
+    memories: dict[str, AssociativeMemory], datasets: list[str], occlusions: Occlusion | list[Occlusion], *, patterns: int = 64,
     min_patterns: int = 1024, seed: int = 1234, data_path: str | Path | None = None, command: str = "",
-    progress: Callable[[str, str, ErrorStats], None] | None = None,
+    clamp_known: bool = False, progress: Callable[[str, str, ErrorStats], None] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Per-image error of every memory on held-out images of every data set (the transfer test
-    when a memory was trained on another): ``(record, markdown)``. ``ValueError`` when a
-    memory's pattern shape is not the data set's."""
+    when a memory was trained on another), under every occlusion (one per fill): ``(record,
+    markdown)``. The same seed gives every memory the same images, squares and fills.
+
+    ``clamp_known=False`` is the *free* protocol: a memory sees the query alone. With
+    ``clamp_known=True`` (the *clamped* protocol) every memory is told which pixels the square
+    hid and keeps the others (``read(..., known=...)``). ``ValueError`` when a memory's pattern
+    shape is not the data set's."""
     from ..data import DATASET_METRIC
 
-    results: dict[str, dict[str, ErrorStats]] = {name: {} for name in memories}
+    occlusions = [occlusions] if isinstance(occlusions, Occlusion) else list(occlusions)
+    results: dict[str, dict[tuple[str, str], ErrorStats]] = {name: {} for name in memories}
     for dataset in datasets:
         path = str(data_path) if data_path is not None and dataset in ("omniglot", "cifar") else None
-        task = task_from_config("images", 0, str(occlusion), dataset, path)
+        task = task_from_config("images", 0, str(occlusions[0]), dataset, path)
         for name, memory in memories.items():
             if tuple(memory.event_shape) != task.event_shape:
                 raise ValueError(f"{name} stores patterns of shape {memory.event_shape}; {dataset} images are {task.event_shape}")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CapacityWarning)
-                st = evaluate_images(memory, task, patterns, min_patterns=min_patterns, seed=seed)
-            results[name][dataset] = st
-            if progress is not None:
-                progress(name, dataset, st)
+            for occlusion in occlusions:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", CapacityWarning)
+                    st = evaluate_images(memory, task, patterns, occlusion, min_patterns=min_patterns, seed=seed,
+                                         clamp_known=clamp_known)
+                results[name][(dataset, str(occlusion))] = st
+                if progress is not None:
+                    progress(name, f"{dataset} {occlusion}", st)
     sizes = {name: m.memory_size() for name, m in memories.items()}
-    md = images_table_markdown(results, sizes, {d: f"{DATASET_METRIC[d]} error" for d in datasets})
-    record = {"command": command, "distortion": str(occlusion), "patterns": patterns, "min_patterns": min_patterns, "seed": seed,
-              "memory_size": sizes,
-              "results": {name: {d: st.as_dict() for d, st in row.items()} for name, row in results.items()}}
+    protocol = "clamped" if clamp_known else "free"
+    md = images_table_markdown(results, sizes, {d: f"{DATASET_METRIC[d]} error" for d in datasets}, protocol)
+    record = {"command": command, "protocol": protocol, "distortions": [str(o) for o in occlusions], "patterns": patterns,
+              "min_patterns": min_patterns, "seed": seed, "memory_size": sizes,
+              "results": {name: {d: {o: st.as_dict() for (d2, o), st in row.items() if d2 == d} for d in datasets}
+                          for name, row in results.items()}}
     return record, md
 
 

@@ -41,25 +41,33 @@ def evaluate_images(
     chunk: int = 4,
     seed: int = 1234,
     split: str = "eval",
+    clamp_known: bool = False,
 ) -> ErrorStats:
     """:func:`~ebmm.evaluation.binary.evaluate_task` on images of ``task``'s ``split`` (held
     out by default), occluded by ``corruption`` (default: the task's), after checking that the
-    memory stores images of the task's shape. Returns :class:`ErrorStats` in the task's metric."""
+    memory stores images of the task's shape. Returns :class:`ErrorStats` in the task's metric.
+    ``clamp_known``: the clamped protocol (the memory is told which pixels are intact); the
+    default is the free one (the memory sees only the query)."""
     if tuple(memory.event_shape) != task.event_shape:
         raise ValueError(f"{memory.name} stores patterns of shape {memory.event_shape}, the {task.name} images are "
                          f"{task.event_shape}")
     spec = parse_corruption(corruption) if corruption is not None else None
     return evaluate_task(memory, task, n_patterns, spec, min_patterns=min_patterns, min_batches=min_batches, chunk=chunk,
-                         seed=seed, split=split)
+                         seed=seed, split=split, clamp_known=clamp_known)
 
 
-def images_table_markdown(results: dict[str, dict[str, ErrorStats]], sizes: dict[str, int], metrics: dict[str, str]) -> str:
-    """One row per (memory, data set): memory floats, the queries' own error, the retrievals'
-    ``mean [p5, p95]`` and the images scored — the transfer table."""
-    lines = ["| memory | memory floats | data set | metric | query | retrieval | images |", "|---|---|---|---|---|---|---|"]
+def images_table_markdown(results: dict[str, dict[tuple[str, str], ErrorStats]], sizes: dict[str, int], metrics: dict[str, str],
+                          protocol: str = "free") -> str:
+    """One row per (memory, data set, occlusion): memory floats, the queries' own error, the
+    retrievals' ``mean [p5, p95]`` and the images scored, under ``protocol`` (``free``: the
+    memory sees only the query; ``clamped``: it is told which pixels are intact) — the transfer
+    and per-fill table. ``results[name][(dataset, occlusion)]``."""
+    lines = ["| memory | memory floats | data set | occlusion | protocol | metric | query | retrieval | images |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, row in results.items():
-        for dataset, st in row.items():
-            lines.append(f"| {name} | {sizes[name]} | {dataset} | {metrics[dataset]} | {st.query_mean:.1f} | {st} | {st.patterns} |")
+        for (dataset, occlusion), st in row.items():
+            lines.append(f"| {name} | {sizes[name]} | {dataset} | {occlusion} | {protocol} | {metrics[dataset]} | "
+                         f"{st.query_mean:.1f} | {st} | {st.patterns} |")
     return "\n".join(lines)
 
 

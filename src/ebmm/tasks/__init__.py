@@ -17,16 +17,21 @@ from .episodes import (
     task_from_config,
 )
 from .images import (
+    BASIC_FILLS,
     OCCLUSION_FILLS,
+    fill_choices,
     hamming_error,
     occlude,
+    occlude_with_mask,
     occlusion_mask,
     sample_image_episodes,
     squared_error,
 )
 
 __all__ = [
+    "BASIC_FILLS",
     "DISTORTION_KINDS",
+    "fill_choices",
     "OCCLUSION_FILLS",
     "BinaryTask",
     "Distortion",
@@ -36,6 +41,7 @@ __all__ = [
     "error_bits",
     "hamming_error",
     "occlude",
+    "occlude_with_mask",
     "occlusion_mask",
     "check_corruption",
     "parse_corruption",

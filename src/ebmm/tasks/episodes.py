@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .binary import DISTORTION_KINDS, Distortion, error_bits, sample_episodes
-from .images import OCCLUSION_FILLS, hamming_error, occlude, occlude_with_mask, squared_error
+from .images import OCCLUSION_FILLS, fill_choices, hamming_error, occlude, occlude_with_mask, squared_error
 
 IMAGE_METRICS = {"hamming": hamming_error, "squared": squared_error}
 SPLITS = ("train", "eval")
@@ -31,16 +31,27 @@ SPLITS = ("train", "eval")
 
 @dataclass(frozen=True)
 class Occlusion:
-    """A random ``count × count`` square of every image, filled with ``kind`` (``noise`` or
-    ``zeros``); written ``noise:16``. ``count`` is named like a distortion's so a curriculum
-    ramps the square's side."""
+    """A random ``count × count`` square of every image, filled with ``kind``: ``noise``,
+    ``binary``, ``zeros``, ``ones``, ``mix`` (one of those four per image) or a ``+``-joined list
+    of fills to draw from (``noise+binary+zeros``); written ``noise:16``
+    (:mod:`ebmm.tasks.images`). ``count`` is named like a distortion's so a curriculum ramps the
+    square's side."""
 
     kind: str
     count: int
 
     def __post_init__(self):
-        if self.kind not in OCCLUSION_FILLS or self.count < 1:
-            raise ValueError(f"bad occlusion {self}: expected FILL:SIDE with FILL one of {OCCLUSION_FILLS}, SIDE >= 1")
+        if self.count < 1:
+            raise ValueError(f"bad occlusion {self}: expected FILL:SIDE with SIDE >= 1")
+        try:
+            fill_choices(self.kind)
+        except ValueError as e:
+            raise ValueError(f"bad occlusion {self}: {e}") from None
+
+    @property
+    def fills(self) -> tuple[str, ...]:
+        """The basic fills this occlusion draws from (one for a single fill)."""
+        return fill_choices(self.kind)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.count}"
@@ -77,18 +88,20 @@ def check_corruption(spec: str | Distortion | Occlusion, event_shape: tuple[int,
 
 
 def parse_corruption(spec: str | Distortion | Occlusion) -> Distortion | Occlusion:
-    """``erase|replace|flip|zero:K`` -> :class:`Distortion`; ``noise|zeros:SIDE`` ->
+    """``erase|replace|flip|zero:K`` -> :class:`Distortion`; ``FILL:SIDE`` (``noise``, ``binary``,
+    ``zeros``, ``ones``, ``mix`` or fills joined by ``+``) ->
     :class:`Occlusion`. Raises ``ValueError`` naming every accepted kind."""
     if isinstance(spec, (Distortion, Occlusion)):
         return spec
     kind, sep, count = str(spec).partition(":")
-    if sep and count.isdigit() and kind in OCCLUSION_FILLS:
+    if sep and count.isdigit() and (kind in OCCLUSION_FILLS or "+" in kind):
         return Occlusion(kind, int(count))
     if kind in DISTORTION_KINDS or not sep:
         return Distortion.parse(spec)
     raise ValueError(
         f"bad corruption {spec!r}: expected KIND:K with KIND one of {DISTORTION_KINDS} (binary patterns, "
-        f"K positions) or {OCCLUSION_FILLS} (images, a K×K square), e.g. 'erase:64' or 'noise:16'"
+        f"K positions) or {OCCLUSION_FILLS} (images, a K×K square; fills may be joined by '+'), e.g. 'erase:64', "
+        f"'noise:16' or 'noise+zeros:16'"
     )
 
 

@@ -1,7 +1,11 @@
 """The image task (paper §4.2): store a batch of images, retrieve them from occluded copies.
 
 A query hides one random ``block×block`` square (16×16 of 32×32 in the paper) of each image,
-filled with uniform noise (``"noise"``) or zeros (``"zeros"``). Errors are counted per image:
+filled with one of :data:`OCCLUSION_FILLS`: uniform noise in [0, 1] (``"noise"``, the paper's),
+random 0/1 values at the stored images' own mean intensity — the ink density of binarised data —
+(``"binary"``), zeros (``"zeros"``) or ones (``"ones"``). ``"mix"`` draws one of those four per
+image, and ``"noise+zeros"`` (any ``+``-joined list) one of the listed fills: a memory can be
+trained on some fills and scored on another it never saw. Errors are counted per image:
 :func:`hamming_error` on binarised images (Omniglot), :func:`squared_error` otherwise (CIFAR).
 Images are float ``(..., C, H, W)`` in [0, 1], as :mod:`ebmm.data` loads them.
 """
@@ -12,7 +16,23 @@ import numpy as np
 import torch
 from torch import Tensor
 
-OCCLUSION_FILLS = ("noise", "zeros")
+#: what can fill an occluded square (``"mix"``: one of the others per image, drawn uniformly)
+OCCLUSION_FILLS = ("noise", "binary", "zeros", "ones", "mix")
+#: the fills ``"mix"`` draws from
+BASIC_FILLS = ("noise", "binary", "zeros", "ones")
+
+
+def fill_choices(fill: str) -> tuple[str, ...]:
+    """The basic fills a fill name draws from: ``"mix"`` -> all of :data:`BASIC_FILLS`,
+    ``"noise+zeros"`` -> ``("noise", "zeros")``, ``"ones"`` -> ``("ones",)``. ``ValueError``
+    naming the accepted fills for anything else (an empty part, an unknown or repeated fill)."""
+    if fill == "mix":
+        return BASIC_FILLS
+    parts = tuple(fill.split("+"))
+    if not all(p in BASIC_FILLS for p in parts) or len(set(parts)) != len(parts):
+        raise ValueError(f"fill must be one of {OCCLUSION_FILLS} or a '+'-joined list of distinct fills among "
+                         f"{BASIC_FILLS} (e.g. 'noise+zeros'), got {fill!r}")
+    return parts
 
 
 def occlusion_mask(
@@ -43,7 +63,9 @@ def occlude(
 ) -> Tensor:
     """Hide one random ``block×block`` square of every image ``(..., C, H, W)`` (all channels).
 
-    ``fill="noise"`` puts uniform [0, 1] values there, ``"zeros"`` zeros. Returns a new tensor.
+    ``fill`` (module docstring): ``"noise"`` puts uniform [0, 1] values there, ``"binary"`` 0/1
+    values that are 1 with the images' mean intensity, ``"zeros"`` zeros, ``"ones"`` ones,
+    ``"mix"`` or ``"a+b"`` one of several per image. Returns a new tensor.
     """
     return occlude_with_mask(images, block, fill, generator=generator)[0]
 
@@ -57,17 +79,35 @@ def occlude_with_mask(
 ) -> tuple[Tensor, Tensor]:
     """:func:`occlude` (same draws) that also returns where: ``(occluded (..., C, H, W),
     hidden (..., C, H, W) bool)``."""
-    if fill not in OCCLUSION_FILLS:
-        raise ValueError(f"fill must be one of {OCCLUSION_FILLS}, got {fill!r}")
+    choices = fill_choices(fill)
     # drawn where the generator lives (the library's are CPU generators), then moved: the same
     # occlusions whatever device the images are on
     draw = generator.device if generator is not None else images.device
     mask = occlusion_mask(images.shape, block, generator=generator, device=draw).to(images.device)
-    if fill == "noise":
-        new = torch.rand(images.shape, generator=generator, device=draw, dtype=images.dtype).to(images.device)
-    else:
-        new = torch.zeros_like(images)
+    new = _fill_values(images, choices, generator, draw)
     return torch.where(mask, new, images), mask.expand(images.shape)
+
+
+def _fill_values(images: Tensor, choices: tuple[str, ...], generator: torch.Generator | None, draw) -> Tensor:
+    """What replaces the occluded pixels of ``images (..., C, H, W)``: per image one of
+    ``choices``, drawn uniformly (no draw when there is only one)."""
+    shape, dtype = images.shape, images.dtype
+
+    def values(fill: str) -> Tensor:
+        if fill == "noise":
+            return torch.rand(shape, generator=generator, device=draw, dtype=dtype).to(images.device)
+        if fill == "binary":  # 1 with the images' mean intensity: binarised data's ink density
+            density = float(images.float().mean()) if images.numel() else 0.0
+            return (torch.rand(shape, generator=generator, device=draw) < density).to(images.device, dtype)
+        return torch.full_like(images, 1.0 if fill == "ones" else 0.0)
+
+    if len(choices) == 1:
+        return values(choices[0])
+    which = torch.randint(0, len(choices), (*shape[:-3], 1, 1, 1), generator=generator, device=draw).to(images.device)
+    out = torch.zeros_like(images)
+    for i, fill in enumerate(choices):
+        out = torch.where(which == i, values(fill), out)
+    return out
 
 
 def hamming_error(retrieved: Tensor, images: Tensor, threshold: float = 0.5) -> Tensor:
