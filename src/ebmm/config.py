@@ -111,7 +111,8 @@ class TrainConfig:
     # Learning-rate multipliers per group of the meta-parameters ("static", "init", "read",
     # "write" for the energy memory; a baseline's own group names): step sizes and write rates
     # are a handful of scalars that need far larger steps than the weights; 0 freezes a group.
-    # Empty: one group.
+    # "GROUP/PREFIX" keys set the multiplier of a group's parameters whose names start with PREFIX
+    # ("static/detector.": the image slot energy's trust detector). Empty: one group.
     group_lr: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 1e-6
     clip_norm: float = 0.05  # global-norm clipping threshold (0 = none)

@@ -39,6 +39,17 @@ class EnergyModel(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def read_auxiliary_loss(self, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
+                            mask: Tensor | None = None) -> Tensor | None:
+        """A term the meta-training loss adds to the reconstruction error (None: nothing), for
+        parts of a read that the reconstruction's gradient cannot train — e.g. a discrete choice
+        of which query pixels to trust (:meth:`ebmm.energies.ImageSlotEnergy.read_auxiliary_loss`).
+        ``static`` and the written ``theta`` as the read gets them; ``patterns`` and their
+        ``queries (B, N, *event)``; ``mask (B, N)`` the stored patterns of padded episodes.
+        Override it when a read has such a part; it may use the stored patterns, which
+        meta-training knows and the read never sees."""
+        return None
+
     def writable_names(self) -> list[str]:
         """Names (as in ``named_parameters``) of the writable parameters, in a fixed order."""
         return [n for n, _ in self.named_parameters() if is_writable(n)]

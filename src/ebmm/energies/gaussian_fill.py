@@ -126,11 +126,11 @@ def read_plan(precision: Tensor, decoded: Tensor, queries: Tensor, held: Tensor,
     pair = valid.unsqueeze(-1) & valid.unsqueeze(-2)
     eye = torch.eye(u, dtype=lam.dtype, device=lam.device)
     luu = torch.where(pair, lam[idx.unsqueeze(-1), idx.unsqueeze(-2)], eye)  # (Q, U, U)
-    lu = lam[idx] * valid.unsqueeze(-1)  # (Q, U, D): rows of Λ at the untrusted pixels
     resid = (queries.unsqueeze(-2) - decoded) * held.unsqueeze(-2)  # (Q, S, D): r_j on v, 0 on u
-    y = resid @ lu.transpose(-1, -2)  # (Q, S, U): Λ_uv r_j
+    full = resid @ lam  # (Q, S, D); at the untrusted pixels it is Λ_uv r_j, r_j being 0 there
+    y = torch.gather(full, -1, idx.unsqueeze(-2).expand(-1, full.shape[-2], -1)) * valid.unsqueeze(-2)  # (Q, S, U)
     chol = torch.linalg.cholesky(luu)
     sol = torch.cholesky_solve(y.transpose(-1, -2), chol).transpose(-1, -2)  # Λ_uu⁻¹ Λ_uv r_j
-    costs = 0.5 * (((resid @ lam) * resid).sum(-1) - (y * sol).sum(-1))
+    costs = 0.5 * ((full * resid).sum(-1) - (y * sol).sum(-1))
     fills = torch.gather(decoded, -1, idx.unsqueeze(-2).expand(-1, decoded.shape[-2], -1)) - sol
     return ReadPlan(idx, valid, luu, fills * valid.unsqueeze(-2), costs, gamma)

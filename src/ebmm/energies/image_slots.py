@@ -88,6 +88,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import Params, is_writable
+from .disagreement import Disagreement, detect, rank_slots, whitener
 from .gaussian_fill import read_plan, residual_precision
 from .slots import SlotEnergy, SlotTable, slot_write_grad
 
@@ -110,9 +111,12 @@ class ConditionedRead:
 
 
 #: how a read trusts the query's pixels: ``"none"`` (all alike), ``"binary"`` (0/1 pixels
-#: trusted, values between untrusted — for binarised images) or ``"smooth"`` (pixels where the
-#: image is locally smooth trusted, rough ones not — for grey and colour images)
-TRUST_KINDS = ("none", "binary", "smooth")
+#: trusted, values between untrusted — for binarised images), ``"smooth"`` (pixels where the
+#: image is locally smooth trusted, rough ones not — for grey and colour images) or
+#: ``"memory"`` (pixels that agree with the stored image the query copies trusted — any data,
+#: any fill: :mod:`ebmm.energies.disagreement`). The first three judge a pixel by its value, so
+#: they only see through the corruptions they were written for (uniform noise).
+TRUST_KINDS = ("none", "binary", "smooth", "memory")
 
 #: the initial (bias a, slope γ) of each kind of trust: w = σ(a − γ s), s the pixel's score
 #: (``binary``: q(1 − q); ``smooth``: its local roughness, :func:`roughness`)
@@ -152,6 +156,12 @@ class ImageSlotEnergy(SlotEnergy):
         residual_weight: float = 1e-2,
         decode_scale: float = 2.0,
         candidates: int = 0,
+        detector_hidden: int = 16,
+        detector_threshold: float = 0.5,
+        detector_slope: float = 20.0,
+        detector_loss: float = 1.0,
+        detector_tolerance: float = 0.5,
+        rank_clip: float = 16.0,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -182,7 +192,7 @@ class ImageSlotEnergy(SlotEnergy):
         if trust not in TRUST_KINDS:
             raise ValueError(f"trust must be one of {TRUST_KINDS}, got {trust!r}")
         self.trust = trust
-        if trust != "none":
+        if trust in TRUST_INIT:
             bias, slope = TRUST_INIT[trust]
             bias = bias if trust_bias is None else trust_bias
             slope = slope if trust_slope is None else trust_slope
@@ -204,6 +214,14 @@ class ImageSlotEnergy(SlotEnergy):
             self.residual_precision = nn.Parameter(torch.eye(dim) / residual_ridge)
             self.log_residual_weight = nn.Parameter(torch.tensor(math.log(residual_weight)))
             self.log_decode_scale = nn.Parameter(torch.tensor(math.log(decode_scale)))
+        if trust == "memory":
+            if residual != "gaussian":
+                raise ValueError("trust='memory' fills what it does not trust by the Gaussian residual: it needs residual='gaussian'")
+            if detector_loss < 0 or not 0 < detector_tolerance <= 1 or rank_clip <= 0:
+                raise ValueError("detector_loss must be >= 0, detector_tolerance in (0, 1] and rank_clip > 0")
+            self.detector_loss, self.detector_tolerance, self.rank_clip = float(detector_loss), float(detector_tolerance), float(rank_clip)
+            # built last, so the other weights draw the same initial values as without it
+            self.detector = Disagreement(shape, detector_hidden, detector_threshold, detector_slope)
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -232,7 +250,7 @@ class ImageSlotEnergy(SlotEnergy):
         """With a trust (``"binary"`` or ``"smooth"``): the trust ``w (..., M, D)`` of each query pixel, the read's
         start ``(..., M, C, H, W)`` (untrusted pixels at the pixel centre) and the pixels it holds
         fixed (w > ½, bool like the queries); None without trust (the read starts at the query)."""
-        if self.trust == "none":
+        if self.trust in ("none", "memory"):  # "memory" needs the written slots: condition_read
             return None
         flat = queries.flatten(-3)
         score = flat * (1.0 - flat) if self.trust == "binary" else roughness(queries).flatten(-3)
@@ -247,6 +265,8 @@ class ImageSlotEnergy(SlotEnergy):
         pixels and the trust (the read descends :meth:`forward` with it); with
         ``residual="gaussian"`` also the read's direction (the Newton direction of the Gaussian
         residual energy, :mod:`ebmm.energies.gaussian_fill`), the start being its first fill."""
+        if self.trust == "memory":
+            return self._condition_on_memory(static, theta, queries)
         started = self.read_start(static, queries)
         if started is None:
             return None
@@ -270,6 +290,76 @@ class ImageSlotEnergy(SlotEnergy):
             return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
 
         return ConditionedRead(plan.start(start.reshape(-1, d)).reshape(queries.shape), held, w, direction)
+
+    def _decoded(self, static: Params, slots: Tensor) -> Tensor:
+        """The stored images the slots ``(..., S, c)`` decode to, ``m + δAᵀk_j``: ``(..., S, D)``."""
+        return static["pixel_mean"] + static["log_decode_scale"].exp() * (slots @ static["encoder.weight"])
+
+    def _detect(self, static: Params, q: Tensor, d: Tensor) -> Tensor:
+        return detect(self.detector, static, "detector.", q, d)
+
+    def _condition_on_memory(self, static: Params, theta: Params, queries: Tensor) -> ConditionedRead:
+        """``trust="memory"``: which stored image each query copies and which of its pixels to
+        trust, from the query and the written slots alone (:mod:`ebmm.energies.disagreement`).
+
+        1. Rank the slots by the clipped whitened distance of their decoded images to the query
+           and keep the ``candidates`` first (:func:`~ebmm.energies.disagreement.rank_slots`).
+        2. Trust the pixels where the query agrees with the first candidate (the detector's rule
+           alone: its network runs once, in step 3), and choose among the candidates by how
+           well each explains the trusted pixels (c_j of :mod:`ebmm.energies.gaussian_fill`).
+        3. Trust by the whole detector against the chosen candidate; the read holds those pixels
+           and fills the others by the Gaussian residual mixture over the candidates, as the
+           other trusts do."""
+        d = self.dim
+        slots = theta["memory.weight"]
+        lead = queries.shape[:-3]
+        flat = queries.flatten(-3)
+        decoded = self._decoded(static, slots)  # (..., S, D)
+        k = self.candidates or slots.shape[-2]
+        with torch.no_grad():
+            top = rank_slots(flat, decoded, whitener(static["residual_precision"]), self.rank_clip, k)  # (..., M, k)
+        k = top.shape[-1]
+        cand = torch.gather(decoded.unsqueeze(-3).expand(*lead, decoded.shape[-2], d), -2,
+                            top.unsqueeze(-1).expand(*top.shape, d)).reshape(-1, k, d)  # (Q, k, D)
+        q = flat.reshape(-1, d)
+        prec, gamma = static["residual_precision"], static["log_residual_weight"].exp()
+        first = read_plan(prec, cand, q, self.detector.rule(q, cand[:, 0], static, "detector.") > 0, gamma)
+        with torch.no_grad():
+            choice = first.costs.argmin(-1)
+        logits = self._detect(static, q, cand[torch.arange(q.shape[0], device=q.device), choice])
+        held = logits > 0
+        plan = read_plan(prec, cand, q, held, gamma)
+
+        def direction(_theta: Params, x: Tensor) -> Tensor:
+            return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
+
+        return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
+                               torch.sigmoid(logits).reshape(*lead, d), direction)
+
+    def read_auxiliary_loss(self, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
+                            mask: Tensor | None = None) -> Tensor | None:
+        """With ``trust="memory"``: the detector's classification loss, weighted by
+        ``detector_loss`` — for each query, the binary cross-entropy between its trust logits
+        against the slot that holds its stored image and whether each query pixel is within
+        ``detector_tolerance`` of the stored image (``patterns, queries (B, N, C, H, W)``; ``mask
+        (B, N)`` the stored patterns of padded episodes). Meta-training knows the stored images;
+        the read never sees them. None for the other trusts."""
+        if self.trust != "memory" or self.detector_loss == 0:
+            return None
+        d = self.dim
+        x, q = patterns.flatten(-3), queries.flatten(-3)  # (B, N, D)
+        slots = theta["memory.weight"]
+        with torch.no_grad():
+            own = _pieces(static, slots, x)[2].argmax(-1)  # the slot each stored image is in, (B, N)
+        decoded = torch.gather(self._decoded(static, slots), -2, own.unsqueeze(-1).expand(*own.shape, d))
+        logits = self._detect(static, q, decoded)
+        target = ((q - x).abs() <= self.detector_tolerance).to(logits.dtype)
+        bce = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)  # (B, N)
+        if mask is not None:
+            bce = (bce * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+        else:
+            bce = bce.mean(-1)
+        return self.detector_loss * bce.mean()
 
     def forward(self, x: Tensor, write: bool = False, trust: Tensor | None = None) -> Tensor:
         """``x (..., C, H, W) -> energy (...)``; with per-episode slots ``(B, S, c)``, ``x (B, M, C, H, W)``.

@@ -304,7 +304,9 @@ def meta_loss(
     then over episodes — so that an episode of 16 patterns weighs as much as one of 96 (averaged
     over patterns instead, large episodes dominate and a memory trained over N in [16, 96]
     learns to trade its small-N error away: measured 0.16 → 2.7 error bits at N = 16 in 500
-    steps while N = 96 went 0.16 → 0.07).
+    steps while N = 96 went 0.16 → 0.07). Plus the energy's auxiliary term, if it has one
+    (:meth:`~ebmm.energies.EnergyModel.read_auxiliary_loss`: the image slot energy's trust
+    detector, whose choice of pixels the reconstruction's gradient cannot train).
 
     **Arguments:** ``patterns (B, N, *event)`` stored; ``queries (B, N, *event)`` their
     distortions; ``mask (B, N)`` which patterns are stored and scored (None: all); ``known
@@ -322,5 +324,9 @@ def meta_loss(
     sq = sum_event((iterates - patterns.unsqueeze(1)).pow(2), arch.event_dims)  # (B, K, N)
     if mask is not None:
         per_episode = (sq * mask.unsqueeze(1)).sum(2) / mask.sum(1, keepdim=True).clamp_min(1.0)  # (B, K)
-        return per_episode.mean(0).sum(), iterates[:, -1].detach()
-    return sq.mean(dim=(0, 2)).sum(), iterates[:, -1].detach()
+        loss = per_episode.mean(0).sum()
+    else:
+        loss = sq.mean(dim=(0, 2)).sum()
+    # a term for what the reconstruction's gradient cannot train (the image slot energy's trust detector)
+    aux = arch.energy.read_auxiliary_loss(params["static"], theta, patterns, queries, mask)
+    return (loss if aux is None else loss + aux), iterates[:, -1].detach()

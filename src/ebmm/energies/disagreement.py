@@ -1,0 +1,110 @@
+r"""Where an occluded query disagrees with what a memory stores: a per-pixel trust computed from
+the query *and the written state*, not from what the pixel's value looks like.
+
+A read of an image memory must restore the pixels that something covered — uniform noise, a
+patch of random ink, zeros, ones, anything — and keep the others. A rule that trusts pixels by
+their values (``q(1 − q)`` is 0 only at 0/1 pixels, so uniform noise stands out) works only for
+the corruptions it was written for: zeros or random 0/1 values pass as intact, and the read
+returns the query. The memory itself knows better: it holds a decoded image ``d`` for each slot,
+and where the query disagrees with the stored image it belongs to, the query is suspect.
+
+:class:`Disagreement` turns a query ``q`` and one decoded slot ``d`` (the stored image the read
+believes the query is a copy of) into a logit per pixel that the query's value there is right:
+
+.. math::
+
+    \ell_p = s\,\big(\tau - \overline{|q - d|}_p\big) + f_\psi(q, d, q - d)_p
+
+The first term is the untrained rule — trust a pixel whose value is within τ of the decoded
+slot's (``|q − d|`` averaged over the channels), with slope s. The second is a small
+convolutional network (dilated 3×3 convolutions, a receptive field of 19 pixels) whose last
+layer starts at zero, so the untrained detector *is* the rule; meta-training learns ψ, τ and s.
+A decoded slot is a linear code's projection of its image (36 to 252 floats for 1024 pixels),
+blurred where the image has detail, so the rule alone distrusts many intact pixels and trusts
+some covered ones; the network learns from episodes what disagreement looks like when it comes
+from a covering object (contiguous, and unlike the stored image) rather than from the code's
+blur.
+
+The network sees the query's values, so it could learn what the training fills look like; the
+image task scores a memory on fills it was not trained on to show whether it did
+(``benchmarks/image_occlusion.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from ._base import Params
+
+
+class Disagreement(nn.Module):
+    """The per-pixel trust logit ``ℓ (…, D)`` of queries ``q (…, D)`` against decoded slots
+    ``d (…, D)``, images of shape ``shape (C, H, W)`` flattened to D; see the module docstring.
+
+    **Arguments:** ``shape`` one image's (C, H, W); ``hidden`` channels of the network;
+    ``threshold`` τ and ``slope`` s of the untrained rule."""
+
+    def __init__(self, shape: tuple[int, int, int], hidden: int = 16, threshold: float = 0.5, slope: float = 20.0):
+        super().__init__()
+        if hidden < 1 or slope <= 0:
+            raise ValueError(f"hidden must be >= 1 and slope > 0, got {hidden}, {slope}")
+        self.shape = tuple(int(s) for s in shape)
+        c = self.shape[0]
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)))
+        self.log_slope = nn.Parameter(torch.tensor(math.log(slope)))
+        layers: list[nn.Module] = [nn.Conv2d(3 * c, hidden, 3, padding=1), nn.GELU()]
+        for dilation in (2, 4, 2):
+            layers += [nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation), nn.GELU()]
+        layers.append(nn.Conv2d(hidden, 1, 3, padding=1))
+        nn.init.zeros_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, q: Tensor, d: Tensor) -> Tensor:
+        c, h, w = self.shape
+        lead = q.shape[:-1]
+        qi, di = q.reshape(-1, c, h, w), d.reshape(-1, c, h, w)
+        gap = (qi - di).abs().mean(1, keepdim=True)  # (n, 1, H, W)
+        rule = self.log_slope.exp() * (self.threshold - gap)
+        logit = rule + self.net(torch.cat([qi, di, qi - di], dim=1))
+        return logit.expand(-1, c, h, w).reshape(*lead, c * h * w)
+
+    def rule(self, q: Tensor, d: Tensor, static: Params | None = None, prefix: str = "") -> Tensor:
+        """The untrained rule's logits alone, ``s (τ − mean_c |q − d|)`` per pixel (the same for
+        every channel), ``(…, D)``; with ``static``, τ and s are taken from it (``prefix + name``)."""
+        c, h, w = self.shape
+        tau = self.threshold if static is None else static[prefix + "threshold"]
+        log_s = self.log_slope if static is None else static[prefix + "log_slope"]
+        gap = (q - d).abs().reshape(*q.shape[:-1], c, h * w).mean(-2, keepdim=True)
+        return (log_s.exp() * (tau - gap)).expand(*q.shape[:-1], c, h * w).reshape(q.shape)
+
+
+def detect(module: Disagreement, static: Params, prefix: str, q: Tensor, d: Tensor) -> Tensor:
+    """:class:`Disagreement`'s logits with the weights taken from ``static`` (the slow weights
+    named ``prefix + name``), so the meta-gradient reaches them: ``q, d (…, D) -> (…, D)``."""
+    weights = {name: static[prefix + name] for name, _ in module.named_parameters()}
+    return functional_call(module, weights, (q, d))
+
+
+def whitener(precision: Tensor) -> Tensor:
+    """``Λ^{1/2}`` (symmetric, ``(D, D)``) of a residual precision: ``‖(q − d)Λ^{1/2}‖² =
+    (q − d)ᵀΛ(q − d)`` with each coordinate tied to one pixel and its neighbours (the symmetric
+    square root is the most local one), so a covered region inflates only its own coordinates
+    and a clipped sum of their squares ranks stored images robustly (:func:`rank_slots`)."""
+    lam = 0.5 * (precision + precision.T).double()
+    values, vectors = torch.linalg.eigh(lam)
+    return ((vectors * values.clamp_min(0).sqrt()) @ vectors.T).to(precision.dtype)
+
+
+def rank_slots(queries: Tensor, decoded: Tensor, root: Tensor, clip: float, k: int) -> Tensor:
+    """The ``k`` stored images each query most likely copies, best first: ``queries (…, M, D)``,
+    ``decoded (…, S, D)`` -> indices ``(…, M, k)`` into S, by the clipped whitened distance
+    ``Σ_i min(((q − d_j)Λ^{1/2})_i², clip)`` (``root`` = :func:`whitener`). A covered square adds
+    at most ``clip`` per coordinate it touches, whatever fills it."""
+    zq, zd = queries @ root, decoded @ root  # (…, M, D), (…, S, D)
+    cost = (zq.unsqueeze(-2) - zd.unsqueeze(-3)).pow(2).clamp(max=clip).sum(-1)  # (…, M, S)
+    return cost.topk(min(k, decoded.shape[-2]), dim=-1, largest=False).indices

@@ -1,0 +1,141 @@
+"""The memory-based trust (energies.disagreement): the untrained detector is its rule, the
+slot ranking survives a covered square, the auxiliary loss trains the detector, and the free
+protocol tells no memory where the square is."""
+
+import pytest
+import torch
+
+from ebmm.config import TrainConfig
+from ebmm.energies import ImageSlotEnergy, split_params
+from ebmm.energies.disagreement import Disagreement, detect, rank_slots, whitener
+from ebmm.energies.gaussian_fill import residual_precision
+from ebmm.evaluation.images import evaluate_images
+from ebmm.memory import AssociativeMemory
+from ebmm.meta.step import param_multipliers
+from ebmm.tasks import ImageTask, Occlusion
+
+
+def test_the_untrained_detector_is_its_rule_and_trusts_agreeing_pixels(gen):
+    det = Disagreement((1, 8, 8), hidden=4, threshold=0.5, slope=20.0)
+    d = torch.rand(3, 64, generator=gen)
+    q = d.clone()
+    q[:, :10] = 1.0 - (d[:, :10] > 0.5).float()  # these pixels disagree with the stored image by > 0.5
+    q[:, :10] = torch.where((q[:, :10] - d[:, :10]).abs() > 0.6, q[:, :10], 1 - d[:, :10].round())
+    logits = det(q, d)
+    torch.testing.assert_close(logits, det.rule(q, d))
+    gap = (q - d).abs()
+    assert bool((logits[gap < 0.4] > 0).all()) and bool((logits[gap > 0.6] < 0).all())
+    # the static-dict form is the same function, and its gradient reaches every detector weight
+    static = {"det." + n: p.detach().clone().requires_grad_() for n, p in det.named_parameters()}
+    out = detect(det, static, "det.", q, d)
+    torch.testing.assert_close(out, logits)
+    torch.testing.assert_close(det.rule(q, d, static, "det."), logits)
+    grads = torch.autograd.grad(out.sigmoid().sum(), list(static.values()), allow_unused=True)
+    assert all(g is not None for g in grads)  # the last layer is zero, but its gradient is not
+    with pytest.raises(ValueError, match="hidden"):
+        Disagreement((1, 8, 8), hidden=0)
+
+
+def test_colour_images_get_one_trust_per_pixel_for_every_channel(gen):
+    det = Disagreement((3, 4, 4), hidden=4)
+    with torch.no_grad():
+        det.net[-1].weight.normal_(generator=gen)
+    logits = det(torch.rand(2, 48, generator=gen), torch.rand(2, 48, generator=gen)).reshape(2, 3, 16)
+    torch.testing.assert_close(logits[:, 0], logits[:, 1])
+    torch.testing.assert_close(logits[:, 0], logits[:, 2])
+
+
+def test_the_whitener_is_the_square_root_of_the_precision(gen):
+    images = (torch.rand(300, 1, 6, 6, generator=gen) > 0.7).float()
+    mean = images.flatten(1).mean(0)
+    rows = torch.linalg.qr(torch.randn(36, 5, generator=gen))[0].T
+    lam = residual_precision(images, mean, rows, 1e-2).double()
+    root = whitener(lam)
+    torch.testing.assert_close(root @ root, lam, rtol=1e-6, atol=1e-6 * float(lam.abs().max()))
+    torch.testing.assert_close(root, root.T)
+
+
+@pytest.mark.parametrize("fill", ["noise", "binary", "zeros", "ones"])
+def test_the_ranking_keeps_the_stored_image_among_the_first_candidates_whatever_covers_it(gen, fill):
+    """Stored images are distinct random ink; a query covers a quarter of one of them. The clipped
+    whitened distance ranks its own image first for most queries, and among the first 4 for all."""
+    x = (torch.rand(32, 1, 16, 16, generator=gen) < 0.2).float()
+    q, _ = Occlusion(fill, 8).corrupt(x, generator=gen)
+    root = torch.eye(256) * 3.0  # a diagonal precision: 1/σ² = 9 per pixel
+    top = rank_slots(q.flatten(1), x.flatten(1), root, clip=16.0, k=4)
+    own = torch.arange(32).unsqueeze(-1)
+    assert top.shape == (32, 4) and bool((top == own).any(-1).all())
+    assert float((top[:, 0] == own[:, 0]).float().mean()) > 0.9
+
+
+def test_the_auxiliary_loss_trains_the_detector_only_with_the_memory_trust(gen):
+    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="memory", residual="gaussian",
+                             residual_ridge=1e-2, init_scale=1e-2, write_norm=4.0, init="random", detector_hidden=4)
+    static, theta = split_params(energy)
+    static = {n: p.requires_grad_() for n, p in static.items()}
+    x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
+    q, hidden = Occlusion("ones", 4).corrupt(x, generator=gen)
+    theta = {"memory.weight": 0.5 * torch.einsum("bnd,cd->bnc", x.flatten(-3) - static["pixel_mean"], static["encoder.weight"]).detach()}
+    loss = energy.read_auxiliary_loss(static, theta, x, q)
+    assert loss.dim() == 0 and float(loss.detach()) > 0
+    grads = dict(zip(static, torch.autograd.grad(loss, list(static.values()), allow_unused=True)))
+    assert all(grads[n] is not None and grads[n].abs().sum() > 0 for n in static if n.startswith("detector.") and "net.8" in n)
+    # a masked-out pattern does not count; weight 0 or another trust gives no term
+    masked = energy.read_auxiliary_loss(static, theta, x, q, mask=torch.tensor([[1.0, 1, 1, 1], [1, 1, 1, 1]]))
+    torch.testing.assert_close(masked, loss)
+    plain = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="binary", residual="gaussian")
+    assert plain.read_auxiliary_loss(*split_params(plain), x, q) is None
+    with pytest.raises(ValueError, match="needs residual='gaussian'"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=6, trust="memory")
+    with pytest.raises(ValueError, match="detector_tolerance"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=6, trust="memory", residual="gaussian", detector_tolerance=0.0)
+
+
+def test_prefixed_learning_rates_pick_out_the_detector():
+    params = {"static": {"encoder.weight": torch.zeros(1), "detector.net.0.weight": torch.zeros(1)}, "read": {"g": torch.zeros(1)}}
+    cfg = TrainConfig(group_lr={"static": 0.1, "static/detector.": 10.0, "read": 3.0})
+    mult = param_multipliers(params, cfg)
+    assert mult == {"static": {"encoder.weight": 0.1, "detector.net.0.weight": 10.0}, "read": {"g": 3.0}}
+    with pytest.raises(ValueError, match="GROUP/PREFIX"):
+        param_multipliers(params, TrainConfig(group_lr={"static/decoder.": 2.0}))
+
+
+class _Spy(AssociativeMemory):
+    """A memory that returns its queries and records what each read was told."""
+
+    name = "spy"
+
+    def __init__(self):
+        self.told = []
+
+    dim = 64
+
+    @property
+    def event_shape(self):
+        return (1, 8, 8)
+
+    def memory_size(self):
+        return 1
+
+    def _write(self, patterns):
+        return {"x": patterns}
+
+    def _read(self, queries, tensors, trajectory):
+        self.told.append(None)
+        return queries.unsqueeze(1) if trajectory else queries
+
+    def _read_known(self, queries, tensors, trajectory, known):
+        self.told.append(known)
+        return queries.unsqueeze(1) if trajectory else queries
+
+
+def test_the_free_protocol_tells_no_memory_where_the_square_is(gen):
+    task = ImageTask((torch.rand(64, 1, 8, 8, generator=gen) > 0.7).float(), (torch.rand(64, 1, 8, 8, generator=gen) > 0.7).float(),
+                     Occlusion("zeros", 4), "hamming")
+    spy = _Spy()
+    free = evaluate_images(spy, task, 4, Occlusion("ones", 4), min_patterns=8, min_batches=2)
+    assert spy.told and all(k is None for k in spy.told)
+    spy.told.clear()
+    clamped = evaluate_images(spy, task, 4, Occlusion("ones", 4), min_patterns=8, min_batches=2, clamp_known=True)
+    assert spy.told and all(k is not None and k.dtype == torch.bool and not bool(k.all()) for k in spy.told)
+    assert free.mean == clamped.mean > 0  # the spy returns its queries either way: same images, same squares
