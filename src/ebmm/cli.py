@@ -702,11 +702,18 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
 @click.option("--distortion", help="FILL:SIDE (default noise:16).")
 @click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Held-out images scored per memory.")
 @click.option("--quick", is_flag=True, help="Smoke test: tiny preset, 2 steps, 2 small sizes, 16 images scored.")
+@click.option("--fills", default="", help="Comma-separated fills to score every memory under (noise, binary, zeros, ones, mix; "
+              "the square of --distortion); default: --distortion's alone.")
+@click.option("--transfer", default="", help="Comma-separated data sets to score the memories on besides --dataset (e.g. mnist).")
+@click.option("--clamp-known", is_flag=True, help="The clamped protocol: every memory is told the covered pixels (default: free).")
+@click.option("--detector-from", type=click.Path(exists=True, path_type=Path),
+              help="image_slots: start every new run's trust detector from this checkpoint or run directory's.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Default: results/ratedistortion-DATASET.")
 @click.option("--threads", type=click.IntRange(1))
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_device_option
-def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, distortion, min_patterns, quick, out_dir, threads, quiet, device):
+def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, distortion, min_patterns, quick, fills, transfer, clamp_known,
+                   detector_from, out_dir, threads, quiet, device):
     """The paper's Figure 3: meta-train image memories at several memory sizes, score each on
     held-out images and plot error against memory size beside the published points. Runs
     that finished are reused and interrupted ones resume, so it can be stopped and rerun."""
@@ -727,7 +734,10 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
         record = run_ratedistortion(dataset, systems=tuple(kinds), sizes=floats, preset=preset, steps=steps, patterns=patterns,
                                     corruption=distortion, data_path=str(data_path) if data_path else None,
                                     min_patterns=min_patterns, out_dir=out_dir, command=_command_line(),
-                                    log=lambda m: click.echo(m, err=True), progress=not quiet, device=device)
+                                    log=lambda m: click.echo(m, err=True), progress=not quiet, device=device,
+                                    fills=tuple(f.strip() for f in fills.split(",") if f.strip()),
+                                    transfer=tuple(t.strip() for t in transfer.split(",") if t.strip()), clamp_known=clamp_known,
+                                    detector_from=detector_from)
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     except ModuleNotFoundError as e:

@@ -77,14 +77,19 @@ def paper_points(dataset: str, system: str) -> list[tuple[int, float]]:
     return PAPER_FIGURE3.get(dataset, {}).get(PAPER_LABELS.get(system, system), [])
 
 
-def ratedistortion_markdown(dataset: str, rows: list[dict]) -> str:
-    """Rate–distortion rows ``{system, memory_size, stats, steps}`` as markdown, each beside the
-    paper's error at the nearest published memory size of the same system (if any)."""
-    lines = ["| system | memory floats | meta-steps | query | ours | paper (nearest size) |", "|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["system"], r["memory_size"])):
+def ratedistortion_markdown(dataset: str, rows: list[dict], protocol: str = "free") -> str:
+    """Rate–distortion rows ``{system, memory_size, stats, steps[, dataset, distortion]}`` as
+    markdown, under ``protocol`` (free or clamped), each beside the paper's error at the nearest
+    published memory size of the same system (if any; the paper's points are for noise on its
+    own data set)."""
+    lines = ["| system | memory floats | meta-steps | data set | occlusion | protocol | query | ours | paper (nearest size) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["system"], r["memory_size"], r.get("dataset", dataset) != dataset, r.get("dataset", dataset))):
         st: ErrorStats = r["stats"]
-        pts = paper_points(dataset, r["system"])
+        scored = r.get("dataset", dataset)
+        pts = paper_points(dataset, r["system"]) if scored == dataset else []
         near = min(pts, key=lambda p: abs(p[0] - r["memory_size"])) if pts else None
         paper = f"{near[1]} at {near[0]}" if near else "—"
-        lines.append(f"| {r['system']} | {r['memory_size']} | {r['steps']} | {st.query_mean:.1f} | {st} | {paper} |")
+        lines.append(f"| {r['system']} | {r['memory_size']} | {r['steps']} | {scored} | {r.get('distortion', '—')} | {protocol} | "
+                     f"{st.query_mean:.1f} | {st} | {paper} |")
     return "\n".join(lines)

@@ -39,15 +39,28 @@ def run_ratedistortion(
     log: Callable[[str], None] = print,
     progress: bool = False,
     device: str = "cpu",
+    fills: tuple[str, ...] = (),
+    transfer: tuple[str, ...] = (),
+    clamp_known: bool = False,
+    detector_from: str | Path | None = None,
 ) -> dict:
     """Train and score every ``system`` at every memory size: an image energy (``image_slots``
     with its own preset ``slots``; ``resnet_conv``, ``resnet_fc`` with ``preset``) or a flattened
     vector baseline (``memory_networks``, ``mann``; see :mod:`ebmm.models.flat_images`) with
     ``preset``'s training settings. ``device``: where they train and are scored.
 
+    Each memory is scored under every occlusion fill of ``fills`` (e.g. ``("noise", "binary",
+    "zeros", "ones", "mix")``, the square's side that of the training corruption; empty: the
+    training corruption alone), on ``dataset`` and on every data set of ``transfer`` (the memory
+    trained on ``dataset``: the transfer test), all on the same seeded images. ``clamp_known``:
+    the clamped protocol (every memory is told the covered pixels); the default is the free one.
+    ``detector_from``: a checkpoint or run directory of an image slot memory whose trust
+    detector starts every new ``image_slots`` run (the rest of its start is its own data-derived
+    one) — the detector does not depend on the code size.
+
     **Returns:** the JSON record (also written with markdown and a plot to ``out_dir``):
-    ``rows`` of ``{system, requested_size, memory_size, steps, stats}``, the configs used, the
-    paper's points."""
+    ``rows`` of ``{system, requested_size, memory_size, steps, dataset, distortion, stats}``,
+    the protocol, the configs used, the paper's points."""
     from ..models.flat_images import IMAGE_BASELINES, image_baseline
     from ..data import DATASET_SHAPE
     from ..learned_memory import LearnedMemory
@@ -59,6 +72,8 @@ def run_ratedistortion(
 
     out = Path(out_dir) if out_dir is not None else None
     task: ImageTask | None = None
+    tasks: dict[str, ImageTask] = {}
+    detector = _detector_weights(detector_from) if detector_from is not None else None
     rows, configs = [], {}
     for system in systems:
         for size in sizes:
@@ -85,17 +100,29 @@ def run_ratedistortion(
                 params, trained_steps = saved.params, saved.step
             else:
                 log(f"{name}: meta-training {tcfg.steps} steps on {dataset}" + (" (resumed)" if resume else ""))
-                params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task).params
+                start = None
+                if detector is not None and system == "image_slots" and not resume:
+                    start = model.init_from_data(model.init_params(seed=tcfg.seed), task.train)
+                    start = {**start, "static": {**start["static"], **detector}}
+                params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task, params=start).params
             if run_dir is not None and (run_dir / BEST_NAME).is_file():
                 params = load_checkpoint(run_dir / BEST_NAME).params  # the best held-out evaluation
-            stats = evaluate_images(LearnedMemory(model, params, name=name).to(device), task, tcfg.patterns, min_patterns=min_patterns)
-            log(f"  {name}: {task.metric} {stats} (query {stats.query_mean:.1f})")
-            rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": trained_steps,
-                         "stats": stats})
+            memory = LearnedMemory(model, params, name=name).to(device)
+            side = task.corruption.count
+            for scored in (dataset, *transfer):
+                if scored not in tasks:
+                    tasks[scored] = task if scored == dataset else task_from_config("images", model.dim, str(task.corruption), scored)
+                for fill in fills or (task.corruption.kind,):
+                    stats = evaluate_images(memory, tasks[scored], tcfg.patterns, f"{fill}:{side}", min_patterns=min_patterns,
+                                            clamp_known=clamp_known)
+                    log(f"  {name} {scored} {fill}:{side}: {task.metric} {stats} (query {stats.query_mean:.1f})")
+                    rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": trained_steps,
+                                 "dataset": scored, "distortion": f"{fill}:{side}", "stats": stats})
             configs[name] = {"model": model.config_dict(), "train": to_dict(tcfg)}
-    md = ratedistortion_markdown(dataset, rows)
+    protocol = "clamped" if clamp_known else "free"
+    md = ratedistortion_markdown(dataset, rows, protocol)
     record = {
-        "command": command, "dataset": dataset, "metric": task.metric if task else None, "preset": preset,
+        "command": command, "dataset": dataset, "metric": task.metric if task else None, "preset": preset, "protocol": protocol,
         "rows": [{**{k: v for k, v in r.items() if k != "stats"}, "stats": r["stats"].as_dict()} for r in rows],
         "configs": configs,
         "paper": {s: paper_points(dataset, s) for s in systems},
@@ -103,16 +130,36 @@ def run_ratedistortion(
     if out is not None:
         write_report(out, record, md, stem="ratedistortion")
         ours: dict[str, list[tuple[int, ErrorStats]]] = {}
+        several = len({r["distortion"] for r in rows}) > 1
         for r in rows:
-            ours.setdefault(r["system"], []).append((r["memory_size"], r["stats"]))
+            if r["dataset"] == dataset:
+                ours.setdefault(r["system"] + (f", {r['distortion']}" if several else ""), []).append((r["memory_size"], r["stats"]))
         # the paper's curves under the paper's names (image_slots and resnet_conv are both compared with "EBMM conv")
         paper = {PAPER_LABELS.get(s, s): paper_points(dataset, s) for s in systems if paper_points(dataset, s)}
+        fills_label = ", ".join(dict.fromkeys(r["distortion"] for r in rows)) if rows else str(task.corruption)
         plot_rate_distortion(ours, out / "ratedistortion.png", paper=paper, ylabel=task.metric.replace("_", " ") + " per image",
-                             title=f"{dataset}: {task.corruption} occlusion, N = {rows[0]['stats'].patterns // rows[0]['stats'].batches if rows else 0}"
-                                   f" images stored, {_steps_label(rows)}\n(paper: N = 64, fully trained)",
+                             title=f"{dataset}: {fills_label} occlusion ({protocol} protocol), N = "
+                                   f"{rows[0]['stats'].patterns // rows[0]['stats'].batches if rows else 0}"
+                                   f" images stored, {_steps_label(rows)}\n(paper: noise, N = 64, fully trained)",
                              caption=command)
     record["markdown"] = md
     return record
+
+
+def _detector_weights(source: str | Path) -> dict:
+    """The trust detector's slow weights (``detector.*``) of an image slot memory's checkpoint or
+    run directory (its best held-out checkpoint when there is one)."""
+    from ..meta.checkpoint import load_checkpoint
+    from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / BEST_NAME if (path / BEST_NAME).is_file() else path / CHECKPOINT_NAME
+    static = load_checkpoint(path).params.get("static", {})
+    weights = {n: t for n, t in static.items() if n.startswith("detector.")}
+    if not weights:
+        raise ValueError(f"{source} holds no trust detector (an image slot memory with trust='memory')")
+    return weights
 
 
 def _steps_label(rows: list[dict]) -> str:
