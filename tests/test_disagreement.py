@@ -139,3 +139,29 @@ def test_the_free_protocol_tells_no_memory_where_the_square_is(gen):
     clamped = evaluate_images(spy, task, 4, Occlusion("ones", 4), min_patterns=8, min_batches=2, clamp_known=True)
     assert spy.told and all(k is not None and k.dtype == torch.bool and not bool(k.all()) for k in spy.told)
     assert free.mean == clamped.mean > 0  # the spy returns its queries either way: same images, same squares
+
+
+def test_frozen_parameters_can_be_constants_of_the_meta_step(gen):
+    """grad_frozen=False: the parameters with a zero learning-rate multiplier get no gradient (so
+    the backward pass skips what only they reach); the others get the same gradient as before."""
+    from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+    from ebmm.meta.step import MetaStep
+    from ebmm.models.ebmm import Architecture
+
+    mcfg = MemoryConfig(energy=EnergyConfig("logcosh", 16, {"hidden": 8, "static_hidden": 0, "init_scale": 0.1}),
+                        read=ReadConfig(steps=2, step_init=0.3), write=WriteConfig(steps=2, rate_init=0.1), max_patterns=4)
+    model = Architecture.from_config(mcfg)
+    params = model.init_params(0)
+    x = (torch.rand(2, 4, 16, generator=gen) > 0.5).float()
+    q = x.clone()
+    q[..., :4] = 0.5
+    full, loss_full, _ = MetaStep(model, compile=False)(params, x, q)
+    frozen = frozenset(("static", n) for n in params["static"]) | frozenset(("write", n) for n in params["write"])
+    part, loss_part, _ = MetaStep(model, compile=False, frozen=frozen)(params, x, q)
+    torch.testing.assert_close(loss_part, loss_full)
+    for g, d in params.items():
+        for n in d:
+            if (g, n) in frozen:
+                assert not part[g][n].any()
+            else:
+                torch.testing.assert_close(part[g][n], full[g][n])

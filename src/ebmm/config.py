@@ -146,6 +146,12 @@ class TrainConfig:
     # Write each training episode in this many consecutive chunks (write, then write more into
     # the state), so that the learned rates suit incremental use (energy memories only).
     write_chunks: int = 1
+    # Whether the meta-gradient is computed for frozen parameters too (group_lr multiplier 0). True:
+    # they count in the gradient norm that clipping and the spike guard see (how every shipped
+    # binary memory was trained). False: they are constants of the step, so the backward pass skips
+    # what only they reach — the image slot preset, which trains only its trust detector, then
+    # skips the backward pass through its read (~3x fewer CPU-seconds per step).
+    grad_frozen: bool = True
     checkpoint_every: int = 500
     compile: bool = False
     # Where the meta-step runs (auto|cpu|cuda|cuda:N|mps) and in which precision (fp32|tf32|bf16);

@@ -140,18 +140,32 @@ class MetaStep:
     (the ``torch.func`` form compiles; autograd's double backward does not).
     """
 
-    def __init__(self, model: LearnedModel, compile: bool, write_chunks: int = 1):
+    def __init__(self, model: LearnedModel, compile: bool, write_chunks: int = 1, frozen: frozenset[tuple[str, str]] = frozenset()):
         loss = model.loss
         if write_chunks > 1:
             if not hasattr(model, "write_more"):
                 raise ValueError(f"{model.kind} cannot write an episode in chunks (it has no incremental write)")
             loss = functools.partial(model.loss, chunks=write_chunks)
-        fn = torch.func.grad_and_value(loss, has_aux=True)
+        self.frozen = frozen
+
+        def split_loss(trainable: MetaParams, constants: MetaParams, *args):
+            # the model sees every parameter, in its own order; only ``trainable`` is differentiated
+            merged = {g: {n: trainable[g][n] if n in trainable[g] else constants[g][n] for n in order}
+                      for g, order in self._order.items()}
+            return loss(merged, *args)
+
+        fn = torch.func.grad_and_value(split_loss, has_aux=True)
         self._fn = torch.compile(fn, dynamic=False) if compile else fn
+        self._order: dict[str, list[str]] = {}
 
     def __call__(self, params: MetaParams, x: Tensor, q: Tensor, mask: Tensor | None = None,
                  known: Tensor | None = None):
-        grads, (loss, last) = (self._fn(params, x, q, mask) if known is None else self._fn(params, x, q, mask, known))
+        self._order = {g: list(d) for g, d in params.items()}
+        trainable = {g: {n: t for n, t in d.items() if (g, n) not in self.frozen} for g, d in params.items()}
+        constants = {g: {n: t for n, t in d.items() if (g, n) in self.frozen} for g, d in params.items()}
+        args = (x, q, mask) if known is None else (x, q, mask, known)
+        part, (loss, last) = self._fn(trainable, constants, *args)
+        grads = {g: {n: part[g][n] if n in part[g] else torch.zeros_like(t) for n, t in d.items()} for g, d in params.items()}
         return grads, loss, last
 
 
@@ -166,7 +180,11 @@ class TrainStep:
         self.cfg = cfg
         self.world = world or World()
         self.device = device or torch.device("cpu")
-        self.meta_step = MetaStep(model, cfg.compile, cfg.write_chunks)
+        frozen: frozenset[tuple[str, str]] = frozenset()
+        if not cfg.grad_frozen:  # parameters with a zero learning-rate multiplier are constants of the step
+            mult = param_multipliers(model.init_params(cfg.seed), cfg)
+            frozen = frozenset((g, n) for g, d in mult.items() for n, m in d.items() if m == 0)
+        self.meta_step = MetaStep(model, cfg.compile, cfg.write_chunks, frozen)
         self.schedule = lr_lambda(cfg)
 
     def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, Any]]:
