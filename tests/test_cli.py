@@ -241,3 +241,21 @@ def test_train_binary_slots_writes_in_chunks_and_refuses_a_hidden_size(tmp_path)
     assert json.loads(res.output.strip().splitlines()[-1])["train_cpu_s"] >= 0
     res = runner.invoke(main, ["train", "binary", "--preset", "slots", "--hidden", "32", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "no hidden layer" in res.output
+
+
+def test_curve_plots_held_out_error_against_meta_steps_and_says_how_much_training_helped(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    records = [{"step": 0, "eval_hamming_error": 50.0, "eval_by_patterns": {"64": 50.0}}, {"step": 10, "loss": 3.0},
+               {"step": 100, "eval_hamming_error": 35.0}, {"step": 200, "eval_hamming_error": 40.0}]
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    res = CliRunner().invoke(main, ["curve", str(run), "--out", str(tmp_path / "c.png")])
+    assert res.exit_code == 0, res.output
+    assert "50.00 at step 0, best 35.00 at step 100 (30 % lower), last 40.00 at step 200" in res.output
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 2.0}) + "\n")
+    res = CliRunner().invoke(main, ["curve", str(tmp_path / "empty")])
+    assert res.exit_code == 2 and "no held-out evaluation" in res.output
+    res = CliRunner().invoke(main, ["curve", str(tmp_path)])
+    assert res.exit_code == 2 and "not a run directory" in res.output

@@ -823,6 +823,33 @@ def export(source, dest, name, note):
 
 
 # ------------------------------------------------------------------------------------- list
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-curve.png"), show_default=True)
+@click.option("--title", default="", help="The figure's title.")
+def curve(runs, out_path, title):
+    """Held-out error against meta-step of one or more training runs (their metrics.jsonl), the
+    untrained memory (step 0) marked: whether meta-training helped, as a figure."""
+    from .evaluation.plots import plot_training_curves, read_eval_curve
+
+    files = {}
+    for run in runs:
+        path = run / "metrics.jsonl" if run.is_dir() else run
+        if not path.is_file():
+            raise click.BadParameter(f"{run} is not a run directory with a metrics.jsonl", param_hint="RUNS")
+        files[str(run)] = path
+    try:
+        for label, path in files.items():
+            metric, pts = read_eval_curve(path)
+            best = min(pts, key=lambda p: p[1])
+            click.echo(f"{label}: held-out {metric} {pts[0][1]:.2f} at step {pts[0][0]}, best {best[1]:.2f} at step {best[0]} "
+                       f"({100 * (1 - best[1] / pts[0][1]):.0f} % lower), last {pts[-1][1]:.2f} at step {pts[-1][0]}")
+        plot_training_curves(files, out_path, title=title, caption=_command_line())
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="RUNS") from None
+    click.echo(f"saved {out_path}")
+
+
 @main.command("list")
 def list_():
     """The shipped pretrained memories, the classical baselines --memory accepts, and the

@@ -141,6 +141,44 @@ def plot_rate_distortion(
     return save_figure(fig, path, caption)
 
 
+def read_eval_curve(metrics_path: str | Path) -> tuple[str, list[tuple[int, float]]]:
+    """The held-out evaluations of a training run's ``metrics.jsonl``: ``(metric, [(step,
+    error), ...])`` in step order (the last record of a step wins, e.g. after a resume).
+    ``ValueError`` when the file holds no evaluation."""
+    import json
+
+    points: dict[int, float] = {}
+    metric = ""
+    for line in Path(metrics_path).read_text().splitlines():
+        rec = json.loads(line) if line.strip() else {}
+        keys = [k for k in rec if k.startswith("eval_") and k != "eval_by_patterns" and isinstance(rec[k], (int, float))]
+        if "step" in rec and keys:
+            metric = keys[0][len("eval_"):]
+            points[int(rec["step"])] = float(rec[keys[0]])
+    if not points:
+        raise ValueError(f"{metrics_path} holds no held-out evaluation (eval_* records)")
+    return metric, sorted(points.items())
+
+
+def plot_training_curves(runs: dict[str, str | Path], path: str | Path, *, title: str = "", caption: str = "") -> Path:
+    """Held-out error against meta-step of each run (``{label: metrics.jsonl}``), the untrained
+    memory (step 0) as a dotted line per run: the curve that says whether meta-training helped."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    metric = ""
+    for i, (label, metrics_path) in enumerate(runs.items()):
+        metric, pts = read_eval_curve(metrics_path)
+        steps, errs = [p[0] for p in pts], [p[1] for p in pts]
+        ax.plot(steps, errs, "o-", ms=3, color=f"C{i % 10}", label=f"{label}: {errs[0]:.1f} at step {steps[0]} -> {min(errs):.1f} best")
+        ax.axhline(errs[0], color=f"C{i % 10}", ls=":", lw=0.8)
+    ax.set_xlabel("meta-step")
+    ax.set_ylabel(f"held-out {metric.replace('_', ' ')}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save_figure(fig, path, caption)
+
+
 def plot_capacity(result, budget: float, name: str, distortion, clamp_known: bool, path: str | Path, caption: str = "") -> Path:
     """Mean error bits (with the probes' intervals) against N, the budget and the capacity found
     (:func:`ebmm.evaluation.capacity.find_capacity`'s result)."""
