@@ -32,6 +32,10 @@ SMALL = {
     "mann": dict(dim=16, max_patterns=4, slots=4, width=8, hidden=32),
     "plasticity": dict(dim=16, max_patterns=4, read_steps=3),
     "kanerva": dict(dim=16, max_patterns=4, slots=8, code=16, hidden=32),
+    # a 6 × 4 fast-weight matrix, written in chunks of 3
+    "delta_rule": dict(dim=16, max_patterns=4, key_dim=4, value_dim=6, hidden=32, chunk=3),
+    # a 4 → 6 → 5 MLP (65 weights) and its momentum
+    "mlp_memory": dict(dim=16, max_patterns=4, key_dim=4, memory_hidden=6, value_dim=5, hidden=32, chunk=2),
 }
 KINDS = list(SMALL)
 
@@ -40,6 +44,7 @@ FACTORED = {"recurrent_rank": 8}  # LSTM with a factored recurrent matrix
 TWO_HOPS = {"hops": 2}  # Memory Networks
 VERBATIM = {"budget": 136, "steps": 2}  # modern Hopfield with room for 8 verbatim rows of 16 + a flag
 LEARNED = {"addressing": "learned"}  # Kanerva Machine
+GATED = {"decay": True}  # the delta rule with Gated DeltaNet's forgetting gate
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,29 @@ CONTRACTS = {
         training=Training(steps=150, below_query=0.5, below_before=0.5, changes=dict(slots=4, code=32, hidden=48)),
         reload_atol=1e-5,
     ),
+    "delta_rule": Contract(
+        round_trip=dict(dim=32, max_patterns=7, key_dim=3, value_dim=5, hidden=11, read_steps=2, chunk=0, decay=True),
+        refused=((dict(value_dim=0), "value_dim"), (dict(chunk=-1), "chunk"), (dict(decay_init=1.0), "decay_init")),
+        tiny_memory_size=24,
+        reload_patterns=4,
+        bad_inputs=(
+            (np.zeros((4, 15)), "16-dimensional"), (np.full((4, 16), 1.5), r"\[0, 1\]"),
+            (np.full((4, 16), np.nan), "NaN"),
+        ),
+        training=Training(steps=150, below_query=0.5, below_before=0.65, changes=dict(key_dim=8, value_dim=16, hidden=48)),
+    ),
+    "mlp_memory": Contract(
+        round_trip=dict(dim=32, max_patterns=7, key_dim=3, memory_hidden=4, value_dim=5, hidden=11, chunk=5, step_init=0.1),
+        refused=((dict(memory_hidden=0), "memory_hidden"), (dict(chunk=0), "chunk"), (dict(decay_init=0.0), "decay_init")),
+        tiny_memory_size=2 * (6 * 5 + 5 * 7),
+        reload_patterns=4,
+        bad_inputs=(
+            (np.zeros((4, 17)), "16-dimensional"), (np.full((4, 16), -0.5), r"\[0, 1\]"),
+            (np.full((4, 16), np.inf), "infinite"),
+        ),
+        training=Training(steps=150, below_query=0.5, below_before=0.5,
+                          changes=dict(key_dim=8, memory_hidden=16, value_dim=16, hidden=48)),
+    ),
 }
 
 
@@ -182,6 +210,8 @@ def test_memory_size_fills_the_binary_budget(kind):
         ("mann", "", {}),
         ("plasticity", "", {}),
         ("kanerva", "", {}), ("kanerva", "learned", LEARNED),
+        ("delta_rule", "", {}), ("delta_rule", "gated", GATED),
+        ("mlp_memory", "", {}),
     ),
 )
 def test_saved_memory_reloads_to_identical_outputs(kind, changes, gen, perturbed, tmp_path):
@@ -211,6 +241,8 @@ def test_saved_memory_reloads_to_identical_outputs(kind, changes, gen, perturbed
         ("mann", "", {}),
         ("plasticity", "", {}),
         ("kanerva", "", {}),
+        ("delta_rule", "", {}), ("delta_rule", "gated", GATED),
+        ("mlp_memory", "", {}),
     ),
 )
 def test_masked_patterns_are_neither_written_nor_scored(kind, changes, gen, perturbed, episodes):
@@ -237,6 +269,8 @@ def test_masked_patterns_are_neither_written_nor_scored(kind, changes, gen, pert
         ("mann", "", {}),
         ("plasticity", "", {}),
         ("kanerva", "", {}), ("kanerva", "learned", LEARNED),
+        ("delta_rule", "", {}),
+        ("mlp_memory", "", {}),
     ),
 )
 def test_queries_are_read_independently(kind, changes, gen, perturbed, episodes):

@@ -4,12 +4,14 @@ baseline, in one explicit table.
 =================  ===========================================================  ==============
 kind               model                                                        module
 =================  ===========================================================  ==============
+delta_rule         fast-weight matrix written by the (gated) delta rule         ``delta_rule``
 ebmm               the meta-learned energy memory (energy network + read/write)  ``ebmm``
 flat_images        a vector baseline on flattened images (adapter)              ``flat_images``
 kanerva            Kanerva Machine                                              ``kanerva``
 lstm               LSTM                                                         ``lstm``
 mann               MANN (DNC-style memory, least-recently-used writes)          ``mann``
 memory_networks    Memory Networks                                              ``memory_networks``
+mlp_memory         MLP written by gradient steps with momentum (Titans / TTT)   ``mlp_memory``
 modern_hopfield    modern Hopfield network / softmax attention                  ``modern_hopfield``
 plasticity         Differentiable Plasticity                                    ``plasticity``
 =================  ===========================================================  ==============
@@ -23,12 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .delta_rule import DeltaRuleMemory
 from .ebmm import Architecture
 from .flat_images import IMAGE_BASELINES, FlatImages, image_baseline
 from .kanerva import KANERVA_ADDRESSING, KanervaMachine
 from .lstm import LSTM
 from .mann import MANN
 from .memory_networks import MemoryNetwork, slot_layout
+from .mlp_memory import MLPMemory
 from .modern_hopfield import ModernHopfield
 from .plasticity import DifferentiablePlasticity
 from .protocol import LearnedModel, MetaParams, read_known
@@ -36,7 +40,8 @@ from .protocol import LearnedModel, MetaParams, read_known
 #: every model kind, in the order of Table 1's learned rows (EBMM first here, last in the table)
 MODELS: dict[str, type] = {
     cls.kind: cls
-    for cls in (Architecture, FlatImages, KanervaMachine, LSTM, MANN, MemoryNetwork, ModernHopfield, DifferentiablePlasticity)
+    for cls in (Architecture, FlatImages, KanervaMachine, LSTM, MANN, MemoryNetwork, ModernHopfield, DifferentiablePlasticity,
+                DeltaRuleMemory, MLPMemory)
 }
 
 
@@ -65,10 +70,12 @@ __all__ = [
     "MANN",
     "MODELS",
     "Architecture",
+    "DeltaRuleMemory",
     "DifferentiablePlasticity",
     "FlatImages",
     "KanervaMachine",
     "LearnedModel",
+    "MLPMemory",
     "MemoryNetwork",
     "MetaParams",
     "ModernHopfield",
