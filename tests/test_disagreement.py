@@ -62,7 +62,8 @@ def test_the_ranking_keeps_the_stored_image_among_the_first_candidates_whatever_
     x = (torch.rand(32, 1, 16, 16, generator=gen) < 0.2).float()
     q, _ = Occlusion(fill, 8).corrupt(x, generator=gen)
     root = torch.eye(256) * 3.0  # a diagonal precision: 1/σ² = 9 per pixel
-    top = rank_slots(q.flatten(1), x.flatten(1), root, clip=16.0, k=4)
+    top, cost = rank_slots(q.flatten(1), x.flatten(1), root, clip=16.0, k=4)
+    assert bool((cost[:, :-1] <= cost[:, 1:]).all())
     own = torch.arange(32).unsqueeze(-1)
     assert top.shape == (32, 4) and bool((top == own).any(-1).all())
     assert float((top[:, 0] == own[:, 0]).float().mean()) > 0.9
@@ -165,3 +166,28 @@ def test_frozen_parameters_can_be_constants_of_the_meta_step(gen):
                 assert not part[g][n].any()
             else:
                 torch.testing.assert_close(part[g][n], full[g][n])
+
+
+def test_the_untrained_matcher_chooses_the_rankings_first_candidate_and_learns_from_the_auxiliary_loss(gen):
+    from ebmm.energies.disagreement import Matcher
+
+    matcher = Matcher((1, 8, 8), hidden=4)
+    q, cand = torch.rand(5, 64, generator=gen), torch.rand(5, 3, 64, generator=gen)
+    cost = torch.rand(5, 3, generator=gen) * 100
+    scores = matcher(q, cand, cost)
+    assert scores.shape == (5, 3) and torch.equal(scores.argmax(-1), cost.argmin(-1))
+    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="memory", residual="gaussian", residual_ridge=1e-2,
+                             init_scale=1e-2, write_norm=4.0, init="random", detector_hidden=4, matcher=True, candidates=3)
+    static, _ = split_params(energy)
+    static = {n: p.requires_grad_() for n, p in static.items()}
+    x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
+    q, _ = Occlusion("zeros", 4).corrupt(x, generator=gen)
+    theta = {"memory.weight": 0.5 * torch.einsum("bnd,cd->bnc", x.flatten(-3) - static["pixel_mean"], static["encoder.weight"]).detach()}
+    loss = energy.read_auxiliary_loss(static, theta, x, q)
+    names = [n for n in static if n.startswith("matcher.")]
+    grads = torch.autograd.grad(loss, [static[n] for n in names])
+    assert any(g.abs().sum() > 0 for g in grads)  # the choice among the candidates is trained
+    cond = energy.condition_read({n: t.detach() for n, t in static.items()}, theta, q)
+    assert cond.start.shape == q.shape and cond.held.dtype == torch.bool
+    with pytest.raises(ValueError, match="matcher"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=6, trust="binary", residual="gaussian", matcher=True)

@@ -172,7 +172,7 @@ def image_preset(name: str, energy: str, dataset: str, image_shape: tuple[int, i
         # energies.disagreement: whatever fills the square), fills the others by the Gaussian residual
         # over each query's 8 likeliest slots; a pixel "agrees" within 0.5 on binarised data, 0.1 on grey/colour
         tolerance = 0.1 if DATASET_METRIC.get(dataset) == "squared" else 0.5
-        ekw.update(trust="memory", residual="gaussian", sharpen=0.0, candidates=8, detector_tolerance=tolerance)
+        ekw.update(trust="memory", residual="gaussian", sharpen=0.0, candidates=8, detector_tolerance=tolerance, matcher=True)
         return (dataclasses.replace(mcfg, energy=EnergyConfig(energy, c * h * w, ekw)),
                 dataclasses.replace(tcfg, dataset=dataset, data_path=data_path))
     if h != w:

@@ -88,7 +88,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import Params, is_writable
-from .disagreement import Disagreement, detect, rank_slots, whitener
+from .disagreement import Disagreement, Matcher, detect, rank_slots, whitener
 from .gaussian_fill import read_plan, residual_precision
 from .slots import SlotEnergy, SlotTable, slot_write_grad
 
@@ -162,6 +162,7 @@ class ImageSlotEnergy(SlotEnergy):
         detector_loss: float = 1.0,
         detector_tolerance: float = 0.5,
         rank_clip: float = 16.0,
+        matcher: bool = False,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -222,6 +223,11 @@ class ImageSlotEnergy(SlotEnergy):
             self.detector_loss, self.detector_tolerance, self.rank_clip = float(detector_loss), float(detector_tolerance), float(rank_clip)
             # built last, so the other weights draw the same initial values as without it
             self.detector = Disagreement(shape, detector_hidden, detector_threshold, detector_slope)
+            if matcher:
+                self.matcher = Matcher(shape, detector_hidden)
+        elif matcher:
+            raise ValueError("matcher=True chooses among the slots for trust='memory'; the other trusts have no use for it")
+        self.has_matcher = bool(matcher)
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -304,9 +310,10 @@ class ImageSlotEnergy(SlotEnergy):
 
         1. Rank the slots by the clipped whitened distance of their decoded images to the query
            and keep the ``candidates`` first (:func:`~ebmm.energies.disagreement.rank_slots`).
-        2. Trust the pixels where the query agrees with the first candidate (the detector's rule
-           alone: its network runs once, in step 3), and choose among the candidates by how
-           well each explains the trusted pixels (c_j of :mod:`ebmm.energies.gaussian_fill`).
+        2. Choose among them: with a matcher (``matcher=True``), the one it scores highest
+           (:class:`~ebmm.energies.disagreement.Matcher`); without, the one whose Gaussian cost
+           (c_j of :mod:`ebmm.energies.gaussian_fill`) is lowest on the pixels that agree with the
+           first candidate by the detector's rule.
         3. Trust by the whole detector against the chosen candidate; the read holds those pixels
            and fills the others by the Gaussian residual mixture over the candidates, as the
            other trusts do."""
@@ -315,18 +322,18 @@ class ImageSlotEnergy(SlotEnergy):
         lead = queries.shape[:-3]
         flat = queries.flatten(-3)
         decoded = self._decoded(static, slots)  # (..., S, D)
-        k = self.candidates or slots.shape[-2]
-        with torch.no_grad():
-            top = rank_slots(flat, decoded, whitener(static["residual_precision"]), self.rank_clip, k)  # (..., M, k)
-        k = top.shape[-1]
-        cand = torch.gather(decoded.unsqueeze(-3).expand(*lead, decoded.shape[-2], d), -2,
-                            top.unsqueeze(-1).expand(*top.shape, d)).reshape(-1, k, d)  # (Q, k, D)
+        cand, cost = self._candidates(static, flat, decoded)  # (Q, k, D), (Q, k)
+        k = cand.shape[-2]
         q = flat.reshape(-1, d)
         prec, gamma = static["residual_precision"], static["log_residual_weight"].exp()
-        first = read_plan(prec, cand, q, self.detector.rule(q, cand[:, 0], static, "detector.") > 0, gamma)
+        rows = torch.arange(q.shape[0], device=q.device)
         with torch.no_grad():
-            choice = first.costs.argmin(-1)
-        logits = self._detect(static, q, cand[torch.arange(q.shape[0], device=q.device), choice])
+            if self.has_matcher:  # the learned choice among the candidates
+                choice = detect(self.matcher, static, "matcher.", q, cand, cost).argmax(-1)
+            else:  # the candidates' Gaussian costs on the pixels that agree with the first one, by the rule
+                first = read_plan(prec, cand, q, self.detector.rule(q, cand[:, 0], static, "detector.") > 0, gamma)
+                choice = first.costs.argmin(-1)
+        logits = self._detect(static, q, cand[rows, choice])
         held = logits > 0
         plan = read_plan(prec, cand, q, held, gamma)
 
@@ -336,14 +343,32 @@ class ImageSlotEnergy(SlotEnergy):
         return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
                                torch.sigmoid(logits).reshape(*lead, d), direction)
 
+    def _candidates(self, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False):
+        """The ``candidates`` slots each query ``flat (..., M, D)`` most likely copies among the
+        decoded slots ``(..., S, D)`` (:func:`~ebmm.energies.disagreement.rank_slots`): their
+        decoded images ``(Q, k, D)`` and ranking costs ``(Q, k)``, Q the flattened queries; with
+        ``top_only`` the indices ``(..., M, k)`` and costs instead."""
+        d = self.dim
+        k = self.candidates or decoded.shape[-2]
+        with torch.no_grad():
+            top, cost = rank_slots(flat, decoded, whitener(static["residual_precision"]), self.rank_clip, k)  # (..., M, k)
+        if top_only:
+            return top, cost
+        k = top.shape[-1]
+        lead = flat.shape[:-1]
+        cand = torch.gather(decoded.unsqueeze(-3).expand(*lead, decoded.shape[-2], d), -2, top.unsqueeze(-1).expand(*top.shape, d))
+        return cand.reshape(-1, k, d), cost.reshape(-1, k)
+
     def read_auxiliary_loss(self, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
                             mask: Tensor | None = None) -> Tensor | None:
         """With ``trust="memory"``: the detector's classification loss, weighted by
         ``detector_loss`` — for each query, the binary cross-entropy between its trust logits
         against the slot that holds its stored image and whether each query pixel is within
-        ``detector_tolerance`` of the stored image (``patterns, queries (B, N, C, H, W)``; ``mask
-        (B, N)`` the stored patterns of padded episodes). Meta-training knows the stored images;
-        the read never sees them. None for the other trusts."""
+        ``detector_tolerance`` of the stored image, plus, with a matcher, the cross-entropy of
+        its choice among the query's candidate slots when the own slot is among them
+        (``patterns, queries (B, N, C, H, W)``; ``mask (B, N)`` the stored patterns of padded
+        episodes). Meta-training knows the stored images; the read never sees them. None for
+        the other trusts."""
         if self.trust != "memory" or self.detector_loss == 0:
             return None
         d = self.dim
@@ -351,15 +376,26 @@ class ImageSlotEnergy(SlotEnergy):
         slots = theta["memory.weight"]
         with torch.no_grad():
             own = _pieces(static, slots, x)[2].argmax(-1)  # the slot each stored image is in, (B, N)
-        decoded = torch.gather(self._decoded(static, slots), -2, own.unsqueeze(-1).expand(*own.shape, d))
+        all_decoded = self._decoded(static, slots)
+        decoded = torch.gather(all_decoded, -2, own.unsqueeze(-1).expand(*own.shape, d))
         logits = self._detect(static, q, decoded)
         target = ((q - x).abs() <= self.detector_tolerance).to(logits.dtype)
-        bce = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)  # (B, N)
+        per_pattern = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)  # (B, N)
+        if self.has_matcher:  # cross-entropy of the choice among the candidates, where the own slot is one of them
+            top, cost = self._candidates(static, q, all_decoded, top_only=True)  # (B, N, k)
+            k = top.shape[-1]
+            cand = torch.gather(all_decoded.unsqueeze(-3).expand(*top.shape[:-1], all_decoded.shape[-2], d), -2,
+                                top.unsqueeze(-1).expand(*top.shape, d))
+            scores = detect(self.matcher, static, "matcher.", q, cand, cost)  # (B, N, k)
+            hit = top == own.unsqueeze(-1)
+            found = hit.any(-1)
+            ce = nn.functional.cross_entropy(scores.reshape(-1, k), hit.float().argmax(-1).reshape(-1), reduction="none")
+            per_pattern = per_pattern + ce.reshape(found.shape) * found
         if mask is not None:
-            bce = (bce * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+            per_episode = (per_pattern * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
         else:
-            bce = bce.mean(-1)
-        return self.detector_loss * bce.mean()
+            per_episode = per_pattern.mean(-1)
+        return self.detector_loss * per_episode.mean()
 
     def forward(self, x: Tensor, write: bool = False, trust: Tensor | None = None) -> Tensor:
         """``x (..., C, H, W) -> energy (...)``; with per-episode slots ``(B, S, c)``, ``x (B, M, C, H, W)``.

@@ -147,8 +147,9 @@ def run_ratedistortion(
 
 
 def _detector_weights(source: str | Path) -> dict:
-    """The trust detector's slow weights (``detector.*``) of an image slot memory's checkpoint or
-    run directory (its best held-out checkpoint when there is one)."""
+    """The trust detector's slow weights (``detector.*``, and ``matcher.*`` where it has one) of
+    an image slot memory's checkpoint or run directory (its best held-out checkpoint when there
+    is one)."""
     from ..meta.checkpoint import load_checkpoint
     from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME
 
@@ -156,7 +157,7 @@ def _detector_weights(source: str | Path) -> dict:
     if path.is_dir():
         path = path / BEST_NAME if (path / BEST_NAME).is_file() else path / CHECKPOINT_NAME
     static = load_checkpoint(path).params.get("static", {})
-    weights = {n: t for n, t in static.items() if n.startswith("detector.")}
+    weights = {n: t for n, t in static.items() if n.startswith(("detector.", "matcher."))}
     if not weights:
         raise ValueError(f"{source} holds no trust detector (an image slot memory with trust='memory')")
     return weights
