@@ -167,7 +167,7 @@ def test_a_trust_that_judges_pixels_by_their_values_returns_zero_filled_queries_
     zeros passes as intact and the read returns the query (on Omniglot: 40.1 in, 40.1 out)."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
     x, q = mnist_task.sample(4, 16, split="eval", corruption=Occlusion("zeros", 16), generator=torch.Generator().manual_seed(0))
-    by_value = _untrained_read(_with_energy(mcfg, trust="binary"), mnist_task, x, q)
+    by_value = _untrained_read(_with_energy(mcfg, trust="binary", matcher=False), mnist_task, x, q)
     torch.testing.assert_close(by_value, q)
     by_memory = _untrained_read(mcfg, mnist_task, x, q)
     assert mnist_task.error(by_memory, x).mean() < 0.5 * mnist_task.error(q, x).mean()
@@ -179,7 +179,7 @@ def test_trusting_the_query_pixels_restores_more_than_reading_them_all_alike(mni
     square biases the slot choice and moves intact pixels, so the error is clearly higher
     (measured on Omniglot at N = 64: 14.0 with the preset, 64.5 with trust none)."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
-    mcfg = _with_energy(mcfg, trust="binary")
+    mcfg = _with_energy(mcfg, trust="binary", matcher=False)
     plain = _with_energy(mcfg, trust="none", residual="none", sharpen=0.6)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(1))
     errors = {name: float(mnist_task.error(_untrained_read(cfg, mnist_task, x, q), x).mean())
@@ -338,7 +338,7 @@ def test_the_residual_read_restores_more_than_the_decoded_slot(mnist_task):
     (trust only): measured on held-out Omniglot at N = 64, 14.0 against 24.8 Hamming error."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 64 * 36, patterns=64)
     assert mcfg.energy.kwargs["residual"] == "gaussian"
-    mcfg = _with_energy(mcfg, trust="binary")  # the comparison of issue 12, under the noise fill
+    mcfg = _with_energy(mcfg, trust="binary", matcher=False)  # the comparison of issue 12, under the noise fill
     plain = _with_energy(mcfg, residual="none", sharpen=0.3)
     x, q = mnist_task.sample(2, 64, split="eval", generator=torch.Generator().manual_seed(2))
     errors = {name: float(mnist_task.error(_untrained_read(cfg, mnist_task, x, q), x).mean())
