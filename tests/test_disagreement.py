@@ -69,14 +69,21 @@ def test_the_ranking_keeps_the_stored_image_among_the_first_candidates_whatever_
     assert float((top[:, 0] == own[:, 0]).float().mean()) > 0.9
 
 
-def test_the_auxiliary_loss_trains_the_detector_only_with_the_memory_trust(gen):
-    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="memory", residual="gaussian",
-                             residual_ridge=1e-2, init_scale=1e-2, write_norm=4.0, init="random", detector_hidden=4)
-    static, theta = split_params(energy)
-    static = {n: p.requires_grad_() for n, p in static.items()}
+def _memory_trust_episode(gen, fill: str, **kwargs):
+    """A small untrained memory-trust energy, its slow weights (requiring grad), two episodes of
+    4 random binary 8×8 images written into slots of their own (half their codes, as the write
+    leaves them) and their queries occluded by ``fill``."""
+    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="memory", residual="gaussian", residual_ridge=1e-2,
+                             init_scale=1e-2, write_norm=4.0, init="random", detector_hidden=4, **kwargs)
+    static = {n: p.requires_grad_() for n, p in split_params(energy)[0].items()}
     x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
-    q, hidden = Occlusion("ones", 4).corrupt(x, generator=gen)
-    theta = {"memory.weight": 0.5 * torch.einsum("bnd,cd->bnc", x.flatten(-3) - static["pixel_mean"], static["encoder.weight"]).detach()}
+    q, _ = Occlusion(fill, 4).corrupt(x, generator=gen)
+    codes = torch.einsum("bnd,cd->bnc", x.flatten(-3) - static["pixel_mean"], static["encoder.weight"])
+    return energy, static, {"memory.weight": 0.5 * codes.detach()}, x, q
+
+
+def test_the_auxiliary_loss_trains_the_detector_only_with_the_memory_trust(gen):
+    energy, static, theta, x, q = _memory_trust_episode(gen, "ones")
     loss = energy.read_auxiliary_loss(static, theta, x, q)
     assert loss.dim() == 0 and float(loss.detach()) > 0
     grads = dict(zip(static, torch.autograd.grad(loss, list(static.values()), allow_unused=True)))
@@ -176,13 +183,7 @@ def test_the_untrained_matcher_chooses_the_rankings_first_candidate_and_learns_f
     cost = torch.rand(5, 3, generator=gen) * 100
     scores = matcher(q, cand, cost)
     assert scores.shape == (5, 3) and torch.equal(scores.argmax(-1), cost.argmin(-1))
-    energy = ImageSlotEnergy(dim=64, shape=(1, 8, 8), slots=4, code=6, trust="memory", residual="gaussian", residual_ridge=1e-2,
-                             init_scale=1e-2, write_norm=4.0, init="random", detector_hidden=4, matcher=True, candidates=3)
-    static, _ = split_params(energy)
-    static = {n: p.requires_grad_() for n, p in static.items()}
-    x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
-    q, _ = Occlusion("zeros", 4).corrupt(x, generator=gen)
-    theta = {"memory.weight": 0.5 * torch.einsum("bnd,cd->bnc", x.flatten(-3) - static["pixel_mean"], static["encoder.weight"]).detach()}
+    energy, static, theta, x, q = _memory_trust_episode(gen, "zeros", matcher=True, candidates=3)
     loss = energy.read_auxiliary_loss(static, theta, x, q)
     names = [n for n in static if n.startswith("matcher.")]
     grads = torch.autograd.grad(loss, [static[n] for n in names])
