@@ -192,3 +192,27 @@ def test_the_untrained_matcher_chooses_the_rankings_first_candidate_and_learns_f
     assert cond.start.shape == q.shape and cond.held.dtype == torch.bool
     with pytest.raises(ValueError, match="matcher"):
         ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=6, trust="binary", residual="gaussian", matcher=True)
+
+
+@pytest.mark.parametrize("trust", ["memory", "binary"])
+def test_told_the_intact_pixels_the_read_trusts_exactly_those(gen, trust):
+    """The clamped protocol: with ``known`` the read holds the known pixels and fills every other
+    one — its own judgement (detector or value rule) does not hold a covered pixel."""
+    from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+    from ebmm.models.ebmm import Architecture
+
+    kwargs = {"shape": [1, 8, 8], "slots": 4, "code": 6, "trust": trust, "residual": "gaussian", "residual_ridge": 1e-2,
+              "init_scale": 1e-2, "write_norm": 4.0, "init": "random", "beta": 1e3}
+    if trust == "memory":
+        kwargs["detector_hidden"] = 4
+    mcfg = MemoryConfig(energy=EnergyConfig("image_slots", 64, kwargs), read=ReadConfig(steps=3, step_init=0.5),
+                        write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=4)
+    arch = Architecture.from_config(mcfg)
+    params = arch.init_params()
+    x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
+    q, hidden = Occlusion("binary", 4).corrupt(x, generator=gen)  # 0/1 values: the value rule would trust them all
+    theta = arch.write(params, x)
+    cond = arch.energy.condition_read(params["static"], theta, q, ~hidden)
+    assert torch.equal(cond.held, ~hidden)
+    out = arch.read(params, theta, q, False, known=~hidden)
+    assert torch.equal(out[~hidden], q[~hidden]) and not torch.equal(out[hidden], q[hidden])

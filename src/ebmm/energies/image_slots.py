@@ -252,28 +252,34 @@ class ImageSlotEnergy(SlotEnergy):
     def _static(self) -> Params:
         return {n: p for n, p in self.named_parameters() if not is_writable(n)}
 
-    def read_start(self, static: Params, queries: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
+    def read_start(self, static: Params, queries: Tensor, known: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor] | None:
         """With a trust (``"binary"`` or ``"smooth"``): the trust ``w (..., M, D)`` of each query pixel, the read's
         start ``(..., M, C, H, W)`` (untrusted pixels at the pixel centre) and the pixels it holds
         fixed (w > ½, bool like the queries); None without trust (the read starts at the query)."""
         if self.trust in ("none", "memory"):  # "memory" needs the written slots: condition_read
             return None
         flat = queries.flatten(-3)
-        score = flat * (1.0 - flat) if self.trust == "binary" else roughness(queries).flatten(-3)
-        w = torch.sigmoid(static["trust_bias"] - static["log_trust_slope"].exp() * score)
-        held = w > 0.5
+        if known is not None:  # told which pixels are intact (the clamped protocol): trust exactly those
+            held = known.expand(queries.shape).flatten(-3)
+            w = held.to(flat.dtype)
+        else:
+            score = flat * (1.0 - flat) if self.trust == "binary" else roughness(queries).flatten(-3)
+            w = torch.sigmoid(static["trust_bias"] - static["log_trust_slope"].exp() * score)
+            held = w > 0.5
         start = torch.where(held, flat, w * flat + (1.0 - w) * static["pixel_mean"])
         return w, start.reshape(queries.shape), held.reshape(queries.shape)
 
-    def condition_read(self, static: Params, theta: Params, queries: Tensor) -> ConditionedRead | None:
+    def condition_read(self, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> ConditionedRead | None:
         """How a read of ``queries (..., M, C, H, W)`` from the written slots ``theta`` is
         conditioned on the query: None without trust; with ``trust="binary"`` the start, the held
         pixels and the trust (the read descends :meth:`forward` with it); with
         ``residual="gaussian"`` also the read's direction (the Newton direction of the Gaussian
-        residual energy, :mod:`ebmm.energies.gaussian_fill`), the start being its first fill."""
+        residual energy, :mod:`ebmm.energies.gaussian_fill`), the start being its first fill.
+        ``known`` (bool, like the queries; the clamped protocol): the intact pixels, which the
+        read then trusts instead of judging them itself — every pixel outside ``known`` is filled."""
         if self.trust == "memory":
-            return self._condition_on_memory(static, theta, queries)
-        started = self.read_start(static, queries)
+            return self._condition_on_memory(static, theta, queries, known)
+        started = self.read_start(static, queries, known)
         if started is None:
             return None
         w, start, held = started
@@ -304,7 +310,7 @@ class ImageSlotEnergy(SlotEnergy):
     def _detect(self, static: Params, q: Tensor, d: Tensor) -> Tensor:
         return detect(self.detector, static, "detector.", q, d)
 
-    def _condition_on_memory(self, static: Params, theta: Params, queries: Tensor) -> ConditionedRead:
+    def _condition_on_memory(self, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> ConditionedRead:
         """``trust="memory"``: which stored image each query copies and which of its pixels to
         trust, from the query and the written slots alone (:mod:`ebmm.energies.disagreement`).
 
@@ -314,6 +320,8 @@ class ImageSlotEnergy(SlotEnergy):
            (:class:`~ebmm.energies.disagreement.Matcher`); without, the one whose Gaussian cost
            (c_j of :mod:`ebmm.energies.gaussian_fill`) is lowest on the pixels that agree with the
            first candidate by the detector's rule.
+        With ``known`` (the clamped protocol) the read trusts exactly the known pixels instead of
+        the detector's.
         3. Trust by the whole detector against the chosen candidate; the read holds those pixels
            and fills the others by the Gaussian residual mixture over the candidates, as the
            other trusts do."""
@@ -333,8 +341,12 @@ class ImageSlotEnergy(SlotEnergy):
             else:  # the candidates' Gaussian costs on the pixels that agree with the first one, by the rule
                 first = read_plan(prec, cand, q, self.detector.rule(q, cand[:, 0], static, "detector.") > 0, gamma)
                 choice = first.costs.argmin(-1)
-        logits = self._detect(static, q, cand[rows, choice])
-        held = logits > 0
+        if known is None:
+            logits = self._detect(static, q, cand[rows, choice])
+            held = logits > 0
+        else:  # told which pixels are intact (the clamped protocol): trust exactly those
+            held = known.expand(queries.shape).reshape(-1, d)
+            logits = torch.where(held, 20.0, -20.0).to(q.dtype)
         plan = read_plan(prec, cand, q, held, gamma)
 
         def direction(_theta: Params, x: Tensor) -> Tensor:

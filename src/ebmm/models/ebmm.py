@@ -259,7 +259,7 @@ def read_episode(
     gammas, momenta = read_schedule(params)
     static = params["static"]
     condition = getattr(arch.energy, "condition_read", None)
-    cond = None if condition is None else condition(static, theta, queries)
+    cond = None if condition is None else condition(static, theta, queries, known)
     if cond is None:
         return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
     # the energy trusts some of the query's entries (ImageSlotEnergy): it holds them, starts elsewhere,
