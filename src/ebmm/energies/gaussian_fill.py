@@ -69,7 +69,9 @@ class ReadPlan:
     """What a read needs from one set of queries ``Q`` (flattened leading axes), once per read:
     ``idx (Q, U)`` the untrusted pixels of each query (padded to the largest count U; ``valid
     (Q, U)`` marks the real ones), ``luu (Q, U, U)`` Λ_uu (identity on padding), ``fills (Q, S, U)``
-    t_j, ``costs (Q, S)`` c_j, and ``gamma`` γ."""
+    t_j, ``costs (Q, S)`` c_j, ``gamma`` γ, and ``logdet (Q,)`` log det Λ_uu — with it, ``c_j + ½ log
+    det Λ_uu`` is the negative log-likelihood of the trusted pixels under component j up to a
+    constant of the trusted count (log det Σ_vv = log det Λ_uu − log det Λ)."""
 
     idx: Tensor
     valid: Tensor
@@ -77,6 +79,7 @@ class ReadPlan:
     fills: Tensor
     costs: Tensor
     gamma: Tensor
+    logdet: Tensor | None = None
 
     def components(self, xu: Tensor) -> Tensor:
         """``E_j(x_u) = c_j + γ/2 (x_u − t_j)ᵀΛ_uu(x_u − t_j)``, ``(Q, S)``, for the hidden pixels ``xu (Q, U)``."""
@@ -133,4 +136,5 @@ def read_plan(precision: Tensor, decoded: Tensor, queries: Tensor, held: Tensor,
     sol = torch.cholesky_solve(y.transpose(-1, -2), chol).transpose(-1, -2)  # Λ_uu⁻¹ Λ_uv r_j
     costs = 0.5 * ((full * resid).sum(-1) - (y * sol).sum(-1))
     fills = torch.gather(decoded, -1, idx.unsqueeze(-2).expand(-1, decoded.shape[-2], -1)) - sol
-    return ReadPlan(idx, valid, luu, fills * valid.unsqueeze(-2), costs, gamma)
+    logdet = 2.0 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    return ReadPlan(idx, valid, luu, fills * valid.unsqueeze(-2), costs, gamma, logdet)
