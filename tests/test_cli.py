@@ -259,3 +259,20 @@ def test_curve_plots_held_out_error_against_meta_steps_and_says_how_much_trainin
     assert res.exit_code == 2 and "no held-out evaluation" in res.output
     res = CliRunner().invoke(main, ["curve", str(tmp_path)])
     assert res.exit_code == 2 and "not a run directory" in res.output
+
+
+def test_export_stores_read_options_of_an_image_slot_memory_and_refuses_others(tmp_path):
+    from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
+
+    kwargs = {"shape": [1, 8, 8], "slots": 4, "code": 6, "trust": "memory", "residual": "gaussian", "init": "random",
+              "detector_hidden": 4, "matcher": True}
+    mcfg = MemoryConfig(energy=EnergyConfig("image_slots", 64, kwargs), read=ReadConfig(steps=2, step_init=0.5),
+                        write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=4)
+    src = ebmm.EnergyMemory(mcfg, name="img").save(tmp_path / "img.safetensors")
+    res = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "out.safetensors"), "--read", "recheck=3"])
+    assert res.exit_code == 0, res.output
+    out = ebmm.load(tmp_path / "out.safetensors")
+    assert out.arch.energy.recheck == 3 and ebmm.load(src).arch.energy.recheck == 1
+    for bad in ("slots=3", "recheck", "recheck=x"):
+        res = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "bad.safetensors"), "--read", bad])
+        assert res.exit_code == 2 and ("read-time options" in res.output or "KEY=NUMBER" in res.output), res.output

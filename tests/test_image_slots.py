@@ -146,6 +146,7 @@ def test_the_untrained_memory_restores_every_fill_far_below_the_query(mnist_task
     68 / 53 / 203). Told the square (the clamped protocol), it does at least as well."""
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
     assert mcfg.energy.kwargs["trust"] == "memory"
+    assert mcfg.energy.kwargs.get("recheck", 1) == 1  # untrained, the read takes the matcher's first choice (see recheck)
     arch = Architecture.from_config(mcfg)
     params = arch.init_from_data(arch.init_params(), mnist_task.train)
     x, q, known = mnist_task.sample(4, 16, split="eval", corruption=Occlusion(fill, 16), generator=torch.Generator().manual_seed(0),

@@ -708,12 +708,14 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
 @click.option("--clamp-known", is_flag=True, help="The clamped protocol: every memory is told the covered pixels (default: free).")
 @click.option("--detector-from", type=click.Path(exists=True, path_type=Path),
               help="image_slots: start every new run's trust detector from this checkpoint or run directory's.")
+@click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
+              help="image_slots: a read-time option for scoring (recheck, outlier_cost, candidates), e.g. --read recheck=4.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Default: results/ratedistortion-DATASET.")
 @click.option("--threads", type=click.IntRange(1))
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_device_option
 def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, distortion, min_patterns, quick, fills, transfer, clamp_known,
-                   detector_from, out_dir, threads, quiet, device):
+                   detector_from, read_options, out_dir, threads, quiet, device):
     """The paper's Figure 3: meta-train image memories at several memory sizes, score each on
     held-out images and plot error against memory size beside the published points. Runs
     that finished are reused and interrupted ones resume, so it can be stopped and rerun."""
@@ -737,7 +739,7 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
                                     log=lambda m: click.echo(m, err=True), progress=not quiet, device=device,
                                     fills=tuple(f.strip() for f in fills.split(",") if f.strip()),
                                     transfer=tuple(t.strip() for t in transfer.split(",") if t.strip()), clamp_known=clamp_known,
-                                    detector_from=detector_from)
+                                    detector_from=detector_from, read_options=_read_options(read_options))
     except EBMMError as e:
         raise click.ClickException(str(e)) from None
     except ModuleNotFoundError as e:
@@ -801,13 +803,30 @@ def table1(systems, patterns, distortion, steps, pretrained, train_missing, use,
     click.echo(f"\nwrote {out_dir}/table1.json, table1.md, table1.png", err=True)
 
 
+def _read_options(items: tuple[str, ...]) -> dict:
+    """``("recheck=4", ...)`` -> ``{"recheck": 4}``; a usage error for anything but KEY=NUMBER."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            options[key] = json.loads(value) if sep and key else None
+        except json.JSONDecodeError:
+            options[key] = None
+        if not isinstance(options[key], (int, float)):
+            raise click.BadParameter(f"expected KEY=NUMBER, got {item!r}", param_hint="--read")
+    return options
+
+
 # ----------------------------------------------------------------------------------- export
 @main.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", help="Name stored in the file (default: DEST's stem).")
 @click.option("--note", default="", help="Free text stored with the memory (e.g. the training command).")
-def export(source, dest, name, note):
+@click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
+              help="A read-time option of the energy to store with the memory (image slots: recheck, outlier_cost, "
+                   "candidates), e.g. --read recheck=4; repeatable.")
+def export(source, dest, name, note, read_options):
     """Write the memory of a run directory or checkpoint (SOURCE) to DEST without optimiser
     state: a small file that ebmm.load reads."""
     from .learned_memory import LearnedMemory
@@ -815,6 +834,12 @@ def export(source, dest, name, note):
     memory = _load_memory(str(source))
     if not isinstance(memory, LearnedMemory):
         raise click.BadParameter(f"{source} is not a trained memory", param_hint="SOURCE")
+    if read_options:
+        try:
+            memory = LearnedMemory(memory.model.with_read_options(**_read_options(read_options)), memory.params, name=memory.name,
+                                   info=memory.info)
+        except (AttributeError, ValueError) as e:
+            raise click.BadParameter(str(e), param_hint="--read") from None
     memory.name = name or dest.stem
     if note:
         memory.info["note"] = note

@@ -132,6 +132,8 @@ class ImageSlotEnergy(SlotEnergy):
 
     closed_form_terms = ("energy",)
     has_write_energy = True
+    #: arguments that change only how a read uses the slow weights (``Architecture.with_read_options``)
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates")
 
     def __init__(
         self,
@@ -163,7 +165,7 @@ class ImageSlotEnergy(SlotEnergy):
         detector_tolerance: float = 0.5,
         rank_clip: float = 16.0,
         matcher: bool = False,
-        recheck: int = 4,
+        recheck: int = 1,
         outlier_cost: float = 2.0,
     ):
         nn.Module.__init__(self)
@@ -328,8 +330,14 @@ class ImageSlotEnergy(SlotEnergy):
            :mod:`ebmm.energies.gaussian_fill`), ``outlier_cost`` nats for each pixel it does not
            (measured after 600 meta-steps at 36 floats per image: the right image for 95 / 92 /
            91 / 85 % of noise / binary / zeros / ones queries, against the matcher's own first
-           choice's 87 / 90 / 84 / 66 %). Without a matcher: the candidate whose Gaussian cost is
-           lowest on the pixels that agree with the first one by the detector's rule.
+           choice's 87 / 90 / 84 / 66 %). This needs a trained detector: the untrained rule
+           trusts noise pixels near the decoded value, whose residual costs more than the
+           outlier cost, so wrong candidates that distrust more would win — an untrained memory
+           reads best with ``recheck=1`` (the matcher's first choice), the default; a trained
+           one is exported with ``ebmm export RUN OUT --read recheck=4``. ``outlier_cost=0`` judges
+           every candidate on the same pixels instead, those that agree with at least one (worse
+           once trained: 34 / 29 / 30 / 55). Without a matcher: the candidate whose Gaussian
+           cost is lowest on the pixels that agree with the first one by the detector's rule.
         With ``known`` (the clamped protocol) the read trusts exactly the known pixels instead of
         the detector's.
         3. Trust by the whole detector against the chosen candidate; the read holds those pixels
@@ -351,9 +359,13 @@ class ImageSlotEnergy(SlotEnergy):
                 m = best.shape[-1]
                 judged = torch.gather(cand, -2, best.unsqueeze(-1).expand(*best.shape, d))  # (Q, m, D)
                 trusted = self._detect(static, q.unsqueeze(-2).expand(judged.shape), judged) > 0  # (Q, m, D)
-                alone = read_plan(prec, judged.reshape(-1, 1, d), q.repeat_interleave(m, 0), trusted.reshape(-1, d), gamma)
-                nll = alone.costs[:, 0] + 0.5 * alone.logdet + self.outlier_cost * (~trusted).reshape(-1, d).sum(-1)
-                choice = torch.gather(best, -1, nll.reshape(-1, m).argmin(-1, keepdim=True)).squeeze(-1)
+                if self.outlier_cost > 0:
+                    alone = read_plan(prec, judged.reshape(-1, 1, d), q.repeat_interleave(m, 0), trusted.reshape(-1, d), gamma)
+                    nll = alone.costs[:, 0] + 0.5 * alone.logdet + self.outlier_cost * (~trusted).reshape(-1, d).sum(-1)
+                    nll = nll.reshape(-1, m)
+                else:  # every candidate judged on the same pixels: those that agree with at least one of them
+                    nll = read_plan(prec, judged, q, trusted.any(-2), gamma).costs
+                choice = torch.gather(best, -1, nll.argmin(-1, keepdim=True)).squeeze(-1)
         elif known is None:
             with torch.no_grad():  # the candidates' Gaussian costs on the pixels that agree with the first one, by the rule
                 first = read_plan(prec, cand, q, self.detector.rule(q, cand[:, 0], static, "detector.") > 0, gamma)

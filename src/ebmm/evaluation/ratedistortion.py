@@ -43,6 +43,7 @@ def run_ratedistortion(
     transfer: tuple[str, ...] = (),
     clamp_known: bool = False,
     detector_from: str | Path | None = None,
+    read_options: dict | None = None,
 ) -> dict:
     """Train and score every ``system`` at every memory size: an image energy (``image_slots``
     with its own preset ``slots``; ``resnet_conv``, ``resnet_fc`` with ``preset``) or a flattened
@@ -107,7 +108,8 @@ def run_ratedistortion(
                 params = train(model, tcfg, run_dir, resume=resume, progress=progress, task=task, params=start).params
             if run_dir is not None and (run_dir / BEST_NAME).is_file():
                 params = load_checkpoint(run_dir / BEST_NAME).params  # the best held-out evaluation
-            memory = LearnedMemory(model, params, name=name).to(device)
+            scored_model = model.with_read_options(**read_options) if read_options and system == "image_slots" else model
+            memory = LearnedMemory(scored_model, params, name=name).to(device)
             side = task.corruption.count
             for scored in (dataset, *transfer):
                 if scored not in tasks:
@@ -117,7 +119,8 @@ def run_ratedistortion(
                                             clamp_known=clamp_known)
                     log(f"  {name} {scored} {fill}:{side}: {task.metric} {stats} (query {stats.query_mean:.1f})")
                     rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": trained_steps,
-                                 "dataset": scored, "distortion": f"{fill}:{side}", "stats": stats})
+                                 "dataset": scored, "distortion": f"{fill}:{side}", "stats": stats,
+                                 **({"read_options": read_options} if scored_model is not model else {})})
             configs[name] = {"model": model.config_dict(), "train": to_dict(tcfg)}
     protocol = "clamped" if clamp_known else "free"
     md = ratedistortion_markdown(dataset, rows, protocol)

@@ -16,6 +16,8 @@ configuration); the functions below take it plus ``MetaParams`` and never mutate
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -70,6 +72,18 @@ class Architecture:
 
     def config_dict(self) -> dict:
         return to_dict(self.config)
+
+    def with_read_options(self, **options) -> Architecture:
+        """The same model with some of its energy's read-time arguments changed — those its
+        energy lists in ``READ_OPTIONS`` (the image slot energy's ``recheck``, ``outlier_cost``,
+        ``candidates``): they change how a read uses the meta-parameters, not which there are, so
+        the same parameters serve both. ``ValueError`` for any other argument."""
+        allowed = tuple(getattr(self.energy, "READ_OPTIONS", ()))
+        bad = sorted(set(options) - set(allowed))
+        if bad:
+            raise ValueError(f"{bad} are not read-time options of the {self.config.energy.kind} energy (those are {list(allowed)})")
+        energy = dataclasses.replace(self.config.energy, kwargs={**self.config.energy.kwargs, **options})
+        return Architecture.from_config(dataclasses.replace(self.config, energy=energy), self.closed_form)
 
     @classmethod
     def from_config_dict(cls, d: dict) -> Architecture:
