@@ -175,7 +175,9 @@ def plot_training_curves(runs: dict[str, str | Path], path: str | Path, *, title
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
     if title:
-        ax.set_title(title, fontsize=9)
+        import textwrap
+
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
     return save_figure(fig, path, caption)
 
 
