@@ -120,16 +120,28 @@ def plot_rate_distortion(
 ) -> Path:
     """Error (mean with 5th–95th percentile bars) against memory size in float32, one line per
     system, the paper's published points as dashed lines (Figure 3)."""
+    import textwrap
+
     fig, ax = plt.subplots(figsize=(6, 4))
     names = list(dict.fromkeys([*ours, *(paper or {})]))
     colour = {name: f"C{i % 10}" for i, name in enumerate(names)}  # a system's two lines share a colour
+    # "system, fill" lines: one colour per fill, one line style and marker per system
+    fills = list(dict.fromkeys(n.split(", ", 1)[1] for n in ours if ", " in n))
+    systems = list(dict.fromkeys(n.split(", ", 1)[0] for n in ours if ", " in n))
+    styles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "D"]
     for name, pts in ours.items():
         pts = sorted(pts, key=lambda p: p[0])
         sizes = [p[0] for p in pts]
         mean = np.array([p[1].mean for p in pts])
         lo = np.maximum(0, mean - np.array([p[1].p5 for p in pts]))
         hi = np.maximum(0, np.array([p[1].p95 for p in pts]) - mean)
-        ax.errorbar(sizes, mean, yerr=[lo, hi], marker="o", capsize=3, color=colour[name], label=name)
+        style = {"marker": "o", "color": colour[name]}
+        if ", " in name:
+            system, fill = name.split(", ", 1)
+            i = systems.index(system)
+            style = {"marker": markers[i % 4], "ls": styles[i % 4], "color": f"C{fills.index(fill) % 10}"}
+        ax.errorbar(sizes, mean, yerr=[lo, hi], capsize=3, label=name, **style)
     for name, pts in (paper or {}).items():
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "--x", alpha=0.5, color=colour[name], label=f"paper: {name}")
     ax.set_xlabel("memory size (float32)")
@@ -137,7 +149,7 @@ def plot_rate_distortion(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title("\n".join(line for part in title.split("\n") for line in textwrap.wrap(part, 80)), fontsize=8)
     return save_figure(fig, path, caption)
 
 
