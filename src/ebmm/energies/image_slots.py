@@ -348,7 +348,8 @@ class ImageSlotEnergy(SlotEnergy):
         lead = queries.shape[:-3]
         flat = queries.flatten(-3)
         decoded = self._decoded(static, slots)  # (..., S, D)
-        cand, cost = self._candidates(static, flat, decoded)  # (Q, k, D), (Q, k)
+        told = None if known is None else known.expand(queries.shape).flatten(-3).to(flat.dtype)
+        cand, cost = self._candidates(static, flat, decoded, known=told)  # (Q, k, D), (Q, k)
         k = cand.shape[-2]
         q = flat.reshape(-1, d)
         prec, gamma = static["residual_precision"], static["log_residual_weight"].exp()
@@ -384,15 +385,21 @@ class ImageSlotEnergy(SlotEnergy):
         return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
                                torch.sigmoid(logits).reshape(*lead, d), direction)
 
-    def _candidates(self, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False):
+    def _candidates(self, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False, known: Tensor | None = None):
         """The ``candidates`` slots each query ``flat (..., M, D)`` most likely copies among the
-        decoded slots ``(..., S, D)`` (:func:`~ebmm.energies.disagreement.rank_slots`): their
+        decoded slots ``(..., S, D)`` (:func:`~ebmm.energies.disagreement.rank_slots`; told the
+        intact pixels ``known (..., M, D)``, by the squared distance on those alone): their
         decoded images ``(Q, k, D)`` and ranking costs ``(Q, k)``, Q the flattened queries; with
         ``top_only`` the indices ``(..., M, k)`` and costs instead."""
         d = self.dim
         k = self.candidates or decoded.shape[-2]
         with torch.no_grad():
-            top, cost = rank_slots(flat, decoded, whitener(static["residual_precision"]), self.rank_clip, k)  # (..., M, k)
+            if known is None:
+                top, cost = rank_slots(flat, decoded, whitener(static["residual_precision"]), self.rank_clip, k)  # (..., M, k)
+            else:
+                gap = (flat.unsqueeze(-2) - decoded.unsqueeze(-3)).pow(2) * known.unsqueeze(-2)  # (..., M, S, D)
+                best = gap.sum(-1).topk(min(k, decoded.shape[-2]), dim=-1, largest=False)
+                top, cost = best.indices, best.values
         if top_only:
             return top, cost
         k = top.shape[-1]
