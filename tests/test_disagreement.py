@@ -108,6 +108,28 @@ def test_prefixed_learning_rates_pick_out_the_detector():
         param_multipliers(params, TrainConfig(group_lr={"static/decoder.": 2.0}))
 
 
+
+def test_the_slots_preset_trains_every_parameter_its_auxiliary_loss_reaches(gen):
+    """The slots preset freezes the data-derived slow weights; the matcher and the detector, which
+    the auxiliary loss trains, must not be frozen with them (a frozen matcher is the ranking alone)."""
+    from ebmm.presets import image_preset
+
+    mcfg, tcfg = image_preset("slots", "image_slots", "omniglot", (1, 8, 8), 64 * 6, patterns=4)
+    kw = {**mcfg.energy.kwargs, "init": "random", "detector_hidden": 4}
+    energy = ImageSlotEnergy(dim=64, **kw)
+    static = {n: p.requires_grad_() for n, p in split_params(energy)[0].items()}
+    x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
+    q, _ = Occlusion("mix", 4).corrupt(x, generator=gen)
+    codes = torch.einsum("bnd,cd->bnc", x.flatten(-3) - static["pixel_mean"], static["encoder.weight"])
+    loss = energy.read_auxiliary_loss(static, {"memory.weight": 0.5 * codes.detach()}, x, q)
+    grads = dict(zip(static, torch.autograd.grad(loss, list(static.values()), allow_unused=True)))
+    reached = {n for n, g in grads.items() if g is not None and g.abs().sum() > 0}
+    assert any(n.startswith("matcher.") for n in reached) and any(n.startswith("detector.") for n in reached)
+    groups = {"static": static, **{g: {"x": torch.zeros(1)} for g in ("init", "read", "write")}}
+    mult = param_multipliers(groups, tcfg)["static"]
+    learned = {n for n in reached if n.startswith(("matcher.", "detector."))}
+    assert {n for n in learned if mult[n] == 0} == set()  # the data-derived code and mean stay frozen on purpose
+
 class _Spy(AssociativeMemory):
     """A memory that returns its queries and records what each read was told."""
 

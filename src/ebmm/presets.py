@@ -128,7 +128,7 @@ IMAGE_PRESETS: dict[str, tuple[dict[str, dict], MemoryConfig, TrainConfig]] = {
         MemoryConfig(read=ReadConfig(steps=10, step_init=0.5, momentum_init=0.5, decay_logit_init=6.0),
                      write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=64),
         TrainConfig(task="images", dataset="omniglot", patterns=64, episodes=4, distortion="mix:16", lr=3e-4,
-                    group_lr={"write": 0.0, "read": 0.0, "init": 0.0, "static": 0.0, "static/detector.": 10.0}, lr_schedule="cosine",
+                    group_lr={"write": 0.0, "read": 0.0, "init": 0.0, "static": 0.0, "static/detector.": 10.0, "static/matcher.": 10.0}, lr_schedule="cosine",
                     final_lr_fraction=0.1, warmup_steps=50, clip_norm=0.0, clip_relative=3.0, spike_factor=1000.0, steps=2000,
                     eval_every=100, eval_episodes=8, checkpoint_every=100, log_every=10, grad_frozen=False),
     ),
