@@ -267,6 +267,14 @@ def test_group_learning_rates_and_a_frozen_group(tiny_memory_config, tiny_train_
     assert not torch.equal(result.params["read"]["step"], params["read"]["step"])
 
 
+def test_the_log_shows_the_base_learning_rate_when_the_first_group_is_frozen(tiny_memory_config, tiny_train_config, tmp_path):
+    cfg = replace(tiny_train_config, lr=1e-3, group_lr={"static": 0.0, "write": 0.0}, steps=4, eval_every=0, log_every=1,
+                  lr_schedule="constant", warmup_steps=0)
+    train(tiny_memory_config, cfg, tmp_path, progress=False)
+    logged = [r["lr"] for r in map(json.loads, (tmp_path / METRICS_NAME).read_text().splitlines()) if "lr" in r]
+    assert logged and all(lr == pytest.approx(1e-3) for lr in logged)
+
+
 def test_the_untrained_memory_is_evaluated_and_logged_at_step_0(tiny_memory_config, tiny_train_config, tmp_path):
     train(tiny_memory_config, replace(tiny_train_config, steps=5), tmp_path, progress=False)
     records = [json.loads(l) for l in (tmp_path / METRICS_NAME).read_text().splitlines()]

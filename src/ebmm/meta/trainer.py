@@ -319,8 +319,9 @@ class _MetricsFile(_Callback):
             dt = time.perf_counter() - self.t0
             rate = self.steps / dt if dt > 0 else float("nan")
             self.t0, self.steps = time.perf_counter(), 0
-            # the learning rate of the next step, of the first parameter group
-            lr = self.cfg.lr * self.schedule(state.step) * group_multipliers(state.params, self.cfg)[next(iter(state.params))]
+            # the base learning rate of the next step; each group's (and prefix's) multiplier applies on
+            # top of it (group_lr), so a run whose first group is frozen does not log 0
+            lr = self.cfg.lr * self.schedule(state.step)
             self.write({"step": state.step, "loss": float(metrics["loss"]), self.metric: metrics["error"],
                         "grad_norm": float(metrics["grad_norm"]), "train_cpu_s": self.run.cpu_s, "lr": lr,
                         "steps_per_s": rate, "skipped": state.skipped, "spikes": state.spikes, "distortion": metrics["distortion"]})
