@@ -82,6 +82,8 @@ def test_recall_bad_inputs(runner, tmp_path, tiny_file):
         (["train", "binary", "--resume", "--out", "/nonexistent/run"], "no checkpoint"),
         (["frobnicate"], "No such command"),
         (["train", "binary", "--model", "nope"], "unknown model 'nope'"),
+        (["train", "binary", "--group-lr", "read"], "expected GROUP=MULT"),
+        (["train", "images", "--group-lr", "read=-1"], "expected GROUP=MULT"),
     ],
 )
 def test_bad_cli_arguments(runner, args, message):
@@ -108,6 +110,24 @@ def test_train_then_resume_then_eval(runner, tmp_path):
     assert record["memory_size"]["hopfield-hebb"] == 32 * 31 // 2 + 32
     assert (tmp_path / "ev" / "error_bits.png").stat().st_size > 1000
     assert "| hopfield-hebb | 528 |" in (tmp_path / "ev" / "table.md").read_text()
+
+
+def test_group_lr_freezes_a_group_from_the_command_line_and_names_a_bad_one(runner, tmp_path):
+    from ebmm.meta.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["train", "binary", "--preset", "tiny", "--steps", "3", "--eval-every", "0", "--quiet", "--out", str(out)]
+    res = runner.invoke(main, args + ["--group-lr", "read=0", "--group-lr", "static=2"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["train"]["group_lr"]["read"] == 0.0 and saved["train"]["group_lr"]["static"] == 2.0
+    from ebmm.models.ebmm import Architecture, init_params
+
+    ck = load_checkpoint(out / "checkpoint.safetensors")
+    start = init_params(Architecture.from_config(ck.model.config))
+    assert all(torch.equal(ck.params["read"][n], v) for n, v in start["read"].items())  # frozen
+    res = runner.invoke(main, args[:-1] + [str(tmp_path / "other"), "--group-lr", "static/nothing.=1"])
+    assert res.exit_code != 0 and "static/nothing." in res.output
 
 
 def test_list(runner):

@@ -54,6 +54,10 @@ def _training_options(command):
         click.option("--episodes", type=click.IntRange(1), help="Episodes per meta-step."),
         click.option("--lr", type=click.FloatRange(0, min_open=True), help="AdamW learning rate."),
         click.option("--clip-norm", type=click.FloatRange(0, min_open=True), help="Global gradient-norm clip."),
+        click.option("--group-lr", "group_lr", multiple=True, metavar="GROUP=MULT",
+                     help="Learning-rate multiplier of a parameter group (static, init, read, write) or of the "
+                          "parameters under a prefix of one (GROUP/PREFIX, e.g. static/matcher.=0); 0 freezes. "
+                          "Repeatable; set on top of the preset's."),
         click.option("--seed", type=int, help="Random seed."),
         click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the meta-step."),
         click.option("--checkpoint-every", type=click.IntRange(1), help="Steps between checkpoints."),
@@ -71,9 +75,20 @@ def _training_options(command):
     return command
 
 
-def _with_overrides(tcfg, **values):
-    """``tcfg`` with the fields given on the command line (the non-None ``values``) replaced."""
-    return dataclasses.replace(tcfg, **{k: v for k, v in values.items() if v is not None})
+def _with_overrides(tcfg, group_lr: tuple[str, ...] = (), **values):
+    """``tcfg`` with the fields given on the command line (the non-None ``values``) replaced, and
+    the ``--group-lr GROUP=MULT`` multipliers set on top of its ``group_lr``."""
+    multipliers = dict(tcfg.group_lr)
+    for item in group_lr:
+        key, sep, value = item.partition("=")
+        try:
+            multipliers[key] = float(value) if sep and key else None
+        except ValueError:
+            multipliers[key] = None
+        if multipliers[key] is None or multipliers[key] < 0:
+            raise click.BadParameter(f"expected GROUP=MULT with MULT >= 0, e.g. read=10 or static/matcher.=0, got {item!r}",
+                                     param_hint="--group-lr")
+    return dataclasses.replace(tcfg, group_lr=multipliers, **{k: v for k, v in values.items() if v is not None})
 
 
 def _resumed(out_dir: Path, task: str):
@@ -179,7 +194,7 @@ def train():
 @click.option("--episode-chunks", type=click.IntRange(1),
               help="Write each training episode in C consecutive chunks (write, then write more), for incremental use.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
-                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, seed, compile_,
+                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, group_lr, seed, compile_,
                  checkpoint_every, eval_every, threads, quiet, device, precision):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from .models.ebmm import Architecture
@@ -206,7 +221,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         raise click.BadParameter("--energy, --hidden, -K, -T and --write-chunk apply to ebmm only", param_hint="--model")
     if distortion is not None:
         _parse_distortion(distortion)
-    tcfg = _with_overrides(tcfg, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
+    tcfg = _with_overrides(tcfg, group_lr, patterns=patterns, min_patterns=min_patterns, steps=steps, distortion=distortion, episodes=episodes,
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
                            eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks,
                            device=device, precision=precision)
@@ -251,7 +266,7 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_sl
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/images"), show_default=True,
               help="Run directory: checkpoint, best memory, metrics, config.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out (its data set and model).")
-def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, steps, episodes, lr, clip_norm, seed,
+def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, steps, episodes, lr, clip_norm, group_lr, seed,
                  compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet, device, precision):
     """Meta-train an image memory (paper §4.2): store a batch of images, retrieve them from
     copies with a random square occluded. Held-out images score the memory (Hamming error on
@@ -284,7 +299,7 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         if not isinstance(spec, Occlusion):
             raise click.BadParameter(f"images take FILL:SIDE (FILL one of {OCCLUSION_FILLS}, or fills joined by '+'), "
                                      f"got {distortion!r}", param_hint="--distortion")
-    tcfg = _with_overrides(tcfg, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
+    tcfg = _with_overrides(tcfg, group_lr, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
                            seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every,
                            device=device, precision=precision)
     _hint_unused_gpu(tcfg, quiet)
