@@ -238,3 +238,25 @@ def test_told_the_intact_pixels_the_read_trusts_exactly_those(gen, trust):
     assert torch.equal(cond.held, ~hidden)
     out = arch.read(params, theta, q, False, known=~hidden)
     assert torch.equal(out[~hidden], q[~hidden]) and not torch.equal(out[hidden], q[hidden])
+
+
+def test_gap_features_cannot_tell_a_fill_by_which_way_it_departs_from_the_stored_image(gen):
+    """With features='gap' the detector and matcher see only the decoded slot and |q − d|: a query
+    above the stored image and one the same amount below get the same trust and the same score;
+    the 'query' networks see the values and tell them apart (random last layers, so the networks count)."""
+    from ebmm.energies.disagreement import Matcher
+
+    d = torch.rand(3, 64, generator=gen) * 0.5 + 0.25
+    delta = torch.rand(3, 64, generator=gen) * 0.25
+    for features, same in (("gap", True), ("query", False)):
+        torch.manual_seed(0)
+        det, match = Disagreement((1, 8, 8), hidden=4, features=features), Matcher((1, 8, 8), hidden=4, features=features)
+        for module in (det.net[-1], match.net[-1]):
+            torch.nn.init.normal_(module.weight)
+        up, down = det(d + delta, d), det(d - delta, d)
+        cost = torch.rand(3, 2, generator=gen)
+        s_up, s_down = match(d + delta, torch.stack([d, d.flip(0)], 1), cost), match(d - delta, torch.stack([d, d.flip(0)], 1), cost)
+        assert torch.allclose(up, down) is same
+        assert torch.allclose(s_up[:, 0], s_down[:, 0]) is same
+    with pytest.raises(ValueError, match="features"):
+        Disagreement((1, 8, 8), features="values")

@@ -46,17 +46,25 @@ class Disagreement(nn.Module):
     ``d (…, D)``, images of shape ``shape (C, H, W)`` flattened to D; see the module docstring.
 
     **Arguments:** ``shape`` one image's (C, H, W); ``hidden`` channels of the network;
-    ``threshold`` τ and ``slope`` s of the untrained rule."""
+    ``threshold`` τ and ``slope`` s of the untrained rule; ``features`` what the network sees:
+    ``"query"`` the query, the decoded slot and their difference ``(q, d, q − d)``, or ``"gap"``
+    the decoded slot and the size of the disagreement ``(d, |q − d|)`` — blind to which way the
+    query's values depart from the stored image, so a fill cannot be recognised by its values."""
 
-    def __init__(self, shape: tuple[int, int, int], hidden: int = 16, threshold: float = 0.5, slope: float = 20.0):
+    FEATURES = ("query", "gap")
+
+    def __init__(self, shape: tuple[int, int, int], hidden: int = 16, threshold: float = 0.5, slope: float = 20.0,
+                 features: str = "query"):
         super().__init__()
         if hidden < 1 or slope <= 0:
             raise ValueError(f"hidden must be >= 1 and slope > 0, got {hidden}, {slope}")
-        self.shape = tuple(int(s) for s in shape)
+        if features not in self.FEATURES:
+            raise ValueError(f"features must be one of {self.FEATURES}, got {features!r}")
+        self.shape, self.features = tuple(int(s) for s in shape), features
         c = self.shape[0]
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
         self.log_slope = nn.Parameter(torch.tensor(math.log(slope)))
-        layers: list[nn.Module] = [nn.Conv2d(3 * c, hidden, 3, padding=1), nn.GELU()]
+        layers: list[nn.Module] = [nn.Conv2d((3 if features == "query" else 2) * c, hidden, 3, padding=1), nn.GELU()]
         for dilation in (2, 4, 2):
             layers += [nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation), nn.GELU()]
         layers.append(nn.Conv2d(hidden, 1, 3, padding=1))
@@ -70,7 +78,8 @@ class Disagreement(nn.Module):
         qi, di = q.reshape(-1, c, h, w), d.reshape(-1, c, h, w)
         gap = (qi - di).abs().mean(1, keepdim=True)  # (n, 1, H, W)
         rule = self.log_slope.exp() * (self.threshold - gap)
-        logit = rule + self.net(torch.cat([qi, di, qi - di], dim=1))
+        seen = [qi, di, qi - di] if self.features == "query" else [di, (qi - di).abs()]
+        logit = rule + self.net(torch.cat(seen, dim=1))
         return logit.expand(-1, c, h, w).reshape(*lead, c * h * w)
 
     def rule(self, q: Tensor, d: Tensor, static: Params | None = None, prefix: str = "") -> Tensor:
@@ -97,17 +106,20 @@ class Matcher(nn.Module):
     per stored image the ranking's first candidate is the right one for only 64–92 % of covered
     queries (by fill; the right one is among the first 8 for 93–98 %), and a wrong choice costs
     a whole image; meta-training learns from episodes to pick the right one among the candidates
-    (:meth:`ebmm.energies.ImageSlotEnergy.read_auxiliary_loss`)."""
+    (:meth:`ebmm.energies.ImageSlotEnergy.read_auxiliary_loss`). ``features`` as for
+    :class:`Disagreement`: ``"query"`` sees ``(q, d_j, q − d_j)``, ``"gap"`` ``(d_j, |q − d_j|)``."""
 
-    def __init__(self, shape: tuple[int, int, int], hidden: int = 16, scale: float = 0.05):
+    def __init__(self, shape: tuple[int, int, int], hidden: int = 16, scale: float = 0.05, features: str = "query"):
         super().__init__()
         if hidden < 1 or scale <= 0:
             raise ValueError(f"hidden must be >= 1 and scale > 0, got {hidden}, {scale}")
-        self.shape = tuple(int(s) for s in shape)
+        if features not in Disagreement.FEATURES:
+            raise ValueError(f"features must be one of {Disagreement.FEATURES}, got {features!r}")
+        self.shape, self.features = tuple(int(s) for s in shape), features
         c = self.shape[0]
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
         self.net = nn.Sequential(
-            nn.Conv2d(3 * c, hidden, 3, padding=1), nn.GELU(),
+            nn.Conv2d((3 if features == "query" else 2) * c, hidden, 3, padding=1), nn.GELU(),
             nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, 1),
@@ -120,7 +132,8 @@ class Matcher(nn.Module):
         k = d.shape[-2]
         qi = q.unsqueeze(-2).expand(d.shape).reshape(-1, c, h, w)
         di = d.reshape(-1, c, h, w)
-        learned = self.net(torch.cat([qi, di, qi - di], dim=1)).reshape(*d.shape[:-2], k)
+        seen = [qi, di, qi - di] if self.features == "query" else [di, (qi - di).abs()]
+        learned = self.net(torch.cat(seen, dim=1)).reshape(*d.shape[:-2], k)
         return learned - self.log_scale.exp() * cost
 
 

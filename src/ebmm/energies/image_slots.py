@@ -76,6 +76,12 @@ which needs a trust) with ``residual_ridge``, the initial γ ``residual_weight``
 ``decode_scale`` (1/ω: a slot written from a free slot holds ω times the image's code);
 ``candidates`` k > 0 restricts each query's Gaussian mixture to the k slots the energy's trusted
 similarity ranks first (0: every slot) — the residual read's products with Λ then cost k/S of theirs.
+With ``trust="memory"`` (:mod:`ebmm.energies.disagreement`): ``detector_hidden``, ``detector_threshold``,
+``detector_slope`` and ``detector_features`` (``"query"`` or ``"gap"``: what the detector's and the
+matcher's networks see) build the detector (:class:`~ebmm.energies.disagreement.Disagreement`) and,
+with ``matcher=True``, the matcher; ``detector_loss`` weighs their auxiliary loss, ``detector_tolerance``
+is how close to the stored image a pixel must be to count as intact there, ``rank_clip`` clips the
+ranking's whitened distance; ``recheck`` and ``outlier_cost`` are read options (:meth:`condition_read`).
 """
 
 from __future__ import annotations
@@ -161,6 +167,7 @@ class ImageSlotEnergy(SlotEnergy):
         detector_hidden: int = 16,
         detector_threshold: float = 0.5,
         detector_slope: float = 20.0,
+        detector_features: str = "query",
         detector_loss: float = 1.0,
         detector_tolerance: float = 0.5,
         rank_clip: float = 16.0,
@@ -226,12 +233,12 @@ class ImageSlotEnergy(SlotEnergy):
                 raise ValueError("detector_loss must be >= 0, detector_tolerance in (0, 1] and rank_clip > 0")
             self.detector_loss, self.detector_tolerance, self.rank_clip = float(detector_loss), float(detector_tolerance), float(rank_clip)
             # built last, so the other weights draw the same initial values as without it
-            self.detector = Disagreement(shape, detector_hidden, detector_threshold, detector_slope)
+            self.detector = Disagreement(shape, detector_hidden, detector_threshold, detector_slope, detector_features)
             if recheck < 1:
                 raise ValueError(f"recheck must be >= 1, got {recheck}")
             self.recheck, self.outlier_cost = int(recheck), float(outlier_cost)
             if matcher:
-                self.matcher = Matcher(shape, detector_hidden)
+                self.matcher = Matcher(shape, detector_hidden, features=detector_features)
         elif matcher:
             raise ValueError("matcher=True chooses among the slots for trust='memory'; the other trusts have no use for it")
         self.has_matcher = bool(matcher)
