@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ._base import EnergyModel, Params, is_writable, memory_size, split_params
+from ._base import ConditionedRead, EnergyModel, Params, WritableLinear, is_writable, memory_size, split_params
 from .conv import ResNetConvEnergy, ResNetFCEnergy, writable_width_for
 from .gated_rnn import GatedRNNEnergy
 from .image_slots import ImageSlotEnergy, pca_encoder
@@ -22,6 +22,20 @@ ENERGIES: dict[str, type[EnergyModel]] = {
     "resnet_conv": ResNetConvEnergy,
     "slots": SlotEnergy,
 }
+
+
+def register_energy(name: str, cls: type[EnergyModel]) -> type[EnergyModel]:
+    """Make an energy class of your own buildable by name, as ``EnergyConfig(name, dim, kwargs)``
+    (configs and checkpoints record the name). ``ValueError`` for a name already taken by another
+    class, ``TypeError`` for a class that is not an :class:`EnergyModel`. Returns ``cls``, so it
+    also serves as a decorator: ``register_energy("mine", MyEnergy)``. A checkpoint of a
+    registered energy loads where the same registration has run."""
+    if not (isinstance(cls, type) and issubclass(cls, EnergyModel)):
+        raise TypeError(f"register_energy takes an EnergyModel subclass, got {cls!r}")
+    if ENERGIES.get(name, cls) is not cls:
+        raise ValueError(f"the energy name {name!r} is taken by {ENERGIES[name].__name__}; choose another")
+    ENERGIES[name] = cls
+    return cls
 
 
 def build_energy(kind: str, *, seed: int = 0, **kwargs) -> EnergyModel:
@@ -47,6 +61,7 @@ def private_cpu_rng(seed: int) -> Iterator[None]:
 
 __all__ = [
     "ENERGIES",
+    "ConditionedRead",
     "EnergyModel",
     "GatedRNNEnergy",
     "ImageSlotEnergy",
@@ -55,10 +70,12 @@ __all__ = [
     "ResNetConvEnergy",
     "ResNetFCEnergy",
     "SlotEnergy",
+    "WritableLinear",
     "build_energy",
     "is_writable",
     "memory_size",
     "pca_encoder",
+    "register_energy",
     "split_params",
     "writable_width_for",
 ]

@@ -8,7 +8,8 @@ vectors, ``(..., C, H, W)`` for images — to a scalar energy per pattern ``(...
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -18,15 +19,49 @@ WRITABLE_MODULE_NAME = "memory"
 Params = dict[str, Tensor]
 
 
+@dataclass
+class ConditionedRead:
+    """A read conditioned on its queries (:meth:`EnergyModel.condition_read`): ``start`` where it
+    starts (like the queries), ``held`` the entries it keeps (bool, like the queries), ``trust
+    (..., M, D)`` the per-entry trust that ``forward`` then takes as ``trust=``, and
+    ``direction(theta, x)`` the step direction when it is not ``∇ₓE`` (None: ∇ₓE)."""
+
+    start: Tensor
+    held: Tensor
+    trust: Tensor
+    direction: Callable[[Params, Tensor], Tensor] | None
+
+
 class EnergyModel(nn.Module):
     """Base class of all energy networks.
 
     Subclasses set ``self.dim`` (floats per pattern) and implement
     ``forward(x: (..., *event_shape)) -> (...)``; image energies also override ``event_shape``.
-    Parameters of submodules named ``memory`` are writable.
+    Parameters of submodules named ``memory`` are writable. That is all an energy must do:
+    ``torch.func`` differentiates ``forward`` for the write and the read. Everything else below is
+    an optional hook with a default that does nothing — override one when your energy has what it
+    describes (the library's energies show each in use):
+
+    * ``closed_form_terms``, :meth:`grad_x`, :meth:`write_param_grads` — gradients in closed form
+      (faster than ``torch.func``; :class:`~ebmm.energies.SlotEnergy`, :class:`~ebmm.energies.LogCoshEnergy`);
+    * ``has_write_energy`` — ``forward(x, write=True)`` is a writing energy of its own (SlotEnergy's λ);
+    * :meth:`data_init` — slow weights that start from training data (ImageSlotEnergy's PCA);
+    * :meth:`condition_read` — a read that depends on the query beyond its start (ImageSlotEnergy);
+    * :meth:`read_auxiliary_loss` — a meta-training term for parts of a read the reconstruction's
+      gradient cannot train;
+    * ``READ_OPTIONS`` — constructor arguments that only change how a read uses the weights, so
+      one trained memory may be read with other values (``ebmm export --read``).
     """
 
     dim: int
+
+    #: the writing-loss terms (``"energy"``, ``"grad_norm"``) whose gradients :meth:`write_param_grads`
+    #: gives in closed form; non-empty also means :meth:`grad_x` is implemented. Empty: ``torch.func``.
+    closed_form_terms: tuple[str, ...] = ()
+    #: True when ``forward(x, write=True)`` is the energy term of the writing loss (default: E itself)
+    has_write_energy: bool = False
+    #: constructor arguments that are read-time options (:meth:`ebmm.models.ebmm.Architecture.with_read_options`)
+    READ_OPTIONS: tuple[str, ...] = ()
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -38,6 +73,34 @@ class EnergyModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @staticmethod
+    def grad_x(static: Params, theta: Params, x: Tensor, *args) -> Tensor:
+        """``∇ₓE (..., M, *event)`` in closed form, a pure function of the static weights, the
+        writable ``theta`` and ``x``; implement it with ``closed_form_terms`` (the library checks
+        closed forms against ``torch.func`` in its tests; do the same for yours)."""
+        raise NotImplementedError("this energy declares no closed-form gradient (closed_form_terms is empty)")
+
+    @staticmethod
+    def write_param_grads(static: Params, theta: Params, x: Tensor, weights: Tensor | None = None,
+                          energy: bool = True, grad_norm: bool = False) -> tuple[Params | None, Params | None]:
+        """The gradients of ``Σ_i w_i E(x_i)`` (``energy``) and of ``Σ_i w_i ‖∇ₓE(x_i)‖²``
+        (``grad_norm``) with respect to the writable weights, for the terms in ``closed_form_terms``
+        (None for a term not asked for); ``x (..., N, *event)``, ``weights (..., N)``."""
+        raise NotImplementedError("this energy declares no closed-form write gradient (closed_form_terms is empty)")
+
+    def data_init(self, static: Params, patterns: Tensor) -> Params | None:
+        """Slow weights that start from training ``patterns (n, *event)`` (the trainer calls it
+        once, before the first step), or None: the random start stays."""
+        return None
+
+    def condition_read(self, static: Params, theta: Params, queries: Tensor,
+                       known: Tensor | None = None) -> ConditionedRead | None:
+        """How a read of ``queries (..., M, *event)`` from the written ``theta`` depends on the
+        query beyond starting there, or None (the default: gradient descent on ``forward`` from
+        the query, holding ``known`` entries if given). ``known`` (bool, like the queries): the
+        entries the clamped protocol says are intact."""
+        return None
 
     def read_auxiliary_loss(self, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
                             mask: Tensor | None = None) -> Tensor | None:

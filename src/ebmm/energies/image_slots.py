@@ -87,13 +87,11 @@ ranking's whitened distance; ``recheck`` and ``outlier_cost`` are read options (
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ._base import Params, is_writable
+from ._base import ConditionedRead, Params, is_writable
 from .disagreement import Disagreement, Matcher, detect, rank_slots, whitener
 from .gaussian_fill import read_plan, residual_precision
 from .slots import SlotEnergy, SlotTable, slot_write_grad
@@ -102,18 +100,6 @@ from .slots import SlotEnergy, SlotTable, slot_write_grad
 #: how a read fills the pixels it does not trust: ``"none"`` (from the decoded slot) or
 #: ``"gaussian"`` (the Gaussian conditional of the code's residual, :mod:`.gaussian_fill`)
 RESIDUAL_KINDS = ("none", "gaussian")
-
-
-@dataclass
-class ConditionedRead:
-    """A read conditioned on its queries: ``start`` where it starts (like the queries), ``held``
-    the entries it keeps (bool, like the queries), ``trust (..., M, D)`` the pixel trust the
-    energy takes, ``direction(theta, x)`` the step direction when it is not ``∇ₓE`` (None: ∇ₓE)."""
-
-    start: Tensor
-    held: Tensor
-    trust: Tensor
-    direction: Callable[[Params, Tensor], Tensor] | None
 
 
 #: how a read trusts the query's pixels: ``"none"`` (all alike), ``"binary"`` (0/1 pixels

@@ -78,7 +78,7 @@ class Architecture:
         energy lists in ``READ_OPTIONS`` (the image slot energy's ``recheck``, ``outlier_cost``,
         ``candidates``): they change how a read uses the meta-parameters, not which there are, so
         the same parameters serve both. ``ValueError`` for any other argument."""
-        allowed = tuple(getattr(self.energy, "READ_OPTIONS", ()))
+        allowed = self.energy.READ_OPTIONS
         bad = sorted(set(options) - set(allowed))
         if bad:
             raise ValueError(f"{bad} are not read-time options of the {self.config.energy.kind} energy (those are {list(allowed)})")
@@ -120,10 +120,8 @@ class Architecture:
         """Fresh meta-parameters whose slow weights start from training data ``patterns (n, *event)``
         where the energy defines such a start (:meth:`ebmm.energies.ImageSlotEnergy.data_init`);
         otherwise ``params`` unchanged."""
-        data_init = getattr(self.energy, "data_init", None)
-        if data_init is None:
-            return params
-        return {**params, "static": data_init(params["static"], patterns)}
+        static = self.energy.data_init(params["static"], patterns)
+        return params if static is None else {**params, "static": static}
 
     def loss(
         self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
@@ -155,7 +153,7 @@ class Architecture:
 
     def _closed(self, terms: tuple[str, ...] = ()) -> bool:
         """Whether the closed forms serve: asked for, and the energy has them (for ``terms``)."""
-        have = getattr(self.energy, "closed_form_terms", ())
+        have = self.energy.closed_form_terms
         return self.closed_form and bool(have) and all(t in have for t in terms)
 
     def param_grad_fn(self, static: Params):
@@ -190,7 +188,7 @@ class Architecture:
         """``(theta, x) -> E_w(x; static, theta)``: the energy term of the writing loss — the
         energy itself, unless the energy defines a writing energy of its own
         (:class:`~ebmm.energies.SlotEnergy`'s slot-norm factor λ)."""
-        if not getattr(self.energy, "has_write_energy", False):
+        if not self.energy.has_write_energy:
             return self.energy_fn(static)
         energy = self.energy
 
@@ -272,8 +270,7 @@ def read_episode(
     its start point, also holds the entries it trusts, and may step along a direction of its own."""
     gammas, momenta = read_schedule(params)
     static = params["static"]
-    condition = getattr(arch.energy, "condition_read", None)
-    cond = None if condition is None else condition(static, theta, queries, known)
+    cond = arch.energy.condition_read(static, theta, queries, known)
     if cond is None:
         return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
     # the energy trusts some of the query's entries (ImageSlotEnergy): it holds them, starts elsewhere,
