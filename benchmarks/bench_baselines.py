@@ -27,7 +27,7 @@ import torch
 from harness import dense_matmul, log, machine_info, time_calls  # noqa: E402
 
 from ebmm.learned_memory import LearnedMemory  # noqa: E402
-from ebmm.models.ebmm import Architecture  # noqa: E402
+from ebmm.models.ebmm import EBMM  # noqa: E402
 from ebmm.models import model_from_config, system_kinds  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402
 from ebmm.presets import PRESETS  # noqa: E402
@@ -42,7 +42,7 @@ def learned_models(patterns: int) -> dict[str, Any]:
     """EBMM (fast preset) first, then every registered baseline, each configured for ``patterns``."""
     import dataclasses
 
-    models = {"ebmm": Architecture.from_config(dataclasses.replace(PRESETS["fast"][0], max_patterns=patterns))}
+    models = {"ebmm": EBMM.from_config(dataclasses.replace(PRESETS["fast"][0], max_patterns=patterns))}
     for kind in sorted(system_kinds()):
         if kind != "ebmm":
             models[kind] = model_from_config(kind, {"max_patterns": patterns})

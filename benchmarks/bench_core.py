@@ -48,7 +48,7 @@ from harness import FlatFlopCounter, dense_matmul, git_info, log, machine_info, 
 from ebmm.baselines.hopfield import HOPFIELD_RULES, HopfieldMemory
 from ebmm.config import MemoryConfig
 from ebmm import EnergyMemory
-from ebmm.models.ebmm import Architecture, MetaParams, init_params
+from ebmm.models.ebmm import EBMM, MetaParams, init_params
 from ebmm.meta.trainer import MetaStep
 from ebmm.presets import PRESETS
 from ebmm.tasks import sample_episodes
@@ -111,7 +111,7 @@ def step_cases(quick: bool) -> list[StepCase]:
     ]
 
 
-def count_step_flops(arch: Architecture, params: MetaParams, x: torch.Tensor, q: torch.Tensor) -> dict[str, Any]:
+def count_step_flops(arch: EBMM, params: MetaParams, x: torch.Tensor, q: torch.Tensor) -> dict[str, Any]:
     """Matmul FLOPs of one meta-step, by op, counted with the step's inputs as given."""
     step = MetaStep(arch, compile=False)
     with FlatFlopCounter() as counter:
@@ -120,7 +120,7 @@ def count_step_flops(arch: Architecture, params: MetaParams, x: torch.Tensor, q:
     return {"total": int(counter.get_total_flops()), "by_op": by_op}
 
 
-def count_step_flops_meta(arch: Architecture, params: MetaParams, episodes: int, patterns: int) -> dict[str, Any]:
+def count_step_flops_meta(arch: EBMM, params: MetaParams, episodes: int, patterns: int) -> dict[str, Any]:
     """The same count on the meta device: shapes only, no arithmetic, so it is free at any size."""
     meta = {g: {k: v.to("meta") for k, v in d.items()} for g, d in params.items()}
     x = torch.empty(episodes, patterns, arch.dim, device="meta")
@@ -151,7 +151,7 @@ def bench_step(case: StepCase, seed: int, reference: Callable[[str], float], *, 
     The forward pass alone (``loss`` without the outer gradient) is timed interleaved with the
     steps, so that its share of the step is measured under the same load."""
     config = case.memory_config()
-    arch = Architecture.from_config(config, closed_form=case.closed_form)
+    arch = EBMM.from_config(config, closed_form=case.closed_form)
     params = init_params(arch, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     x, q = sample_episodes(case.episodes, case.patterns, arch.dim, DISTORTION, generator=gen)
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # The paper's step at its training size (16 episodes, hidden 1024) is too slow to time here;
     # its FLOPs are exact (meta device) and its time is estimated at the fraction of dense matmul
     # achieved by the last gated RNN case measured.
-    paper_arch = Architecture.from_config(PRESETS["paper"][0])
+    paper_arch = EBMM.from_config(PRESETS["paper"][0])
     paper_flops = count_step_flops_meta(paper_arch, init_params(paper_arch, seed=args.seed), 16, 96)
     gated = [s["key"] for s in result["meta_steps"] if s["energy"] == "gated_rnn" and not s["compiled"]]
     result["paper_estimate"] = {"episodes": 16, "patterns": 96, "flops": paper_flops["total"],

@@ -26,7 +26,7 @@ import torch
 
 from harness import FlatFlopCounter, dense_matmul, log, machine_info, time_calls  # noqa: E402
 
-from ebmm.models.ebmm import Architecture  # noqa: E402
+from ebmm.models.ebmm import EBMM  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402
 from ebmm.presets import image_preset  # noqa: E402
 from ebmm.tasks import Occlusion  # noqa: E402
@@ -67,7 +67,7 @@ def images_for(n: int, gen: torch.Generator) -> torch.Tensor:
         return (torch.rand(n, 1, 32, 32, generator=gen) < 0.1).float()
 
 
-def count_flops(arch: Architecture, params, x: torch.Tensor) -> int:
+def count_flops(arch: EBMM, params, x: torch.Tensor) -> int:
     meta = {g: {k: v.to("meta") for k, v in d.items()} for g, d in params.items()}
     xm = torch.empty(x.shape, device="meta")
     with FlatFlopCounter() as counter:
@@ -77,7 +77,7 @@ def count_flops(arch: Architecture, params, x: torch.Tensor) -> int:
 
 def bench_case(case: ImageCase, reference, min_reps: int) -> dict[str, Any]:
     mcfg, _ = image_preset(case.preset, case.energy, "omniglot", (1, 32, 32), case.memory_floats)
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     params = arch.init_params(seed=0)
     gen = torch.Generator().manual_seed(0)
     x = images_for(case.episodes * case.patterns, gen).reshape(case.episodes, case.patterns, 1, 32, 32)

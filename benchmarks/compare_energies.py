@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 
 from ebmm.config import EnergyConfig
-from ebmm.models.ebmm import Architecture
+from ebmm.models.ebmm import EBMM
 from ebmm.meta.step import Batch, TrainStep, init_state
 from ebmm.meta.trainer import episode_generator, evaluate_params
 from ebmm.presets import PRESETS
 from ebmm.tasks import sample_episodes
 
 
-def train_for(model: Architecture, tcfg, seconds: float) -> tuple[dict, int, float]:
+def train_for(model: EBMM, tcfg, seconds: float) -> tuple[dict, int, float]:
     """Meta-train for a wall-clock budget with the trainer's own pure step (no I/O)."""
     state = init_state(model.init_params(seed=tcfg.seed))
     step_fn = TrainStep(model, tcfg)
@@ -55,7 +55,7 @@ def main():
     }
     rows = {}
     for name, ecfg in energies.items():
-        model = Architecture.from_config(dataclasses.replace(mcfg, energy=ecfg, max_patterns=args.patterns))
+        model = EBMM.from_config(dataclasses.replace(mcfg, energy=ecfg, max_patterns=args.patterns))
         before = evaluate_params(model, model.init_params(seed=0), args.patterns, tcfg.distortion, 64, seed=777)
         params, steps, sec = train_for(model, tcfg, args.minutes * 60)
         after = evaluate_params(model, params, args.patterns, tcfg.distortion, 64, seed=777)

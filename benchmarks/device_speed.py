@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ebmm.models.ebmm import Architecture
+from ebmm.models.ebmm import EBMM
 from ebmm.meta.trainer import MetaStep
 from ebmm.presets import PRESETS, image_preset
 from ebmm.tasks import Distortion, parse_corruption, random_patterns
@@ -51,7 +51,7 @@ def build(task: str, preset: str, energy: str | None):
         mcfg, tcfg = PRESETS[preset]
     else:
         mcfg, tcfg = image_preset(preset, energy, "omniglot", (1, 32, 32), 9232)
-    return Architecture.from_config(mcfg), tcfg
+    return EBMM.from_config(mcfg), tcfg
 
 
 def time_step(arch, tcfg, task, device: torch.device, steps: int) -> float:

@@ -37,7 +37,7 @@ import ebmm
 from ebmm.energies.gaussian_fill import read_plan
 from ebmm.energies.image_slots import _pieces, pca_encoder
 from ebmm.evaluation.report import write_report
-from ebmm.models.ebmm import Architecture
+from ebmm.models.ebmm import EBMM
 from ebmm.presets import image_preset
 from ebmm.tasks import occlusion_mask, task_from_config
 
@@ -58,7 +58,7 @@ def pca_limits(task, codes=(36, 96, 144), n=1200) -> dict[str, dict[str, float]]
 
 def captures(task, floats: int, episodes: int = 8) -> dict[str, float]:
     mcfg, _ = image_preset("slots", "image_slots", "omniglot", (1, 32, 32), floats)
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     params = arch.init_from_data(arch.init_params(), task.train)
     x, q = task.sample(episodes, 64, split="eval", generator=torch.Generator().manual_seed(1234))
     slots, static = arch.write(params, x)["memory.weight"], params["static"]
@@ -101,12 +101,12 @@ def free_and_clamped(task, memory, patterns: int = 64, images: int = 1024) -> di
     return {"free": float(torch.cat(free).mean()), "clamped": float(torch.cat(clamped).mean())}
 
 
-def variant(floats: int, **kwargs) -> Architecture:
+def variant(floats: int, **kwargs) -> EBMM:
     """The ``slots`` preset's architecture at ``floats`` with some energy arguments changed."""
     import dataclasses
 
     mcfg, _ = image_preset("slots", "image_slots", "omniglot", (1, 32, 32), floats)
-    return Architecture.from_config(dataclasses.replace(mcfg, energy=dataclasses.replace(mcfg.energy, kwargs={**mcfg.energy.kwargs, **kwargs})))
+    return EBMM.from_config(dataclasses.replace(mcfg, energy=dataclasses.replace(mcfg.energy, kwargs={**mcfg.energy.kwargs, **kwargs})))
 
 
 def residual_fill(task, codes=(36, 144), n=200) -> dict[str, dict[str, float]]:
@@ -157,10 +157,10 @@ def natural(episodes: int = 8) -> dict[str, float]:
         plain = dataclasses.replace(mcfg, energy=dataclasses.replace(mcfg.energy, kwargs={**mcfg.energy.kwargs, "trust": "none", "residual": "none"}))
         for name, cfg in ((f"untrained preset (roughness trust, Gaussian residual read), {floats} floats", mcfg),
                           (f"untrained, the plain read (trust none, κ 0), {floats} floats", plain)):
-            arch = Architecture.from_config(cfg)
+            arch = EBMM.from_config(cfg)
             params = arch.init_from_data(arch.init_params(), task.train)
             out[name] = float(task.error(arch.read(params, arch.write(params, x), q, False), x).mean())
-    arch = Architecture.from_config(mcfg)  # the trust's two weights do not depend on the data start
+    arch = EBMM.from_config(mcfg)  # the trust's two weights do not depend on the data start
     held = arch.energy.read_start(arch.init_params()["static"], q)[2]
     out["pixels the roughness trust classifies right (%)"] = 100 * float((held == known.expand_as(q)).float().mean())
     out["noise values it trusts (%)"] = 100 * float(held[~known.expand_as(q)].float().mean())

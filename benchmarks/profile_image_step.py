@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from ebmm.evaluation.report import write_report
 from ebmm.meta.step import Batch, TrainStep, init_state
-from ebmm.models.ebmm import Architecture
+from ebmm.models.ebmm import EBMM
 from ebmm.presets import image_preset
 from ebmm.tasks import task_from_config
 
@@ -31,7 +31,7 @@ from ebmm.tasks import task_from_config
 def profile_memory(preset: str, energy: str, floats: int, task, episodes: int, steps: int, top: int) -> dict:
     mcfg, tcfg = image_preset(preset, energy, "omniglot", (1, 32, 32), floats)
     tcfg = dataclasses.replace(tcfg, episodes=episodes, warmup_steps=0)
-    model = Architecture.from_config(mcfg)
+    model = EBMM.from_config(mcfg)
     state = init_state(model.init_from_data(model.init_params(), task.train))
     step = TrainStep(model, tcfg)
     gen = torch.Generator().manual_seed(0)

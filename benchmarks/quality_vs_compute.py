@@ -35,7 +35,7 @@ import torch
 
 from harness import git_info, log, machine_info  # noqa: E402
 
-from ebmm.models.ebmm import Architecture  # noqa: E402
+from ebmm.models.ebmm import EBMM  # noqa: E402
 from ebmm.meta.trainer import METRICS_NAME, evaluate_params, train  # noqa: E402
 from ebmm.presets import PRESETS  # noqa: E402
 
@@ -67,7 +67,7 @@ def run_recipe(name: str, mcfg, tcfg, budget: float, eval_every: int, eval_episo
         if "eval_by_patterns" in rec:
             curve.append({"step": rec["step"], "train_cpu_s": rec["train_cpu_s"],
                           **{f"n{n}": rec["eval_by_patterns"][str(n)] for n in SIZES}})
-    model = Architecture.from_config(mcfg)
+    model = EBMM.from_config(mcfg)
     final = {f"n{n}": evaluate_params(model, result.params, n, "erase:64", final_episodes, 20_000 + seed) for n in SIZES}
     return {"name": name, "steps": result.step, "train_cpu_s": result.train_cpu_s, "skipped": result.skipped,
             "steps_per_cpu_s": result.step / max(result.train_cpu_s, 1e-9), "curve": curve, "final": final,

@@ -88,9 +88,9 @@ def test_more_patterns_than_trained_for_warns(memory, gen):
 
 
 def test_state_from_another_memory_is_refused(memory, tiny_memory_config, patterns):
-    from ebmm.models.ebmm import Architecture, init_params
+    from ebmm.models.ebmm import EBMM, init_params
 
-    other = EnergyMemory(tiny_memory_config, init_params(Architecture.from_config(tiny_memory_config), seed=1), name="other")
+    other = EnergyMemory(tiny_memory_config, init_params(EBMM.from_config(tiny_memory_config), seed=1), name="other")
     with pytest.raises(ValueError, match="written by"):
         other.read(patterns, memory.write(patterns))
     # the same memory loaded twice (same parameters) reads the other's states
@@ -251,7 +251,7 @@ def test_image_memory_accepts_image_shaped_patterns_and_refuses_others(gen):
 
 def _load_and_build_everything(tiny_memory_config):
     from ebmm.energies import build_energy
-    from ebmm.models.ebmm import Architecture, init_params
+    from ebmm.models.ebmm import EBMM, init_params
 
     for name in [*ebmm.pretrained(), "hopfield-storkey"]:
         ebmm.load(name)
@@ -259,7 +259,7 @@ def _load_and_build_everything(tiny_memory_config):
     for kind, kwargs in [("slots", {"dim": 128}), ("logcosh", {"dim": 32, "hidden": 8}), ("image_slots", {"dim": 256, "shape": (1, 16, 16)}),
                          ("gated_rnn", {"dim": 32})]:
         build_energy(kind, **kwargs)
-    init_params(Architecture.from_config(tiny_memory_config), seed=5)
+    init_params(EBMM.from_config(tiny_memory_config), seed=5)
 
 
 def test_loading_or_building_a_memory_leaves_the_callers_random_state_alone(tiny_memory_config, monkeypatch):
@@ -312,3 +312,19 @@ def test_every_learned_memory_is_one_class(tiny_memory_config):
     assert energy.config == tiny_memory_config and shipped.arch.kind == "ebmm"
     with pytest.raises(AttributeError, match="config_dict"):
         baseline.config
+
+
+def test_the_old_model_name_still_imports_with_a_deprecation_warning():
+    from ebmm.models import EBMM
+
+    with pytest.warns(DeprecationWarning, match="now ebmm.models.EBMM"):
+        from ebmm.models.ebmm import Architecture
+    assert Architecture is EBMM
+    with pytest.warns(DeprecationWarning):
+        import ebmm.models as models
+
+        assert models.Architecture is EBMM
+    with pytest.raises(AttributeError):
+        import ebmm.models.ebmm as module
+
+        module.Architectur  # noqa: B018 - a typo is still an AttributeError

@@ -121,10 +121,10 @@ def test_group_lr_freezes_a_group_from_the_command_line_and_names_a_bad_one(runn
     assert res.exit_code == 0, res.output
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"]["group_lr"]["read"] == 0.0 and saved["train"]["group_lr"]["static"] == 2.0
-    from ebmm.models.ebmm import Architecture, init_params
+    from ebmm.models.ebmm import EBMM, init_params
 
     ck = load_checkpoint(out / "checkpoint.safetensors")
-    start = init_params(Architecture.from_config(ck.model.config))
+    start = init_params(EBMM.from_config(ck.model.config))
     assert all(torch.equal(ck.params["read"][n], v) for n, v in start["read"].items())  # frozen
     res = runner.invoke(main, args[:-1] + [str(tmp_path / "other"), "--group-lr", "static/nothing.=1"])
     assert res.exit_code != 0 and "static/nothing." in res.output

@@ -9,7 +9,7 @@ from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.dynamics import read
 from ebmm.energies import ENERGIES, build_energy, memory_size, split_params, writable_width_for
 from ebmm.energies._writable_conv import WritableConv2d
-from ebmm.models.ebmm import Architecture, init_params, meta_loss, read_schedule, write_batch, write_episode
+from ebmm.models.ebmm import EBMM, init_params, meta_loss, read_schedule, write_batch, write_episode
 
 
 def _conv_with(weight, bias, stride=2):
@@ -87,7 +87,7 @@ def _tiny_image_memory(kind):
 
 @pytest.mark.parametrize("kind", ["resnet_fc", "resnet_conv"])
 def test_image_write_read_round_trip_and_meta_gradient(gen, kind):
-    arch = Architecture.from_config(_tiny_image_memory(kind))
+    arch = EBMM.from_config(_tiny_image_memory(kind))
     assert arch.event_shape == (1, 16, 16) and arch.event_dims == 3
     params = init_params(arch)
     x = torch.rand(2, 4, 1, 16, 16, generator=gen)

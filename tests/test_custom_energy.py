@@ -10,7 +10,7 @@ import ebmm
 from ebmm.energies import ENERGIES, EnergyModel, WritableLinear, register_energy
 from ebmm.evaluation import evaluate_binary
 from ebmm.meta.trainer import train
-from ebmm.models.ebmm import Architecture, init_params
+from ebmm.models.ebmm import EBMM, init_params
 
 
 class TinyModernHopfield(EnergyModel):
@@ -40,7 +40,7 @@ def test_a_custom_energy_meta_trains_beats_its_start_and_the_query_and_reloads(r
                             read=ebmm.ReadConfig(steps=5), write=ebmm.WriteConfig(steps=3, rate_init=0.5), max_patterns=4)
     result = train(cfg, ebmm.TrainConfig(patterns=4, episodes=8, distortion="erase:8", lr=1e-2, steps=60, eval_every=0),
                    progress=False)
-    arch = Architecture.from_config(cfg)
+    arch = EBMM.from_config(cfg)
     assert not arch._closed()  # no hooks declared: the write and the read differentiate forward with torch.func
     untrained = evaluate_binary(ebmm.LearnedMemory(arch, init_params(arch)), 4, "erase:8", min_patterns=512, seed=1)
     memory = ebmm.LearnedMemory(arch, result.params)

@@ -14,7 +14,7 @@ import ebmm
 from ebmm.cli import main
 from ebmm.devices import DeviceError, check_precision, precision_context, resolve_device
 from ebmm.meta.checkpoint import load_checkpoint
-from ebmm.models.ebmm import Architecture
+from ebmm.models.ebmm import EBMM
 from ebmm.meta.trainer import MetaStep, train
 from ebmm.presets import PRESETS
 from ebmm.tasks import Distortion, random_patterns
@@ -80,7 +80,7 @@ def test_bf16_is_refused_for_the_slot_energies_only():
 
 def _tiny_step(precision: str, gen):
     mcfg, _ = PRESETS["tiny"]
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     params = arch.init_params(seed=0)
     x = random_patterns((4, 8, 32), generator=gen)
     q = Distortion.parse("erase:16").apply(x, generator=gen)

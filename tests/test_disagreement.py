@@ -176,11 +176,11 @@ def test_frozen_parameters_can_be_constants_of_the_meta_step(gen):
     the backward pass skips what only they reach); the others get the same gradient as before."""
     from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
     from ebmm.meta.step import MetaStep
-    from ebmm.models.ebmm import Architecture
+    from ebmm.models.ebmm import EBMM
 
     mcfg = MemoryConfig(energy=EnergyConfig("logcosh", 16, {"hidden": 8, "static_hidden": 0, "init_scale": 0.1}),
                         read=ReadConfig(steps=2, step_init=0.3), write=WriteConfig(steps=2, rate_init=0.1), max_patterns=4)
-    model = Architecture.from_config(mcfg)
+    model = EBMM.from_config(mcfg)
     params = model.init_params(0)
     x = (torch.rand(2, 4, 16, generator=gen) > 0.5).float()
     q = x.clone()
@@ -221,7 +221,7 @@ def test_told_the_intact_pixels_the_read_trusts_exactly_those(gen, trust):
     """The clamped protocol: with ``known`` the read holds the known pixels and fills every other
     one — its own judgement (detector or value rule) does not hold a covered pixel."""
     from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
-    from ebmm.models.ebmm import Architecture
+    from ebmm.models.ebmm import EBMM
 
     kwargs = {"shape": [1, 8, 8], "slots": 4, "code": 6, "trust": trust, "residual": "gaussian", "residual_ridge": 1e-2,
               "init_scale": 1e-2, "write_norm": 4.0, "init": "random", "beta": 1e3}
@@ -229,7 +229,7 @@ def test_told_the_intact_pixels_the_read_trusts_exactly_those(gen, trust):
         kwargs["detector_hidden"] = 4
     mcfg = MemoryConfig(energy=EnergyConfig("image_slots", 64, kwargs), read=ReadConfig(steps=3, step_init=0.5),
                         write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=4)
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     params = arch.init_params()
     x = (torch.rand(2, 4, 1, 8, 8, generator=gen) > 0.7).float()
     q, hidden = Occlusion("binary", 4).corrupt(x, generator=gen)  # 0/1 values: the value rule would trust them all

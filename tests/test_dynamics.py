@@ -4,12 +4,12 @@ import torch
 
 from ebmm.config import WRITE_TERMS
 from ebmm.dynamics import non_increasing, project, read, write
-from ebmm.models.ebmm import Architecture, init_params, read_schedule, write_batch, write_episode, write_rates
+from ebmm.models.ebmm import EBMM, init_params, read_schedule, write_batch, write_episode, write_rates
 from ebmm.tasks import random_patterns
 
 
 def _written(cfg, gen, n=8, b=4):
-    arch = Architecture.from_config(cfg)
+    arch = EBMM.from_config(cfg)
     params = init_params(arch)
     x = random_patterns((b, n, arch.dim), generator=gen)
     return arch, params, x, write_batch(arch, params, x)
@@ -49,7 +49,7 @@ def test_writing_makes_stored_patterns_lower_in_energy_than_fresh_ones(tiny_memo
 
 
 def test_write_is_pure_and_batched_equals_per_episode(tiny_memory_config, gen):
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     params = init_params(arch)
     before = {k: v.clone() for k, v in params["init"].items()}
     x = random_patterns((3, 6, arch.dim), generator=gen)
@@ -63,7 +63,7 @@ def test_write_is_pure_and_batched_equals_per_episode(tiny_memory_config, gen):
 
 
 def test_write_terms_can_be_switched_off(tiny_memory_config, gen):
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     params = init_params(arch)
     fn = arch.energy_fn(params["static"])
     x = random_patterns((5, arch.dim), generator=gen)
@@ -82,19 +82,19 @@ def test_terms_that_are_off_have_no_rates_and_the_first_prior_step_none(tiny_mem
     import dataclasses
 
     t = tiny_memory_config.write.steps
-    params = init_params(Architecture.from_config(tiny_memory_config))
+    params = init_params(EBMM.from_config(tiny_memory_config))
     assert params["write"]["energy"].shape[0] == t and params["write"]["prior"].shape[0] == t - 1
     cfg = dataclasses.replace(tiny_memory_config, write=dataclasses.replace(tiny_memory_config.write, terms=("energy",)))
-    assert set(init_params(Architecture.from_config(cfg))["write"]) == {"energy"}
+    assert set(init_params(EBMM.from_config(cfg))["write"]) == {"energy"}
     chunked = dataclasses.replace(tiny_memory_config, write=dataclasses.replace(tiny_memory_config.write, chunk=2))
-    assert init_params(Architecture.from_config(chunked))["write"]["prior"].shape[0] == t
+    assert init_params(EBMM.from_config(chunked))["write"]["prior"].shape[0] == t
 
 
 def test_meta_gradient_matches_finite_differences(tiny_memory_config, gen):
     """The meta-gradient through the unrolled write (second order) and read, in float64."""
     torch.set_default_dtype(torch.float64)
     try:
-        arch = Architecture.from_config(tiny_memory_config)
+        arch = EBMM.from_config(tiny_memory_config)
         params = init_params(arch)
         params = {g: {k: v.double() for k, v in d.items()} for g, d in params.items()}
         x = random_patterns((2, 4, arch.dim), generator=gen).double()
@@ -125,7 +125,7 @@ def test_summed_writing_loss_imprints_each_pattern_independently_of_n(tiny_memor
     for reduction, combine in (("sum", lambda a, b: a + b), ("mean", lambda a, b: (a + b) / 2)):
         cfg = dataclasses.replace(tiny_memory_config, write=dataclasses.replace(
             tiny_memory_config.write, steps=1, reduction=reduction, terms=("energy",)))
-        arch = Architecture.from_config(cfg)
+        arch = EBMM.from_config(cfg)
         params = init_params(arch)
         x = random_patterns((8, arch.dim), generator=gen)
         moved = {}

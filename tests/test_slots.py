@@ -8,7 +8,7 @@ import torch
 
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.energies import SlotEnergy, memory_size, split_params
-from ebmm.models.ebmm import Architecture, meta_loss, read_batch, write_batch
+from ebmm.models.ebmm import EBMM, meta_loss, read_batch, write_batch
 from ebmm.meta.trainer import evaluate_params
 from ebmm.presets import PRESETS
 from ebmm.tasks import Distortion, random_patterns
@@ -52,7 +52,7 @@ def test_closed_form_gradients_equal_torch_func_in_float64(gen, write_norm):
 def test_closed_form_meta_step_equals_the_torch_func_reference_in_float64(gen):
     """Write, read, loss and every meta-gradient: the fast path is the reference path."""
     cfg = small_config(write_norm=2.0)
-    fast, ref = Architecture.from_config(cfg), Architecture.from_config(cfg, closed_form=False)
+    fast, ref = EBMM.from_config(cfg), EBMM.from_config(cfg, closed_form=False)
     params = double(fast.init_params(seed=1))
     x = random_patterns((2, 6, 32), generator=gen).double()
     q = Distortion.parse("erase:16").apply(x, generator=gen)
@@ -77,14 +77,14 @@ def distinct_slots(arch, params, x):
 def test_sequential_write_gives_every_pattern_its_own_slot_and_a_batch_write_does_not(gen):
     mcfg, _ = PRESETS["slots"]
     x = random_patterns((4, 48, 128), generator=gen)
-    seq = Architecture.from_config(mcfg)
-    batch = Architecture.from_config(dataclasses.replace(mcfg, write=dataclasses.replace(mcfg.write, chunk=0)))
+    seq = EBMM.from_config(mcfg)
+    batch = EBMM.from_config(dataclasses.replace(mcfg, write=dataclasses.replace(mcfg.write, chunk=0)))
     assert distinct_slots(seq, seq.init_params(), x).min() >= 47  # 48 patterns, at most one collision
     assert distinct_slots(batch, batch.init_params(), x).max() <= 40  # free slots tie: patterns pile up
 
 
 def test_padded_patterns_write_nothing(gen):
-    arch = Architecture.from_config(small_config())
+    arch = EBMM.from_config(small_config())
     params = arch.init_params()
     x = random_patterns((2, 10, 32), generator=gen)
     mask = torch.tensor([[1.0] * 10, [1.0] * 6 + [0.0] * 4])
@@ -98,14 +98,14 @@ def test_the_untrained_slot_memory_retrieves_far_better_than_the_query(n):
     """Under erase:64 a query has ≈ 32 wrong bits; the slot memory at its initialisation (no
     training) retrieves all but a fraction of a bit."""
     mcfg, _ = PRESETS["slots"]
-    arch = Architecture.from_config(mcfg)
+    arch = EBMM.from_config(mcfg)
     assert memory_size(arch.energy) == 8256
     err = evaluate_params(arch, arch.init_params(), n, "erase:64", 4, seed=5)
     assert err < 1.0, err
 
 
 def test_a_read_is_a_pure_function_of_the_written_slots(gen):
-    arch = Architecture.from_config(small_config())
+    arch = EBMM.from_config(small_config())
     params = arch.init_params()
     x = random_patterns((1, 8, 32), generator=gen)
     theta = write_batch(arch, params, x)

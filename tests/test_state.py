@@ -54,10 +54,10 @@ def test_memories_that_cannot_add_patterns_say_so(tiny_memory_config):
     mh = LearnedMemory(model_from_config("modern_hopfield", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mh")
     with pytest.raises(ValueError, match="cannot add patterns"):
         mh.write(_patterns(4, d=32), state=mh.write(_patterns(4, d=32)))
-    from ebmm.models.ebmm import Architecture, init_params
+    from ebmm.models.ebmm import EBMM, init_params
 
     e = ebmm.EnergyMemory(tiny_memory_config)
-    other = ebmm.EnergyMemory(tiny_memory_config, init_params(Architecture.from_config(tiny_memory_config), seed=1))
+    other = ebmm.EnergyMemory(tiny_memory_config, init_params(EBMM.from_config(tiny_memory_config), seed=1))
     with pytest.raises(ValueError, match="written by"):
         e.write(_patterns(2, d=32), state=other.write(_patterns(2, d=32)))
     with pytest.raises(ValueError, match="do not match the state"):
@@ -130,18 +130,18 @@ def test_an_empty_state_filled_equals_a_fresh_write(name):
 def test_training_in_chunks_writes_episodes_incrementally(tiny_memory_config, tiny_train_config):
     import dataclasses
 
-    from ebmm.models.ebmm import Architecture, meta_loss
+    from ebmm.models.ebmm import EBMM, meta_loss
     from ebmm.meta.trainer import train
     from ebmm.presets import PRESETS
 
     gen = torch.Generator().manual_seed(8)
     x = random_patterns((2, 12, 128), generator=gen)
     q = Distortion.parse("erase:64").apply(x, generator=gen)
-    slots = Architecture.from_config(PRESETS["slots"][0])
+    slots = EBMM.from_config(PRESETS["slots"][0])
     p = slots.init_params()
     whole, chunked = meta_loss(slots, p, x, q), meta_loss(slots, p, x, q, chunks=3)
     torch.testing.assert_close(chunked[0], whole[0], rtol=0, atol=0)  # a sequential write is already incremental
-    logcosh = Architecture.from_config(dataclasses.replace(tiny_memory_config, max_patterns=12))
+    logcosh = EBMM.from_config(dataclasses.replace(tiny_memory_config, max_patterns=12))
     xs, qs = x[..., :32], q[..., :32]
     lp = logcosh.init_params()
     assert not torch.equal(meta_loss(logcosh, lp, xs, qs, chunks=3)[0], meta_loss(logcosh, lp, xs, qs)[0])

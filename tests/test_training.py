@@ -10,7 +10,7 @@ import ebmm.meta.trainer as trainer_mod
 from ebmm.config import TrainConfig
 from ebmm.errors import CheckpointError, TrainingInterrupted
 from ebmm.meta.checkpoint import load_checkpoint
-from ebmm.models.ebmm import Architecture, init_params
+from ebmm.models.ebmm import EBMM, init_params
 from ebmm.meta.trainer import CHECKPOINT_NAME, METRICS_NAME, distortion_at, evaluate_params, lr_lambda, train
 
 from dataclasses import replace
@@ -18,7 +18,7 @@ from dataclasses import replace
 
 def test_tiny_meta_training_beats_the_query_and_the_untrained_memory(tiny_memory_config, tiny_train_config):
     cfg = replace(tiny_train_config, steps=250, eval_every=0)
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     before = evaluate_params(arch, init_params(arch), 8, "erase:16", 32, seed=99)
     result = train(tiny_memory_config, cfg, progress=False)
     after = evaluate_params(arch, result.params, 8, "erase:16", 32, seed=99)
@@ -164,7 +164,7 @@ def test_variable_pattern_counts_are_masked(tiny_memory_config, tiny_train_confi
     """Padding an episode with extra patterns that the mask excludes changes nothing."""
     from ebmm.meta.trainer import pattern_mask
 
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     params = init_params(arch)
     gen = torch.Generator().manual_seed(3)
     x = torch.randint(0, 2, (2, 6, 32), generator=gen).float()
@@ -188,7 +188,7 @@ def _scripted_step(tiny_memory_config, cfg, grads):
     one-leaf parameter pytree: the guards and the update, nothing else."""
     from ebmm.meta.step import Batch, TrainStep, init_state
 
-    step = TrainStep(Architecture.from_config(tiny_memory_config), cfg)
+    step = TrainStep(EBMM.from_config(tiny_memory_config), cfg)
     feed = iter(grads)
     step.meta_step = lambda params, x, q, mask, known: ({"static": {"w": next(feed)}}, torch.tensor(1.0), x)
     state = init_state({"static": {"w": torch.zeros(3)}})
@@ -253,7 +253,7 @@ def test_the_pure_step_matches_torch_adamw(tiny_memory_config):
 def test_group_learning_rates_and_a_frozen_group(tiny_memory_config, tiny_train_config):
     from ebmm.meta.step import group_multipliers
 
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     params = init_params(arch)
     cfg = replace(tiny_train_config, lr=1e-3, group_lr={"read": 10.0, "write": 0.0})
     assert group_multipliers(params, cfg) == {"static": 1.0, "init": 1.0, "read": 10.0, "write": 0.0}
@@ -280,7 +280,7 @@ def test_the_untrained_memory_is_evaluated_and_logged_at_step_0(tiny_memory_conf
     records = [json.loads(l) for l in (tmp_path / METRICS_NAME).read_text().splitlines()]
     first = next(r for r in records if "eval_error_bits" in r)
     assert first["step"] == 0
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     untrained = evaluate_params(arch, init_params(arch), 8, "erase:16", tiny_train_config.eval_episodes, 10_000)
     assert first["eval_by_patterns"]["8"] == pytest.approx(untrained)
 
@@ -293,7 +293,7 @@ def test_a_checkpoint_of_the_older_rate_layout_loads_into_per_term_rates(tiny_me
 
     from ebmm.meta.checkpoint import Checkpoint, save_checkpoint
 
-    arch = Architecture.from_config(tiny_memory_config)
+    arch = EBMM.from_config(tiny_memory_config)
     params = init_params(arch)
     params["write"] = {k: v + 0.1 * torch.arange(v.numel()).reshape(v.shape) for k, v in params["write"].items()}
     path = save_checkpoint(tmp_path / "new.safetensors", Checkpoint(arch, params))

@@ -197,7 +197,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
                  read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, group_lr, seed, compile_,
                  checkpoint_every, eval_every, threads, quiet, device, precision):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
-    from .models.ebmm import Architecture
+    from .models.ebmm import EBMM
     from .models import model_from_config, system_kinds
     from .meta.trainer import train as run
     from .presets import binary_base, energy_memory_config
@@ -211,7 +211,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     if resume:  # the saved run's configuration is the base; explicit options still override
         ck = _resumed(out_dir, "binary")
         tcfg = ck.train_config
-        if isinstance(ck.model, Architecture):
+        if isinstance(ck.model, EBMM):
             mcfg = ck.model.config
         else:
             baseline = ck.model
@@ -231,7 +231,7 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
                                         write_steps=write_steps, write_chunk=write_chunk)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--hidden") from None
-        model = Architecture.from_config(mcfg)
+        model = EBMM.from_config(mcfg)
     else:
         model = baseline
     _parse_distortion(tcfg.distortion, (model.dim,))
@@ -281,14 +281,14 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         model, tcfg = ck.model, ck.train_config
     else:
         from .data import DATASET_SHAPE
-        from .models.ebmm import Architecture
+        from .models.ebmm import EBMM
 
         try:
             energy = energy or ("image_slots" if preset == "slots" else "resnet_conv")
             mcfg, tcfg = image_preset(preset, energy, dataset, DATASET_SHAPE[dataset],
                                       memory_floats or IMAGE_ENERGY_DEFAULT_FLOATS[energy], str(data_path or ""),
                                       patterns=patterns)
-            model = Architecture.from_config(mcfg)
+            model = EBMM.from_config(mcfg)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
     if distortion is not None:

@@ -11,7 +11,7 @@ from torch import Tensor
 from .config import MemoryConfig
 from .memory import AssociativeMemory
 from .meta.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .models.ebmm import Architecture
+from .models.ebmm import EBMM
 from .models.protocol import LearnedModel, MetaParams, read_known
 
 
@@ -34,14 +34,14 @@ class LearnedMemory(AssociativeMemory):
     def config(self) -> MemoryConfig:
         """The energy memory's :class:`~ebmm.config.MemoryConfig` (EBMM only; a learned baseline's
         configuration is ``model.config_dict()``)."""
-        if not isinstance(self.model, Architecture):
+        if not isinstance(self.model, EBMM):
             raise AttributeError(f"{self.name} is a {self.model.kind} model; its configuration is model.config_dict()")
         return self.model.config
 
     @property
-    def arch(self) -> Architecture:
+    def arch(self) -> EBMM:
         """The EBMM model (EBMM only)."""
-        if not isinstance(self.model, Architecture):
+        if not isinstance(self.model, EBMM):
             raise AttributeError(f"{self.name} is a {self.model.kind} model, not EBMM")
         return self.model
 
@@ -115,10 +115,10 @@ class LearnedMemory(AssociativeMemory):
         return LearnedMemory(ck.model, ck.params, name=name, info=info)  # the checkpoint's model, not a rebuilt one
 
 
-def EnergyMemory(config: MemoryConfig | Architecture, params: MetaParams | None = None, *, name: str = "ebmm",
+def EnergyMemory(config: MemoryConfig | EBMM, params: MetaParams | None = None, *, name: str = "ebmm",
                  info: dict | None = None) -> LearnedMemory:
     """EBMM as a :class:`LearnedMemory` (the one public class of learned memories), built from
-    an energy memory's configuration (or its :class:`~ebmm.models.ebmm.Architecture`) and, if
+    an energy memory's configuration (or its :class:`~ebmm.models.ebmm.EBMM`) and, if
     given, its meta-parameters (default: a fresh initialisation). Patterns are written into the
     energy network's writable weights by T meta-learned gradient steps and read back by K steps
     of projected gradient descent on the energy.
@@ -131,5 +131,5 @@ def EnergyMemory(config: MemoryConfig | Architecture, params: MetaParams | None 
     >>> memory.read(q, state).shape
     (32, 128)
     """
-    arch = config if isinstance(config, Architecture) else Architecture.from_config(config)
+    arch = config if isinstance(config, EBMM) else EBMM.from_config(config)
     return LearnedMemory(arch, params, name=name, info=info)

@@ -60,7 +60,7 @@ class EnergyModel(nn.Module):
     closed_form_terms: tuple[str, ...] = ()
     #: True when ``forward(x, write=True)`` is the energy term of the writing loss (default: E itself)
     has_write_energy: bool = False
-    #: constructor arguments that are read-time options (:meth:`ebmm.models.ebmm.Architecture.with_read_options`)
+    #: constructor arguments that are read-time options (:meth:`ebmm.models.ebmm.EBMM.with_read_options`)
     READ_OPTIONS: tuple[str, ...] = ()
 
     @property

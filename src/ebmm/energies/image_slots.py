@@ -124,7 +124,7 @@ class ImageSlotEnergy(SlotEnergy):
 
     closed_form_terms = ("energy",)
     has_write_energy = True
-    #: arguments that change only how a read uses the slow weights (``Architecture.with_read_options``)
+    #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
     READ_OPTIONS = ("recheck", "outlier_cost", "candidates")
 
     def __init__(

@@ -66,7 +66,7 @@ def run_ratedistortion(
     from ..data import DATASET_SHAPE
     from ..learned_memory import LearnedMemory
     from ..meta.checkpoint import load_checkpoint
-    from ..models.ebmm import Architecture
+    from ..models.ebmm import EBMM
     from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME, train
     from ..presets import image_preset
     from .plots import plot_rate_distortion
@@ -85,7 +85,7 @@ def run_ratedistortion(
             else:
                 mcfg, tcfg = image_preset("slots" if system == "image_slots" else preset, system, dataset, shape, size,
                                           data_path or "", patterns=patterns)
-                model = Architecture.from_config(mcfg)
+                model = EBMM.from_config(mcfg)
             tcfg = dataclasses.replace(tcfg, device=device,
                                        **{k: v for k, v in dict(steps=steps, patterns=patterns, distortion=corruption).items()
                                           if v is not None})

@@ -69,7 +69,7 @@ def obtain_memories(
     ``train_episodes`` overrides the episodes per training step (smoke tables); ``device``
     is where systems train and every memory computes (``auto|cpu|cuda|cuda:N|mps``)."""
     from ..learned_memory import LearnedMemory
-    from ..models.ebmm import Architecture
+    from ..models.ebmm import EBMM
     from ..models import model_from_config
     from ..meta.trainer import train
     from ..presets import BASELINE_TRAIN, PRESETS
@@ -98,7 +98,7 @@ def obtain_memories(
             continue
         if kind == "ebmm":
             mcfg, tcfg = PRESETS["slots-replace" if distortion.kind == "replace" else "slots"]
-            model = Architecture.from_config(dataclasses.replace(mcfg, max_patterns=max_patterns))
+            model = EBMM.from_config(dataclasses.replace(mcfg, max_patterns=max_patterns))
         else:
             tcfg = BASELINE_TRAIN
             model = model_from_config(kind, {"max_patterns": max_patterns})

@@ -32,7 +32,7 @@ from ..tasks import (
     parse_corruption,
     task_from_config,
 )
-from ..models.ebmm import Architecture
+from ..models.ebmm import EBMM
 from ..models.protocol import LearnedModel, MetaParams, read_known
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .distributed import world_from_env
@@ -167,7 +167,7 @@ def train(
     """
     out = Path(out_dir) if out_dir is not None else None
     if isinstance(model, MemoryConfig):
-        model = Architecture.from_config(model)
+        model = EBMM.from_config(model)
     cfg = train_config
     world = world_from_env(cfg.device)  # several processes under torchrun: each trains on its share of the episodes
     device = world.device if world.size > 1 else resolve_device(cfg.device)

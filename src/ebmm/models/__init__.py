@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from .delta_rule import DeltaRuleMemory
-from .ebmm import Architecture
+from .ebmm import EBMM
 from .flat_images import IMAGE_BASELINES, FlatImages, image_baseline
 from .kanerva import KANERVA_ADDRESSING, KanervaMachine
 from .lstm import LSTM
@@ -40,7 +40,7 @@ from .protocol import LearnedModel, MetaParams, read_known
 #: every model kind, in the order of Table 1's learned rows (EBMM first here, last in the table)
 MODELS: dict[str, type] = {
     cls.kind: cls
-    for cls in (Architecture, FlatImages, KanervaMachine, LSTM, MANN, MemoryNetwork, ModernHopfield, DifferentiablePlasticity,
+    for cls in (EBMM, FlatImages, KanervaMachine, LSTM, MANN, MemoryNetwork, ModernHopfield, DifferentiablePlasticity,
                 DeltaRuleMemory, MLPMemory)
 }
 
@@ -69,7 +69,7 @@ __all__ = [
     "LSTM",
     "MANN",
     "MODELS",
-    "Architecture",
+    "EBMM",
     "DeltaRuleMemory",
     "DifferentiablePlasticity",
     "FlatImages",
@@ -86,3 +86,12 @@ __all__ = [
     "slot_layout",
     "system_kinds",
 ]
+
+
+def __getattr__(name: str):
+    """``Architecture``, the old name of :class:`EBMM`, for one release (a ``DeprecationWarning``)."""
+    if name == "Architecture":
+        from . import ebmm as _ebmm
+
+        return _ebmm.Architecture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

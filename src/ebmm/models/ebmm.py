@@ -10,7 +10,7 @@
 (``prior`` has ``T`` rows when the write is chunked: only the very first step of a batch write
 starts at θ̄, where the prior's gradient is zero.)
 
-:class:`Architecture` holds what is *not* learned (the energy network's structure and the
+:class:`EBMM` holds what is *not* learned (the energy network's structure and the
 configuration); the functions below take it plus ``MetaParams`` and never mutate either.
 """
 
@@ -32,9 +32,11 @@ from .protocol import MetaParams
 
 
 @dataclass(frozen=True, eq=False)
-class Architecture:
+class EBMM:
     """An energy network's structure plus the memory configuration: the EBMM
-    :class:`~ebmm.models.protocol.LearnedModel`. Its methods delegate to the pure functions below."""
+    :class:`~ebmm.models.protocol.LearnedModel`. Its methods delegate to the pure functions below.
+    (Called ``Architecture`` before; that name still works for one release, with a
+    ``DeprecationWarning``.)"""
 
     config: MemoryConfig
     energy: EnergyModel
@@ -46,7 +48,7 @@ class Architecture:
     clamps_in_read = True
 
     @classmethod
-    def from_config(cls, config: MemoryConfig, closed_form: bool = True) -> Architecture:
+    def from_config(cls, config: MemoryConfig, closed_form: bool = True) -> EBMM:
         # the structure's own weights are never used (they live in MetaParams), but building the
         # modules draws random numbers: build_energy draws them from a private stream, not the caller's
         energy = build_energy(config.energy.kind, seed=0, dim=config.energy.dim, **config.energy.kwargs)
@@ -73,7 +75,7 @@ class Architecture:
     def config_dict(self) -> dict:
         return to_dict(self.config)
 
-    def with_read_options(self, **options) -> Architecture:
+    def with_read_options(self, **options) -> EBMM:
         """The same model with some of its energy's read-time arguments changed — those its
         energy lists in ``READ_OPTIONS`` (the image slot energy's ``recheck``, ``outlier_cost``,
         ``candidates``): they change how a read uses the meta-parameters, not which there are, so
@@ -83,10 +85,10 @@ class Architecture:
         if bad:
             raise ValueError(f"{bad} are not read-time options of the {self.config.energy.kind} energy (those are {list(allowed)})")
         energy = dataclasses.replace(self.config.energy, kwargs={**self.config.energy.kwargs, **options})
-        return Architecture.from_config(dataclasses.replace(self.config, energy=energy), self.closed_form)
+        return EBMM.from_config(dataclasses.replace(self.config, energy=energy), self.closed_form)
 
     @classmethod
-    def from_config_dict(cls, d: dict) -> Architecture:
+    def from_config_dict(cls, d: dict) -> EBMM:
         return cls.from_config(memory_config_from_dict(d))
 
     def migrate(self, tensors: dict[str, Tensor], version: int) -> dict[str, Tensor]:
@@ -198,7 +200,7 @@ class Architecture:
         return fn
 
 
-def init_params(arch: Architecture, *, seed: int = 0) -> MetaParams:
+def init_params(arch: EBMM, *, seed: int = 0) -> MetaParams:
     """Fresh meta-parameters: the energy's own initialisation (seeded, without touching the
     caller's global random state) and the configured initial step sizes, momenta and write
     rates."""
@@ -235,7 +237,7 @@ def write_rates(params: MetaParams) -> dict[str, Tensor]:
     return {term: torch.nn.functional.softplus(r) for term, r in params["write"].items()}
 
 
-def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
+def write_episode(arch: EBMM, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
     """Store one episode ``patterns (N, *event)``; returns writable weights θ. With
     ``patterns (B, N, *event)`` and θ̄ given a leading axis B, ``mask (B, N)`` marks the stored
     patterns of episodes padded to one N."""
@@ -247,7 +249,7 @@ def write_episode(arch: Architecture, params: MetaParams, patterns: Tensor, mask
 
 
 def write_more(
-    arch: Architecture, params: MetaParams, theta: Params, patterns: Tensor, mask: Tensor | None = None
+    arch: EBMM, params: MetaParams, theta: Params, patterns: Tensor, mask: Tensor | None = None
 ) -> Params:
     """Continue writing: the same T write steps on the writing loss of the new ``patterns (B, N,
     *event)``, starting from the written weights ``theta`` (leading axis B) instead of θ̄. The
@@ -260,7 +262,7 @@ def write_more(
 
 
 def read_episode(
-    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0,
+    arch: EBMM, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0,
     known: Tensor | None = None,
 ) -> Tensor:
     """Retrieve ``queries (M, *event)`` from θ; returns the iterates ``(K, M, *event)``.
@@ -280,7 +282,7 @@ def read_episode(
     return read(arch.energy_fn(static, cond.trust), theta, cond.start, gammas, momenta, leak, grad, known)
 
 
-def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
+def write_batch(arch: EBMM, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
     """``patterns (B, N, *event)`` -> θ with a leading episode axis B; ``mask (B, N)`` marks the
     stored patterns of episodes padded to one N.
 
@@ -292,7 +294,7 @@ def write_batch(arch: Architecture, params: MetaParams, patterns: Tensor, mask: 
 
 
 def read_batch(
-    arch: Architecture, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0,
+    arch: EBMM, params: MetaParams, theta: Params, queries: Tensor, leak: float = 0.0,
     known: Tensor | None = None,
 ) -> Tensor:
     """``queries (B, M, *event)`` with batched θ -> iterates ``(B, K, M, *event)``; ``known``
@@ -301,7 +303,7 @@ def read_batch(
 
 
 def meta_loss(
-    arch: Architecture,
+    arch: EBMM,
     params: MetaParams,
     patterns: Tensor,
     queries: Tensor,
@@ -341,3 +343,14 @@ def meta_loss(
     # a term for what the reconstruction's gradient cannot train (the image slot energy's trust detector)
     aux = arch.energy.read_auxiliary_loss(params["static"], theta, patterns, queries, mask)
     return (loss if aux is None else loss + aux), iterates[:, -1].detach()
+
+
+def __getattr__(name: str):
+    """``Architecture``, the old name of :class:`EBMM`, for one release (a ``DeprecationWarning``)."""
+    if name == "Architecture":
+        import warnings
+
+        warnings.warn("ebmm.models.ebmm.Architecture is now ebmm.models.EBMM; the old name goes in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return EBMM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
