@@ -84,6 +84,8 @@ def test_recall_bad_inputs(runner, tmp_path, tiny_file):
         (["train", "binary", "--model", "nope"], "unknown model 'nope'"),
         (["train", "binary", "--group-lr", "read"], "expected GROUP=MULT"),
         (["train", "images", "--group-lr", "read=-1"], "expected GROUP=MULT"),
+        (["train", "images", "--energy-arg", "detector_features"], "expected KEY=VALUE"),
+        (["train", "images", "--energy-arg", "x=1", "--resume", "--out", "/nonexistent/run"], "keeps its own energy"),
     ],
 )
 def test_bad_cli_arguments(runner, args, message):

@@ -97,8 +97,9 @@ def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_p
     out = tmp_path / "run"
     args = ["train", "images", "--dataset", "mnist", "--preset", "tiny", "--energy", "resnet_conv", "--memory-floats", "2308",
             "--patterns", "4", "--eval-every", "2", "--out", str(out), "--quiet"]
-    res = runner.invoke(main, [*args, "--steps", "2"])
+    res = runner.invoke(main, [*args, "--steps", "2", "--energy-arg", "hops=2"])
     assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["model"]["energy"]["kwargs"]["hops"] == 2  # the preset's is 1
     summary = json.loads(res.output.strip().splitlines()[-1])
     assert summary["step"] == 2 and summary["memory_size"] == 2308 and "final_eval_hamming_error" in summary
     res = runner.invoke(main, ["train", "images", "--resume", "--steps", "3", "--out", str(out), "--quiet"])
@@ -117,6 +118,7 @@ def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_p
     (["--distortion", "smoke:16"], "bad corruption"),
     (["--distortion", "noise+fog:16"], "'+'-joined list"),
     (["--memory-floats", "100000"], "width"),
+    (["--energy-arg", "nonsense=1"], "nonsense"),
 ])
 def test_train_images_cli_rejects_bad_input(tmp_path, bad, message):
     res = CliRunner().invoke(main, ["train", "images", "--dataset", "mnist", "--preset", "tiny", "--steps", "1",

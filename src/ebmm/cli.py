@@ -265,8 +265,12 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_sl
 @click.option("--distortion", help="FILL:SIDE, FILL noise|zeros: the occluded square (default noise:16).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/images"), show_default=True,
               help="Run directory: checkpoint, best memory, metrics, config.")
+@click.option("--energy-arg", "energy_args", multiple=True, metavar="KEY=VALUE",
+              help="An energy constructor argument on top of the preset's (VALUE as JSON, or a bare string), e.g. "
+                   "--energy-arg detector_features=gap; repeatable; not with --resume.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out (its data set and model).")
-def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, steps, episodes, lr, clip_norm, group_lr, seed,
+def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, energy_args, steps, episodes, lr, clip_norm,
+                 group_lr, seed,
                  compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet, device, precision):
     """Meta-train an image memory (paper §4.2): store a batch of images, retrieve them from
     copies with a random square occluded. Held-out images score the memory (Hamming error on
@@ -276,6 +280,8 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
     from .tasks import OCCLUSION_FILLS, Occlusion, parse_corruption, task_from_config
 
     _set_threads(threads)
+    if resume and energy_args:
+        raise click.BadParameter("a resumed run keeps its own energy", param_hint="--energy-arg")
     if resume:
         ck = _resumed(out_dir, "images")
         model, tcfg = ck.model, ck.train_config
@@ -288,8 +294,11 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
             mcfg, tcfg = image_preset(preset, energy, dataset, DATASET_SHAPE[dataset],
                                       memory_floats or IMAGE_ENERGY_DEFAULT_FLOATS[energy], str(data_path or ""),
                                       patterns=patterns)
+            if energy_args:
+                mcfg = dataclasses.replace(mcfg, energy=dataclasses.replace(
+                    mcfg.energy, kwargs={**mcfg.energy.kwargs, **_energy_args(energy_args)}))
             model = EBMM.from_config(mcfg)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise click.BadParameter(str(e)) from None
     if distortion is not None:
         try:
@@ -816,6 +825,21 @@ def table1(systems, patterns, distortion, steps, pretrained, train_missing, use,
     )
     click.echo(record["markdown"])
     click.echo(f"\nwrote {out_dir}/table1.json, table1.md, table1.png", err=True)
+
+
+def _energy_args(items: tuple[str, ...]) -> dict:
+    """``("detector_features=gap", "candidates=4")`` -> ``{"detector_features": "gap", "candidates": 4}``:
+    each VALUE parsed as JSON, else kept as a string; a usage error without ``=``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not (sep and key):
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--energy-arg")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def _read_options(items: tuple[str, ...]) -> dict:
