@@ -99,21 +99,22 @@ def test_the_layers_point_one_way():
 
 
 def _resolves(dotted: str) -> bool:
-    """Whether ``ebmm.a.b.c`` names a module, or an attribute of the longest module prefix."""
+    """Whether ``ebmm.a.b.c`` names something: each part an attribute of what precedes it, or else
+    a submodule to import. (Attributes first: importing ``ebmm.pretrained`` — a data folder —
+    would make it a namespace package that shadows the function ``ebmm.pretrained``.)"""
     import importlib
 
     parts = dotted.split(".")
-    for k in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:k]))
-        except ModuleNotFoundError:
+    obj = importlib.import_module(parts[0])
+    for k in range(1, len(parts)):
+        if hasattr(obj, parts[k]):
+            obj = getattr(obj, parts[k])
             continue
-        for attr in parts[k:]:
-            if not hasattr(obj, attr):
-                return False
-            obj = getattr(obj, attr)
-        return True
-    return False
+        try:
+            obj = importlib.import_module(".".join(parts[: k + 1]))
+        except ModuleNotFoundError:
+            return False
+    return True
 
 
 def test_every_dotted_ebmm_name_in_the_sources_and_docs_exists():
