@@ -37,7 +37,7 @@ from ebmm.presets import PRESETS  # noqa: E402
 BUDGET = 8256
 NS = (16, 32, 64, 96, 128, 160, 192, 256)
 #: the shipped learned baselines (trained under erase:64 at N <= 96, issue 22 item 4 retrains them over N)
-BASELINES = ["memory_networks-binary-erase", "modern_hopfield-binary-erase", "mann-binary-erase"]
+BASELINES = ["memory_networks-binary-erase", "modern_hopfield-binary-erase", "mann-binary-erase", "delta_rule-binary-erase"]
 
 
 def layout(n: int) -> tuple[int, int]:

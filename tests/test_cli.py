@@ -298,3 +298,11 @@ def test_export_stores_read_options_of_an_image_slot_memory_and_refuses_others(t
     for bad in ("slots=3", "recheck", "recheck=x"):
         res = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "bad.safetensors"), "--read", bad])
         assert res.exit_code == 2 and ("read-time options" in res.output or "KEY=NUMBER" in res.output), res.output
+
+
+def test_result_files_record_the_ebmm_command_also_when_run_as_python_m_ebmm(runner, tmp_path):
+    out = tmp_path / "ev"
+    res = runner.invoke(main, ["eval", "binary", "-N", "4", "--min-patterns", "4", "--no-baselines", "--out", str(out)],
+                        prog_name="python -m ebmm")
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "results.json").read_text())["command"].startswith("ebmm eval binary --memory binary-erase")

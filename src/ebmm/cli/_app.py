@@ -77,7 +77,8 @@ def _command_line() -> str:
     """The running command, rebuilt from its parsed options so figures and tables record how
     to remake them (also when invoked in-process, where argv is not ours)."""
     ctx = click.get_current_context()
-    parts = ["ebmm", *ctx.command_path.split()[1:]]
+    root = ctx.find_root().info_name or "ebmm"  # "ebmm", or "python -m ebmm" when run as a module
+    parts = ["ebmm", *ctx.command_path.split()[len(root.split()):]]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if not isinstance(param, click.Option) or value is None:
