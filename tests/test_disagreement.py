@@ -260,3 +260,15 @@ def test_gap_features_cannot_tell_a_fill_by_which_way_it_departs_from_the_stored
         assert torch.allclose(s_up[:, 0], s_down[:, 0]) is same
     with pytest.raises(ValueError, match="features"):
         Disagreement((1, 8, 8), features="values")
+
+
+def test_gap_certainty_features_see_a_value_and_its_flip_alike(gen):
+    """With features 'gap_certainty' the networks see (d, |q − d|, |2q − 1|): where the stored
+    image is grey (d = ½) a query and its 0↔1 flip look the same, ink and background alike."""
+    d = torch.full((3, 64), 0.5)
+    q = (torch.rand(3, 64, generator=gen) > 0.5).float()
+    for features, same in (("gap_certainty", True), ("gap", True), ("query", False)):
+        torch.manual_seed(0)
+        det = Disagreement((1, 8, 8), hidden=4, features=features)
+        torch.nn.init.normal_(det.net[-1].weight)
+        assert torch.allclose(det(q, d), det(1 - q, d)) is same, features

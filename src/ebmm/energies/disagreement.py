@@ -41,17 +41,32 @@ from torch.func import functional_call
 from ._base import Params
 
 
+def _channels(features: str) -> int:
+    """Input channels per image channel of a network that sees ``features``."""
+    return {"query": 3, "gap": 2, "gap_certainty": 3}[features]
+
+
+def _seen(features: str, q: Tensor, d: Tensor) -> Tensor:
+    """What a network with ``features`` sees of queries ``q`` and decoded slots ``d (n, C, H, W)``."""
+    if features == "query":
+        return torch.cat([q, d, q - d], dim=1)
+    gap = [d, (q - d).abs()]
+    return torch.cat(gap if features == "gap" else [*gap, (2 * q - 1).abs()], dim=1)
+
+
 class Disagreement(nn.Module):
     """The per-pixel trust logit ``ℓ (…, D)`` of queries ``q (…, D)`` against decoded slots
     ``d (…, D)``, images of shape ``shape (C, H, W)`` flattened to D; see the module docstring.
 
     **Arguments:** ``shape`` one image's (C, H, W); ``hidden`` channels of the network;
     ``threshold`` τ and ``slope`` s of the untrained rule; ``features`` what the network sees:
-    ``"query"`` the query, the decoded slot and their difference ``(q, d, q − d)``, or ``"gap"``
+    ``"query"`` the query, the decoded slot and their difference ``(q, d, q − d)``; ``"gap"``
     the decoded slot and the size of the disagreement ``(d, |q − d|)`` — blind to which way the
-    query's values depart from the stored image, so a fill cannot be recognised by its values."""
+    query's values depart from the stored image, so a fill cannot be recognised by its values;
+    ``"gap_certainty"`` those and how far each query value is from ½, ``|2q − 1|`` — the same for
+    a 0 and a 1, so ink cannot be told from background by it either."""
 
-    FEATURES = ("query", "gap")
+    FEATURES = ("query", "gap", "gap_certainty")
 
     def __init__(self, shape: tuple[int, int, int], hidden: int = 16, threshold: float = 0.5, slope: float = 20.0,
                  features: str = "query"):
@@ -64,7 +79,7 @@ class Disagreement(nn.Module):
         c = self.shape[0]
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
         self.log_slope = nn.Parameter(torch.tensor(math.log(slope)))
-        layers: list[nn.Module] = [nn.Conv2d((3 if features == "query" else 2) * c, hidden, 3, padding=1), nn.GELU()]
+        layers: list[nn.Module] = [nn.Conv2d(_channels(features) * c, hidden, 3, padding=1), nn.GELU()]
         for dilation in (2, 4, 2):
             layers += [nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation), nn.GELU()]
         layers.append(nn.Conv2d(hidden, 1, 3, padding=1))
@@ -78,8 +93,7 @@ class Disagreement(nn.Module):
         qi, di = q.reshape(-1, c, h, w), d.reshape(-1, c, h, w)
         gap = (qi - di).abs().mean(1, keepdim=True)  # (n, 1, H, W)
         rule = self.log_slope.exp() * (self.threshold - gap)
-        seen = [qi, di, qi - di] if self.features == "query" else [di, (qi - di).abs()]
-        logit = rule + self.net(torch.cat(seen, dim=1))
+        logit = rule + self.net(_seen(self.features, qi, di))
         return logit.expand(-1, c, h, w).reshape(*lead, c * h * w)
 
     def rule(self, q: Tensor, d: Tensor, static: Params | None = None, prefix: str = "") -> Tensor:
@@ -107,7 +121,8 @@ class Matcher(nn.Module):
     queries (by fill; the right one is among the first 8 for 93–98 %), and a wrong choice costs
     a whole image; meta-training learns from episodes to pick the right one among the candidates
     (:meth:`ebmm.energies.ImageSlotEnergy.read_auxiliary_loss`). ``features`` as for
-    :class:`Disagreement`: ``"query"`` sees ``(q, d_j, q − d_j)``, ``"gap"`` ``(d_j, |q − d_j|)``."""
+    :class:`Disagreement`: ``"query"`` sees ``(q, d_j, q − d_j)``, ``"gap"`` ``(d_j, |q − d_j|)``,
+    ``"gap_certainty"`` also ``|2q − 1|``."""
 
     def __init__(self, shape: tuple[int, int, int], hidden: int = 16, scale: float = 0.05, features: str = "query"):
         super().__init__()
@@ -119,7 +134,7 @@ class Matcher(nn.Module):
         c = self.shape[0]
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
         self.net = nn.Sequential(
-            nn.Conv2d((3 if features == "query" else 2) * c, hidden, 3, padding=1), nn.GELU(),
+            nn.Conv2d(_channels(features) * c, hidden, 3, padding=1), nn.GELU(),
             nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, 1),
@@ -132,8 +147,7 @@ class Matcher(nn.Module):
         k = d.shape[-2]
         qi = q.unsqueeze(-2).expand(d.shape).reshape(-1, c, h, w)
         di = d.reshape(-1, c, h, w)
-        seen = [qi, di, qi - di] if self.features == "query" else [di, (qi - di).abs()]
-        learned = self.net(torch.cat(seen, dim=1)).reshape(*d.shape[:-2], k)
+        learned = self.net(_seen(self.features, qi, di)).reshape(*d.shape[:-2], k)
         return learned - self.log_scale.exp() * cost
 
 
