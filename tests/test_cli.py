@@ -139,10 +139,13 @@ def test_list(runner):
 
 def test_demo_writes_a_figure_and_compares_with_hopfield(runner, tmp_path, tiny_file):
     out = tmp_path / "demo.png"
-    res = runner.invoke(main, ["demo", "--memory", str(tiny_file), "--patterns", "6", "--distortion", "erase:16",
+    res = runner.invoke(main, ["demo", "--memory", str(tiny_file), "--patterns", "6,12", "--distortion", "erase:16",
                                "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "hopfield-pseudo-inverse" in res.output and "query (no memory)" in res.output
+    assert "| memory | N = 6 | N = 12 |" in res.output  # one column per N
+    query = next(l for l in res.output.splitlines() if l.startswith("| query (no memory)"))
+    assert all(float(v) > 0 for v in query.strip("| ").split(" | ")[1:])  # the erased bits count against the query
     from PIL import Image
 
     with Image.open(out) as im:

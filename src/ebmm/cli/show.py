@@ -8,52 +8,67 @@ import click
 
 from ..errors import EBMMError
 from ..registry import hopfield_names
-from ._app import main, _device_option, _load_memory, _parse_distortion, _command_line
+from ._app import main, _device_option, _load_memory, _parse_distortion, _parse_patterns, _command_line
 from ._training import _missing_package
 
 
 @main.command()
 @click.option("--memory", "memory_name", default="binary-erase", show_default=True)
-@click.option("--patterns", "-N", type=click.IntRange(1), default=32, show_default=True, help="Patterns to store.")
+@click.option("--patterns", "-N", default="32,96,128,160", show_default=True,
+              help="Comma-separated numbers of patterns to store: one column each (the figure shows the first). "
+                   "Past 96 the shipped memories hold more patterns than they were trained for.")
 @click.option("--distortion", default="erase:64", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-demo.png"), show_default=True)
 @_device_option
 def demo(memory_name, patterns, distortion, seed, out_path, device):
-    """Store fresh random patterns in the shipped memory, corrupt and retrieve them, compare
-    with the Hopfield rules and save a PNG of the retrieval trajectory."""
+    """Store fresh random patterns in the shipped memory at a few N, corrupt and retrieve them,
+    compare with the Hopfield rules and the shipped learned baselines of the same dimension, and
+    save a PNG of the retrieval trajectory at the first N."""
     import warnings
 
     import torch
 
     from ..errors import CapacityWarning
     from ..evaluation.plots import plot_trajectory
+    from ..registry import pretrained
     from ..tasks import error_bits, random_patterns
 
+    ns = _parse_patterns(patterns)
     memory = _load_memory(memory_name, device=device)
-    dist = _parse_distortion(distortion)
+    dist = _parse_distortion(distortion, memory.dim)
+    learned = [n for n in pretrained() if n.endswith("-binary-erase") and n != memory_name]
+    others = [(n, _load_memory(n, dim=memory.dim, device=device)) for n in hopfield_names()]
+    others += [(n, m) for n in learned if (m := _load_memory(n, device=device)).dim == memory.dim]
+    rows: dict[str, list[float]] = {"query (no memory)": []}
+    label = f"{memory.name} (EBMM, {memory.memory_size()} floats)"
+    rows[label] = []
+    for name, other in others:
+        rows[f"{name} ({other.memory_size()} floats)"] = []
     gen = torch.Generator().manual_seed(seed)
-    x = random_patterns((patterns, memory.dim), generator=gen)
-    q = dist.apply(x, generator=gen)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", CapacityWarning)
-        state = memory.write(x)
-    traj = memory.read(q, state, trajectory=True)
-    rows = [("query (no memory)", float(error_bits(q, x).mean()))]
-    rows.append((f"{memory.name} (EBMM, {memory.memory_size()} floats)", float(error_bits(torch.from_numpy(traj[-1]), x).mean())))
-    extra = {}
-    for name in hopfield_names():
-        hop = _load_memory(name, dim=memory.dim, device=device)
-        r = hop.read(q, hop.write(x))
-        extra[name.replace("hopfield-", "")] = r
-        rows.append((f"{name} ({hop.memory_size()} floats)", float(error_bits(torch.from_numpy(r), x).mean())))
-    click.echo(f"stored {patterns} random {memory.dim}-bit patterns; queries: {dist}\n")
-    click.echo("| memory | error bits |\n|---|---|")
-    for name, bits in rows:
-        click.echo(f"| {name} | {bits:.2f} |")
-    plot_trajectory(x.numpy(), traj, out_path, title=f"{memory.name}: N={patterns}, {dist}",
-                    caption=_command_line(), extra_columns=extra)
-    click.echo(f"\nsaved {out_path}")
+    for k, n in enumerate(ns):
+        x = random_patterns((n, memory.dim), generator=gen)
+        q = dist.apply(x, generator=gen)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CapacityWarning)  # the columns past the trained N are the point
+            traj = memory.read(q, memory.write(x), trajectory=True)
+            rows["query (no memory)"].append(float(error_bits(q, x).mean()))
+            rows[label].append(float(error_bits(torch.from_numpy(traj[-1]), x).mean()))
+            extra = {}
+            for name, other in others:
+                r = other.read(q, other.write(x))
+                rows[f"{name} ({other.memory_size()} floats)"].append(float(error_bits(torch.from_numpy(r), x).mean()))
+                if name.startswith("hopfield-"):
+                    extra[name.replace("hopfield-", "")] = r
+        if k == 0:
+            plot_trajectory(x.numpy(), traj, out_path, title=f"{memory.name}: N={n}, {dist}",
+                            caption=_command_line(), extra_columns=extra)
+    click.echo(f"stored {', '.join(map(str, ns))} random {memory.dim}-bit patterns; queries: {dist}; "
+               f"mean error bits per pattern\n")
+    click.echo("| memory | " + " | ".join(f"N = {n}" for n in ns) + " |\n|---|" + "---|" * len(ns))
+    for name, bits in rows.items():
+        click.echo(f"| {name} | " + " | ".join(f"{b:.2f}" for b in bits) + " |")
+    click.echo(f"\nsaved {out_path} (N = {ns[0]})")
 
 
 # ------------------------------------------------------------------------------------- show
