@@ -41,9 +41,17 @@ from torch.func import functional_call
 from ._base import Params
 
 
-def _channels(features: str) -> int:
-    """Input channels per image channel of a network that sees ``features``."""
-    return {"query": 3, "gap": 2, "gap_certainty": 3}[features]
+#: what a detector's or matcher's network may see, and its input channels per image channel
+FEATURE_CHANNELS = {"query": 3, "gap": 2, "gap_certainty": 3}
+
+
+def _first_layer(shape: tuple[int, int, int], features: str, hidden: int) -> tuple[tuple[int, int, int], nn.Conv2d]:
+    """The image shape as ints and the first convolution of a network that sees ``features``
+    (``ValueError`` for an unknown kind) — shared by :class:`Disagreement` and :class:`Matcher`."""
+    if features not in FEATURE_CHANNELS:
+        raise ValueError(f"features must be one of {tuple(FEATURE_CHANNELS)}, got {features!r}")
+    shape = tuple(int(s) for s in shape)
+    return shape, nn.Conv2d(FEATURE_CHANNELS[features] * shape[0], hidden, 3, padding=1)
 
 
 def _seen(features: str, q: Tensor, d: Tensor) -> Tensor:
@@ -66,20 +74,18 @@ class Disagreement(nn.Module):
     ``"gap_certainty"`` those and how far each query value is from ½, ``|2q − 1|`` — the same for
     a 0 and a 1, so ink cannot be told from background by it either."""
 
-    FEATURES = ("query", "gap", "gap_certainty")
+    FEATURES = tuple(FEATURE_CHANNELS)
 
     def __init__(self, shape: tuple[int, int, int], hidden: int = 16, threshold: float = 0.5, slope: float = 20.0,
                  features: str = "query"):
         super().__init__()
         if hidden < 1 or slope <= 0:
             raise ValueError(f"hidden must be >= 1 and slope > 0, got {hidden}, {slope}")
-        if features not in self.FEATURES:
-            raise ValueError(f"features must be one of {self.FEATURES}, got {features!r}")
-        self.shape, self.features = tuple(int(s) for s in shape), features
-        c = self.shape[0]
+        self.shape, first = _first_layer(shape, features, hidden)
+        self.features = features
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
         self.log_slope = nn.Parameter(torch.tensor(math.log(slope)))
-        layers: list[nn.Module] = [nn.Conv2d(_channels(features) * c, hidden, 3, padding=1), nn.GELU()]
+        layers: list[nn.Module] = [first, nn.GELU()]
         for dilation in (2, 4, 2):
             layers += [nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation), nn.GELU()]
         layers.append(nn.Conv2d(hidden, 1, 3, padding=1))
@@ -128,13 +134,11 @@ class Matcher(nn.Module):
         super().__init__()
         if hidden < 1 or scale <= 0:
             raise ValueError(f"hidden must be >= 1 and scale > 0, got {hidden}, {scale}")
-        if features not in Disagreement.FEATURES:
-            raise ValueError(f"features must be one of {Disagreement.FEATURES}, got {features!r}")
-        self.shape, self.features = tuple(int(s) for s in shape), features
-        c = self.shape[0]
+        self.shape, first = _first_layer(shape, features, hidden)
+        self.features = features
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
         self.net = nn.Sequential(
-            nn.Conv2d(_channels(features) * c, hidden, 3, padding=1), nn.GELU(),
+            first, nn.GELU(),
             nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, 1),
