@@ -95,30 +95,44 @@ def _command_line() -> str:
     return " ".join(parts)
 
 
-def _energy_args(items: tuple[str, ...]) -> dict:
-    """``("detector_features=gap", "candidates=4")`` -> ``{"detector_features": "gap", "candidates": 4}``:
-    each VALUE parsed as JSON, else kept as a string; a usage error without ``=``."""
+def _key_values(items: tuple[str, ...], hint: str, expected: str, parse) -> dict:
+    """``("KEY=VALUE", ...)`` -> ``{KEY: parse(VALUE)}``: a usage error saying ``expected`` for an
+    item without ``KEY=`` or whose VALUE ``parse`` rejects (raises ``ValueError``). The one parser
+    behind ``--energy-arg``, ``--read`` and ``--group-lr``."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not (sep and key):
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--energy-arg")
         try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+            if not (sep and key):
+                raise ValueError(item)
+            out[key] = parse(value)
+        except ValueError:
+            raise click.BadParameter(f"expected {expected}, got {item!r}", param_hint=hint) from None
     return out
+
+
+def _json_or_text(value: str):
+    """A VALUE as JSON (numbers, booleans, lists), else the string itself."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _number(value: str) -> int | float:
+    """A VALUE that must be a JSON number (``ValueError`` otherwise)."""
+    parsed = json.loads(value)
+    if not isinstance(parsed, (int, float)):
+        raise ValueError(value)
+    return parsed
+
+
+def _energy_args(items: tuple[str, ...]) -> dict:
+    """``("detector_features=gap", "candidates=4")`` -> ``{"detector_features": "gap", "candidates": 4}``:
+    each VALUE parsed as JSON, else kept as a string; a usage error without ``=``."""
+    return _key_values(items, "--energy-arg", "KEY=VALUE", _json_or_text)
 
 
 def _read_options(items: tuple[str, ...]) -> dict:
     """``("recheck=4", ...)`` -> ``{"recheck": 4}``; a usage error for anything but KEY=NUMBER."""
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            options[key] = json.loads(value) if sep and key else None
-        except json.JSONDecodeError:
-            options[key] = None
-        if not isinstance(options[key], (int, float)):
-            raise click.BadParameter(f"expected KEY=NUMBER, got {item!r}", param_hint="--read")
-    return options
+    return _key_values(items, "--read", "KEY=NUMBER", _number)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import EBMMError, TrainingInterrupted
-from ._app import _resolve_device
+from ._app import _key_values, _resolve_device
 
 
 def _training_options(command):
@@ -45,17 +45,14 @@ def _training_options(command):
 def _with_overrides(tcfg, group_lr: tuple[str, ...] = (), **values):
     """``tcfg`` with the fields given on the command line (the non-None ``values``) replaced, and
     the ``--group-lr GROUP=MULT`` multipliers set on top of its ``group_lr``."""
-    multipliers = dict(tcfg.group_lr)
-    for item in group_lr:
-        key, sep, value = item.partition("=")
-        try:
-            multipliers[key] = float(value) if sep and key else None
-        except ValueError:
-            multipliers[key] = None
-        if multipliers[key] is None or multipliers[key] < 0:
-            raise click.BadParameter(f"expected GROUP=MULT with MULT >= 0, e.g. read=10 or static/matcher.=0, got {item!r}",
-                                     param_hint="--group-lr")
-    return dataclasses.replace(tcfg, group_lr=multipliers, **{k: v for k, v in values.items() if v is not None})
+    def multiplier(value: str) -> float:
+        m = float(value)
+        if m < 0:
+            raise ValueError(value)
+        return m
+
+    given = _key_values(group_lr, "--group-lr", "GROUP=MULT with MULT >= 0, e.g. read=10 or static/matcher.=0", multiplier)
+    return dataclasses.replace(tcfg, group_lr={**tcfg.group_lr, **given}, **{k: v for k, v in values.items() if v is not None})
 
 
 def _resumed(out_dir: Path, task: str):
