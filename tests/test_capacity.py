@@ -30,3 +30,15 @@ def test_capacity_cli_writes_json_and_a_plot(tmp_path):
     record = json.loads((tmp_path / "capacity.json").read_text())
     assert record["capacity"] >= 1 and "ebmm capacity" in record["command"]
     assert (tmp_path / "capacity.png").stat().st_size > 1000
+
+
+def test_information_limits_count_what_an_erasure_leaves_to_store():
+    """8256 floats, erase:64: 64 bits per pattern beyond what the query keeps — 4128 patterns by
+    counting float32 bits, 129 by exact linear algebra, 258 where box-constrained recovery of
+    bits reaches its phase transition; no such count for replace (unknown positions)."""
+    from ebmm.evaluation.capacity import information_limits
+
+    limits = information_limits(8256, "erase:64")
+    assert limits == {"float32 bits": 4128.0, "linear, exact": 129.0, "linear, binary": 258.0}
+    assert information_limits(8256, "erase:32")["linear, exact"] == 8256 / 32
+    assert information_limits(8256, "replace:64") == {}

@@ -309,3 +309,16 @@ def test_result_files_record_the_ebmm_command_also_when_run_as_python_m_ebmm(run
                         prog_name="python -m ebmm")
     assert res.exit_code == 0, res.output
     assert json.loads((out / "results.json").read_text())["command"].startswith("ebmm eval binary --memory binary-erase")
+
+
+def test_eval_binary_scores_several_memories_in_one_table_with_the_information_limits(runner, tmp_path):
+    out = tmp_path / "ev"
+    res = runner.invoke(main, ["eval", "binary", "--memory", "binary-erase, memory_networks-binary-erase", "-N", "4,8",
+                               "--min-patterns", "8", "--no-baselines", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "results.json").read_text())
+    assert set(record["results"]) == {"binary-erase", "memory_networks-binary-erase"}
+    assert record["information_limits"]["8256 floats, linear, exact"] == 129.0
+    assert (out / "error_bits.png").stat().st_size > 0
+    res = runner.invoke(main, ["eval", "binary", "--memory", " , ", "-N", "4"])
+    assert res.exit_code == 2 and "at least one memory" in res.output

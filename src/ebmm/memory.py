@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .dynamics import keep_known
-from .energies import memory_size
+
 from .errors import CapacityWarning, CheckpointError
 from .files import read_safetensors, save_safetensors
 
@@ -43,8 +43,8 @@ class MemoryState:
     owner: AssociativeMemory
 
     def memory_size(self) -> int:
-        """Floats held per episode (the one shared count)."""
-        return memory_size({k: v[0] for k, v in self.tensors.items()})
+        """Floats held per episode (the one shared count): the memory's own count."""
+        return self.owner.memory_size()
 
     def __len__(self) -> int:
         """Patterns written into this state (per episode), over every ``write`` that built it."""

@@ -61,6 +61,25 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
                     final_lr_fraction=0.1, warmup_steps=100, clip_norm=0.0, clip_relative=3.0, spike_factor=1000.0, steps=3_000,
                     eval_every=250, eval_episodes=64, checkpoint_every=250),
     ),
+    # Compressive slots (energies.compressive_slots): one slot per stored pattern, the code width
+    # following how many are held (c = min(128, ⌊8256 / N⌋): 128 floats up to N = 64, 86 at 96,
+    # 64 / 51 / 43 / 32 at 128 / 160 / 192 / 256), written in one matrix product, read by
+    # least squares through the encoder plus the query's own evidence (an ℓ1 pull towards each
+    # query entry weighted by its confidence |2q − 1|, η = 1). Untrained, 512 held-out patterns
+    # per N, K = 20, N = 16/64/96/128/160/192/256: erase:64 0.00/0.00/0.00/0.00/0.05/1.01/9.86
+    # error bits. Meta-trained over N in [16, 256], with the episode-averaged loss.
+    "compressive": (
+        MemoryConfig(
+            energy=EnergyConfig("compressive_slots", 128, {"budget": 8256, "capacity": 512, "beta": 1e5, "curvature": 1.0,
+                                                           "anchor": 1.0, "anchor_norm": 1}),
+            read=ReadConfig(steps=20, step_init=0.24, momentum_init=0.85, decay_logit_init=6.0),
+            write=WriteConfig(steps=1, rate_init=1.0, terms=("energy",), reduction="sum"),
+            max_patterns=512,
+        ),
+        TrainConfig(patterns=256, min_patterns=16, lr=3e-4, group_lr={"read": 10.0}, lr_schedule="cosine",
+                    final_lr_fraction=0.1, warmup_steps=50, clip_norm=0.0, clip_relative=3.0, spike_factor=1000.0, steps=1_000,
+                    eval_every=250, eval_episodes=16, eval_patterns=(16, 96, 160, 256), checkpoint_every=250),
+    ),
     # Tiny and quick: for tests and smoke runs.
     "tiny": (
         MemoryConfig(
@@ -77,6 +96,15 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
 
 # The same memory trained under replace:64 queries (a query's corrupted bits look valid).
 PRESETS["slots-replace"] = (PRESETS["slots"][0], _replace(PRESETS["slots"][1], distortion="replace:64"))
+# Under replace:64 every query entry is 0 or 1 and a quarter of them are wrong: a weak pull
+# (η = 0.02) and 30 read steps (untrained, N = 96/128/160: 0.74/5.63/18.8 error bits; η = 0.3:
+# 0.79/10.7/22.3; K = 100 changes little).
+_compressive = PRESETS["compressive"][0]
+PRESETS["compressive-replace"] = (
+    _replace(_compressive, energy=_replace(_compressive.energy, kwargs={**_compressive.energy.kwargs, "anchor": 0.02}),
+             read=_replace(_compressive.read, steps=30)),
+    _replace(PRESETS["compressive"][1], distortion="replace:64"),
+)
 
 
 #: Meta-training of the learned baselines (``ebmm train binary --model KIND``): the same episodes,

@@ -19,7 +19,8 @@ def eval_():
 
 
 @eval_.command("binary")
-@click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True,
+              help="Comma-separated shipped names, baseline names or .safetensors paths (one row each).")
 @click.option("--patterns", "-N", default="16,32,48,64,96,128,160", show_default=True,
               help="Comma-separated numbers of stored patterns (the paper's five, and two beyond its range).")
 @click.option("--distortion", default="erase:64", show_default=True, help="KIND:K, KIND in erase|replace|flip|zero.")
@@ -33,6 +34,7 @@ def eval_():
 @_device_option
 def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, seed, out_dir, threads, device):
     """Error bits (mean [5th, 95th percentile]) at each N: a markdown table, plus JSON."""
+    from ..evaluation.capacity import information_limits
     from ..evaluation.experiments import eval_binary as run
     from ..evaluation.plots import plot_error_vs_patterns
     from ..evaluation.report import write_report
@@ -40,10 +42,13 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
     _set_threads(threads)
     ns = _parse_patterns(patterns)
     dist = _parse_distortion(distortion)
-    memories = {memory_name: _load_memory(memory_name, device=device)}
+    names = [n.strip() for n in memory_name.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter("name at least one memory", param_hint="--memory")
+    memories = {n: _load_memory(n, device=device) for n in names}
     if baselines:
-        dim = memories[memory_name].dim
-        memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n != memory_name})
+        dim = memories[names[0]].dim
+        memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n not in memories})
     try:  # checks the distortion against every memory's pattern size first
         record, md, results = run(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
                                   command=_command_line(),
@@ -53,7 +58,10 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
     click.echo(md)
     if out_dir is not None:
         title = f"binary 128-bit, {dist}" + (", clamped" if clamp_known else "")
-        draw = lambda path: plot_error_vs_patterns(results, path, title=title, caption=record["command"])  # noqa: E731
+        floats = memories[names[0]].memory_size()
+        limits = {f"{floats} floats, {k}": v for k, v in information_limits(floats, dist, memories[names[0]].dim).items()}
+        record["information_limits"] = limits
+        draw = lambda path: plot_error_vs_patterns(results, path, title=title, caption=record["command"], limits=limits)  # noqa: E731
         write_report(out_dir, record, md, figure=("error_bits.png", draw))
         click.echo(f"wrote {out_dir}/results.json, table.md, error_bits.png", err=True)
     else:

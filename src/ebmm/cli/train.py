@@ -19,9 +19,11 @@ def train():
 
 @train.command("binary")
 @_training_options
-@click.option("--preset", type=click.Choice(["slots", "slots-replace", "fast", "paper", "tiny"]), default="slots", show_default=True,
+@click.option("--preset", type=click.Choice(["slots", "slots-replace", "compressive", "compressive-replace", "fast", "paper", "tiny"]),
+              default="slots", show_default=True,
               help="Base configuration (slots: the slot energy written one pattern per step; slots-replace: the same memory "
-                   "trained under replace:64; fast: the log-cosh energy; paper: the paper's gated RNN); the options "
+                   "trained under replace:64; compressive(-replace): one slot per pattern, the code width following N, "
+                   "trained over N in [16, 256]; fast: the log-cosh energy; paper: the paper's gated RNN); the options "
                    "below override its fields.")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Patterns stored per episode.")
 @click.option("--min-patterns", type=click.IntRange(1),
@@ -32,7 +34,7 @@ def train():
 @click.option("--model", "model_kind", default="ebmm", show_default=True,
               help="ebmm, or a learned baseline's kind (see `ebmm list`).")
 @click.option("--distortion", help="KIND:K with KIND erase|replace|flip|zero (default erase:64).")
-@click.option("--energy", type=click.Choice(["slots", "logcosh", "gated_rnn"]), help="Energy network.")
+@click.option("--energy", type=click.Choice(["slots", "compressive_slots", "logcosh", "gated_rnn"]), help="Energy network.")
 @click.option("--hidden", type=click.IntRange(1), help="Energy hidden size.")
 @click.option("--read-steps", "-K", type=click.IntRange(1), help="Read iterations K.")
 @click.option("--write-steps", "-T", type=click.IntRange(1), help="Write iterations T (passes, with --write-chunk).")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import torch
 
 from ._base import ConditionedRead, EnergyModel, Params, WritableLinear, is_writable, memory_size, split_params
+from .compressive_slots import CompressiveSlotEnergy
 from .conv import ResNetConvEnergy, ResNetFCEnergy, writable_width_for
 from .gated_rnn import GatedRNNEnergy
 from .image_slots import ImageSlotEnergy, pca_encoder
@@ -15,6 +16,7 @@ from .logcosh import LogCoshEnergy
 from .slots import SlotEnergy
 
 ENERGIES: dict[str, type[EnergyModel]] = {
+    "compressive_slots": CompressiveSlotEnergy,
     "gated_rnn": GatedRNNEnergy,
     "image_slots": ImageSlotEnergy,
     "logcosh": LogCoshEnergy,
@@ -61,6 +63,7 @@ def private_cpu_rng(seed: int) -> Iterator[None]:
 
 __all__ = [
     "ENERGIES",
+    "CompressiveSlotEnergy",
     "ConditionedRead",
     "EnergyModel",
     "GatedRNNEnergy",

@@ -45,6 +45,9 @@ class EnergyModel(nn.Module):
     * ``closed_form_terms``, :meth:`grad_x`, :meth:`write_param_grads` — gradients in closed form
       (faster than ``torch.func``; :class:`~ebmm.energies.SlotEnergy`, :class:`~ebmm.energies.LogCoshEnergy`);
     * ``has_write_energy`` — ``forward(x, write=True)`` is a writing energy of its own (SlotEnergy's λ);
+    * :meth:`direct_write` — a write of its own (CompressiveSlotEnergy's one-step, position-addressed write);
+    * ``stored_floats`` — the floats a written state holds when not every writable entry is one
+      (CompressiveSlotEnergy's table holds at most its budget);
     * :meth:`data_init` — slow weights that start from training data (ImageSlotEnergy's PCA);
     * :meth:`condition_read` — a read that depends on the query beyond its start (ImageSlotEnergy);
     * :meth:`read_auxiliary_loss` — a meta-training term for parts of a read the reconstruction's
@@ -62,6 +65,8 @@ class EnergyModel(nn.Module):
     has_write_energy: bool = False
     #: constructor arguments that are read-time options (:meth:`ebmm.models.ebmm.EBMM.with_read_options`)
     READ_OPTIONS: tuple[str, ...] = ()
+    #: the floats a written state holds, when that is not the count of writable entries (None: it is)
+    stored_floats: int | None = None
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -88,6 +93,15 @@ class EnergyModel(nn.Module):
         (``grad_norm``) with respect to the writable weights, for the terms in ``closed_form_terms``
         (None for a term not asked for); ``x (..., N, *event)``, ``weights (..., N)``."""
         raise NotImplementedError("this energy declares no closed-form write gradient (closed_form_terms is empty)")
+
+    def direct_write(self, static: Params, theta: Params, patterns: Tensor, rates: dict[str, Tensor],
+                     mask: Tensor | None = None) -> Params | None:
+        """A write of the energy's own (None, the default: the library's T gradient steps on the
+        writing loss, :func:`ebmm.dynamics.write`): the new writable weights after storing
+        ``patterns (..., N, *event)`` (those of ``mask (..., N)``) into ``theta``, with the write
+        ``rates`` per term ``(T, L)``. :class:`~ebmm.energies.CompressiveSlotEnergy` writes each
+        pattern into a slot of its own by one step, all in one matrix product."""
+        return None
 
     def data_init(self, static: Params, patterns: Tensor) -> Params | None:
         """Slow weights that start from training ``patterns (n, *event)`` (the trainer calls it
@@ -156,6 +170,8 @@ def memory_size(memory: nn.Module | Mapping[str, Tensor]) -> int:
     if hasattr(memory, "memory_tensors"):
         memory = memory.memory_tensors()  # type: ignore[union-attr]
     if isinstance(memory, EnergyModel):
+        if memory.stored_floats is not None:
+            return int(memory.stored_floats)
         return sum(p.numel() for n, p in memory.named_parameters() if is_writable(n))
     if isinstance(memory, nn.Module):
         raise TypeError(f"{type(memory).__name__} is not an EnergyModel; cannot count its memory")

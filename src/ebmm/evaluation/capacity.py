@@ -107,3 +107,27 @@ def find_capacity(
     failing = [p.n for p in ordered if p.mean > budget]
     monotone = all(p.mean > budget for p in ordered if failing and p.n > min(failing))
     return Capacity(good, budget, str(dist), confidence, ordered, monotone)
+
+
+def information_limits(floats: int, distortion: str | Distortion, dim: int = 128) -> dict[str, float]:
+    """How many patterns a memory of ``floats`` numbers can hold and still restore every
+    query under an erasure of K of ``dim`` bits, by three counts (empty for other distortions:
+    where the wrong bits sit is unknown, and no such simple count applies):
+
+    * ``"float32 bits"`` — ``32 · floats / K``: an erasure code needs K bits per pattern beyond
+      the K the query keeps (an MDS code: any K of 2K symbols give the rest), and a float32
+      holds 32 bits. No memory of this size can do better.
+    * ``"linear, exact"`` — ``floats / K``: a memory that keeps c *real* linear measurements
+      of each pattern (as the slot memories do) recovers K unknowns exactly by linear algebra
+      only with c ≥ K.
+    * ``"linear, binary"`` — ``floats / (K / 2)``: the unknowns are bits, so c ≥ K / 2
+      measurements suffice for box-constrained recovery (the Donoho–Tanner phase transition
+      of vectors at the bounds of a box, δ = ½: Donoho & Tanner, "Counting the faces of
+      randomly-projected hypercubes and orthants", 2010); at that N, half the sets succeed.
+    """
+    d = distortion if isinstance(distortion, Distortion) else Distortion.parse(str(distortion))
+    if d.kind != "erase" or not 0 < d.count <= dim:
+        return {}
+    k = d.count
+    return {"float32 bits": 32.0 * floats / k, "linear, exact": floats / k, "linear, binary": floats / (k / 2)}
+

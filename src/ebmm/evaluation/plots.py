@@ -88,10 +88,20 @@ def plot_error_vs_patterns(
     paper_patterns: tuple[int, ...] = (16, 32, 48, 64, 96),
     title: str = "",
     caption: str = "",
+    limits: dict[str, float] | None = None,
 ) -> Path:
     """Error bits (mean with 5th–95th percentile bars) against the number of stored patterns;
-    published numbers as dashed lines."""
+    published numbers as dashed lines; ``limits`` (label → N, e.g.
+    :func:`~ebmm.evaluation.capacity.information_limits`) as vertical dotted lines, those past
+    the largest N named in the legend only."""
     fig, ax = plt.subplots(figsize=(6, 4))
+    largest = max((n for row in results.values() for n in row), default=0)
+    for i, (label, n) in enumerate((limits or {}).items()):
+        style = {"color": f"C{7 + i % 3}", "linestyle": ":", "alpha": 0.8}
+        if n <= 1.1 * largest:
+            ax.axvline(n, label=f"limit, {label}: N = {n:.0f}", **style)
+        else:
+            ax.plot([], [], label=f"limit, {label}: N = {n:.0f} (off the plot)", **style)
     for name, row in results.items():
         ns = sorted(row)
         mean = np.array([row[n].mean for n in ns])

@@ -242,6 +242,9 @@ def write_episode(arch: EBMM, params: MetaParams, patterns: Tensor, mask: Tensor
     ``patterns (B, N, *event)`` and θ̄ given a leading axis B, ``mask (B, N)`` marks the stored
     patterns of episodes padded to one N."""
     static, wc = params["static"], arch.config.write
+    own = arch.energy.direct_write(static, params["init"], patterns, write_rates(params), mask)
+    if own is not None:
+        return own
     return write(
         arch.write_energy_fn(static), params["init"], patterns, write_rates(params), arch.layers, mask,
         wc.reduction, arch.event_dims, wc.chunk, arch.param_grad_fn(static),

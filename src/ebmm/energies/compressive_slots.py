@@ -1,0 +1,202 @@
+r"""Compressive slots: one slot per stored pattern, the code width following how many are held.
+
+The binary memory's budget is B floats (8256). Holding n patterns, the memory gives each a code
+of ``c(n) = min(d, ⌊B / n⌋)`` floats — the first c rows of a square, orthonormal encoder A —
+so the table never holds more than B numbers, whatever n:
+
+.. math::
+
+    E(x) = \tfrac{\mu}{2}\|\phi_c\|^2
+           - \tfrac{1}{\beta}\log\sum_{j<n}\exp\big(\beta\,(k_j^\top\phi_c - \tfrac12\|k_j\|^2)\big),
+    \qquad \phi_c = P_c\,(A(2x - 1) + a)
+
+(``P_c`` keeps the first c coordinates). Up to n = 64 patterns of d = 128 bits a code is the
+whole pattern; at n = 96 it is 86 floats (the shipped ``binary-erase`` layout); at 128, 160,
+192 and 256 it is 64, 51, 43 and 32.
+
+**Writing** stores pattern i in the slot at the head of the table, by one gradient step of
+size ω on the writing loss ``E_w(k) = −k·φ + ½‖k‖²`` from an empty slot (``k = ωφ``), and
+truncates every slot to the new width: the codes are *nested* (orthonormal rows, the narrower
+code a prefix of the wider), so narrowing the table is exactly re-encoding what it holds. A
+write is therefore one matrix product however many patterns it stores (chunk-parallel), and
+writing N₁ patterns and then N₂ more gives exactly the table of writing all N₁ + N₂ at once
+(tested). The written count rides along as ``memory.count`` (an integer in the state, not a
+float of the budget).
+
+**Reading** is gradient descent on the energy plus the query's own evidence: a read of query q
+descends
+
+.. math::
+
+    E(x) + \tfrac{\eta}{2}\sum_i (2q_i - 1)^2 (x_i - q_i)^2
+
+— the stored code pulls x towards the slot the query matches (least squares through A on the
+c coordinates kept), and each entry of x is held to the query in proportion to the query's
+confidence in it, (2q_i − 1)² (1 for a 0/1 entry, 0 for ½). A query entry at ½ says nothing
+about its bit, so only the code decides it; an entry at 0 or 1 is kept unless the code pays
+more than η to change it. With c < d the code alone is an under-determined system and a free
+read drifts the bits the query states (measured, untrained, erase:64, N = 128: 2.7 error bits
+without the term, 0.03 holding the stated bits); η is meta-learned. Under ``replace:64`` every
+query entry is 0 or 1, the term weighs them all alike, and only the code can tell a wrong bit
+— no value of an entry marks it.
+
+**Arguments:** ``dim`` d; ``budget`` B (floats the table may hold); ``capacity`` the most
+patterns one state holds (the table's rows; more raise ``ValueError``); ``beta`` initial β;
+``curvature`` initial μ; ``anchor`` initial η (at every width: η = softplus(a + b log(d / c)),
+b starts at 0); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
+query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ._base import ConditionedRead, EnergyModel, Params
+
+
+class CompressiveTable(nn.Module):
+    """The writable table ``weight (capacity, d)`` (per episode ``(..., capacity, d)``) of which the
+    first ``count`` rows and first ``c(count)`` columns hold the stored codes, and ``count``."""
+
+    def __init__(self, capacity: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(capacity, dim))
+        self.count = nn.Parameter(torch.zeros(()))
+
+
+class CompressiveSlotEnergy(EnergyModel):
+    """Slots whose code width follows the number of stored patterns; see the module docstring."""
+
+    closed_form_terms = ("energy",)
+
+    def __init__(self, dim: int = 128, budget: int = 8256, capacity: int = 512, beta: float = 1e5,
+                 curvature: float = 1.0, anchor: float = 4.0, anchor_norm: int = 1):
+        super().__init__()
+        for name, v in (("dim", dim), ("budget", budget), ("capacity", capacity)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if capacity > budget:
+            raise ValueError(f"capacity ({capacity}) cannot exceed the budget ({budget} floats): each pattern needs one")
+        for name, v in (("beta", beta), ("curvature", curvature), ("anchor", anchor)):
+            if not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v}")
+        if anchor_norm not in (1, 2):
+            raise ValueError(f"anchor_norm must be 1 or 2, got {anchor_norm!r}")
+        self.dim, self.budget, self.capacity, self.anchor_norm = dim, budget, capacity, anchor_norm
+        self.memory = CompressiveTable(capacity, dim)
+        self.encoder = nn.Linear(dim, dim)
+        with torch.no_grad():
+            q, _ = torch.linalg.qr(torch.randn(dim, dim))
+            self.encoder.weight.copy_(q.T)
+            self.encoder.bias.zero_()
+        self.log_beta = nn.Parameter(torch.tensor(math.log(beta)))
+        self.curvature_raw = nn.Parameter(torch.tensor(_inv_softplus(curvature)))
+        self.anchor_raw = nn.Parameter(torch.tensor(_inv_softplus(anchor)))
+        self.anchor_slope = nn.Parameter(torch.tensor(0.0))
+
+    @property
+    def stored_floats(self) -> int:
+        """The floats a written state holds at most (the budget), what :func:`memory_size` counts."""
+        return self.budget
+
+    # --- the energy -----------------------------------------------------------------------------
+    def forward(self, x: Tensor, trust: Tensor | None = None) -> Tensor:
+        """``x (..., M, d) -> (..., M)`` (``(d,) -> ()``); ``trust (..., M, 2, d)`` the read's
+        query evidence — per-entry weights η(2q − 1)² and the query q (:meth:`condition_read`)."""
+        static = {"encoder.weight": self.encoder.weight, "encoder.bias": self.encoder.bias,
+                  "log_beta": self.log_beta, "curvature_raw": self.curvature_raw}
+        theta = {"memory.weight": self.memory.weight, "memory.count": self.memory.count}
+        phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
+        e = 0.5 * mu * phi.pow(2).sum(-1) - torch.logsumexp(beta * sims, dim=-1) / beta
+        if trust is not None:
+            gap = x - trust[..., 1, :]
+            held = gap.abs() if self.anchor_norm == 1 else 0.5 * gap.pow(2)
+            e = e + (trust[..., 0, :] * held).sum(-1)
+        return e.squeeze(0) if x.dim() == 1 else e
+
+    def grad_x(self, static: Params, theta: Params, x: Tensor, trust: Tensor | None = None) -> Tensor:
+        """``∇ₓE = 2 Aᵀ P_c (μ φ_c − Σ_j r_j k_j)`` plus the query term's ``w ⊙ (x − q)``."""
+        phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
+        r = torch.softmax(beta * sims, dim=-1)  # (..., M, S)
+        g = 2.0 * (mu * phi - r @ theta["memory.weight"]) @ static["encoder.weight"]
+        if x.dim() == 1:
+            g = g.squeeze(0)
+        if trust is not None:
+            gap = x - trust[..., 1, :]
+            g = g + trust[..., 0, :] * (torch.sign(gap) if self.anchor_norm == 1 else gap)
+        return g
+
+    def condition_read(self, static: Params, theta: Params, queries: Tensor,
+                       known: Tensor | None = None) -> ConditionedRead:
+        """The read starts at the query and descends E plus the query's evidence (module docstring)."""
+        eta = anchor_weight(static, theta["memory.count"], self.dim, self.budget).unsqueeze(-1).unsqueeze(-1)  # (..., 1, 1)
+        confidence = (2.0 * queries - 1.0).abs()
+        weights = eta * (confidence if self.anchor_norm == 1 else confidence.pow(2))
+        held = torch.zeros_like(queries, dtype=torch.bool)
+        return ConditionedRead(queries, held, torch.stack([weights, queries], dim=-2), None)
+
+    # --- the write ------------------------------------------------------------------------------
+    def direct_write(self, static: Params, theta: Params, patterns: Tensor, rates: dict[str, Tensor],
+                     mask: Tensor | None = None) -> Params:
+        """Store ``patterns (..., N, d)`` (those of ``mask (..., N)``, None: all) after the
+        ``count`` already held: slot ``count + i`` gets ``ω φ(x_i)``, then every slot keeps the
+        first ``c(count + N)`` coordinates. One matrix product for any N. ``ValueError`` past
+        ``capacity``."""
+        slots, count = theta["memory.weight"], theta["memory.count"]
+        m = torch.ones(patterns.shape[:-1], dtype=patterns.dtype, device=patterns.device) if mask is None else mask
+        m = m.to(patterns.dtype)
+        new_count = count.detach().round() + m.sum(-1)
+        most = int(new_count.max().item()) if new_count.numel() else 0
+        if most > self.capacity:
+            raise ValueError(f"this memory holds at most {self.capacity} patterns per set (its capacity); "
+                             f"writing these would hold {most}")
+        pos = count.detach().round().unsqueeze(-1) + torch.cumsum(m, -1) - m  # (..., N) the slot of each pattern
+        onehot = (pos.unsqueeze(-1) == torch.arange(self.capacity, device=slots.device, dtype=pos.dtype)).to(slots.dtype)
+        onehot = onehot * m.unsqueeze(-1)  # (..., N, S)
+        phi = (2.0 * patterns - 1.0) @ static["encoder.weight"].T + static["encoder.bias"]
+        omega = rates["energy"][0, 0]
+        written = onehot.sum(-2).unsqueeze(-1)  # (..., S, 1): 1 for the slots written now
+        table = slots * (1.0 - written) + omega * (onehot.transpose(-1, -2) @ phi)
+        cols = code_columns(new_count, self.dim, self.budget).unsqueeze(-2)  # (..., 1, d)
+        return {"memory.weight": table * cols, "memory.count": new_count}
+
+
+def anchor_weight(static: Params, count: Tensor, dim: int, budget: int) -> Tensor:
+    """η holding ``count (...)`` patterns: ``softplus(a + b log(d / c))``, c the code width — how
+    much the query's evidence weighs may change as the code narrows (a and b meta-learned)."""
+    width = code_width(count, dim, budget)
+    return nn.functional.softplus(static["anchor_raw"] + static["anchor_slope"] * torch.log(dim / width))
+
+
+def code_width(count: Tensor, dim: int, budget: int) -> Tensor:
+    """Floats per stored pattern holding ``count`` patterns: ``min(d, ⌊budget / count⌋)``."""
+    return torch.clamp(torch.div(budget, count.clamp_min(1.0), rounding_mode="floor"), max=dim)
+
+
+def code_columns(count: Tensor, dim: int, budget: int) -> Tensor:
+    """``(..., d)`` 0/1: the code coordinates in use holding ``count (...)`` patterns."""
+    width = code_width(count, dim, budget)
+    return (torch.arange(dim, device=count.device, dtype=count.dtype) < width.unsqueeze(-1)).to(count.dtype)
+
+
+def _pieces(static: Params, theta: Params, x: Tensor, budget: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``φ_c (..., M, d)`` (zero past the code width), slot similarities ``(..., M, S)`` (−10⁹ for
+    slots not written), β and μ."""
+    slots, count = theta["memory.weight"], theta["memory.count"]
+    dim = slots.shape[-1]
+    cols = code_columns(count, dim, budget).unsqueeze(-2)  # (..., 1, d)
+    phi = ((2.0 * x - 1.0) @ static["encoder.weight"].T + static["encoder.bias"])
+    if phi.dim() == 1:
+        phi = phi.unsqueeze(0)
+    phi = phi * cols
+    held = torch.arange(slots.shape[-2], device=slots.device, dtype=count.dtype) < count.unsqueeze(-1)  # (..., S)
+    sims = phi @ slots.transpose(-1, -2) - 0.5 * slots.pow(2).sum(-1).unsqueeze(-2)
+    sims = torch.where(held.unsqueeze(-2), sims, torch.full_like(sims, -1e9))
+    return phi, sims, static["log_beta"].exp(), nn.functional.softplus(static["curvature_raw"])
+
+
+def _inv_softplus(v: float) -> float:
+    return v + math.log(-math.expm1(-v))
