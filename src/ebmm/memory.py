@@ -21,7 +21,6 @@ import torch
 from torch import Tensor
 
 from .dynamics import keep_known
-
 from .errors import CapacityWarning, CheckpointError
 from .files import read_safetensors, save_safetensors
 
