@@ -322,3 +322,20 @@ def test_eval_binary_scores_several_memories_in_one_table_with_the_information_l
     assert (out / "error_bits.png").stat().st_size > 0
     res = runner.invoke(main, ["eval", "binary", "--memory", " , ", "-N", "4"])
     assert res.exit_code == 2 and "at least one memory" in res.output
+
+
+def test_eval_binary_writes_each_set_in_parts_for_the_memories_that_can(runner, tmp_path):
+    """--write-parts 1,2: a second row for the memory that adds to a written state (the same
+    patterns, written in two parts), none for one that cannot; a bad count is a usage error."""
+    out = tmp_path / "ev"
+    res = runner.invoke(main, ["eval", "binary", "--memory", "binary-erase,modern_hopfield-binary-erase", "-N", "8",
+                               "--min-patterns", "8", "--no-baselines", "--write-parts", "1,2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "results.json").read_text())
+    assert "binary-erase (written in 2 parts)" in record["results"]
+    assert record["cannot_write_in_parts"] == ["modern_hopfield-binary-erase"]
+    # the slot memory's sequential write: two parts give exactly the weights of one write
+    one, two = record["results"]["binary-erase"]["8"], record["results"]["binary-erase (written in 2 parts)"]["8"]
+    assert one["mean"] == pytest.approx(two["mean"], abs=1e-6) and one["query_mean"] == two["query_mean"]
+    res = runner.invoke(main, ["eval", "binary", "-N", "4", "--write-parts", "5"])
+    assert res.exit_code == 2 and "cannot be written in 5 parts" in res.output

@@ -28,11 +28,14 @@ def eval_():
 @click.option("--clamp-known", is_flag=True,
               help="Clamped completion: every memory is told which query entries are intact and keeps them.")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True, help="Stored patterns averaged over, per N.")
+@click.option("--write-parts", default="1", show_default=True,
+              help="Comma-separated numbers of parts each set is written in (write(part, state=state)); each P > 1 adds a "
+                   "row per memory that can add to a written state, e.g. 1,4.")
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json, table.md and a plot here.")
 @click.option("--threads", type=click.IntRange(1))
 @_device_option
-def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, seed, out_dir, threads, device):
+def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_patterns, write_parts, seed, out_dir, threads, device):
     """Error bits (mean [5th, 95th percentile]) at each N: a markdown table, plus JSON."""
     from ..evaluation.capacity import information_limits
     from ..evaluation.experiments import eval_binary as run
@@ -41,6 +44,9 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
 
     _set_threads(threads)
     ns = _parse_patterns(patterns)
+    parts = _parse_patterns(write_parts, "--write-parts")
+    if max(parts) > min(ns):
+        raise click.BadParameter(f"a set of {min(ns)} patterns cannot be written in {max(parts)} parts", param_hint="--write-parts")
     dist = _parse_distortion(distortion)
     names = [n.strip() for n in memory_name.split(",") if n.strip()]
     if not names:
@@ -51,7 +57,7 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
         memories.update({n: _load_memory(n, dim=dim, device=device) for n in hopfield_names() if n not in memories})
     try:  # checks the distortion against every memory's pattern size first
         record, md, results = run(memories, ns, dist, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
-                                  command=_command_line(),
+                                  command=_command_line(), write_parts=parts,
                                   progress=lambda name, n, st: click.echo(f"  {name:<28} N={n:<4} {st}", err=True))
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--distortion") from None

@@ -61,6 +61,7 @@ def evaluate_task(
     seed: int = 1234,
     split: str = "eval",
     clamp_known: bool = False,
+    write_parts: int = 1,
 ) -> ErrorStats:
     """The protocol shared by every table: store ``max(ceil(min_patterns / N), min_batches)``
     independent sets of ``n_patterns`` drawn from ``task`` (its ``split``), ``chunk`` sets per
@@ -70,12 +71,14 @@ def evaluate_task(
 
     ``clamp_known``: *clamped completion* — the read is told which entries of each query are
     intact and keeps them (``read(..., known=...)``), so only the corrupted ones are scored
-    against the memory's dynamics."""
+    against the memory's dynamics. ``write_parts`` P > 1 writes each set in P consecutive parts
+    (``write(part, state=state)``), as a memory used incrementally would be: the same patterns
+    and queries as writing them at once."""
     if n_patterns < 1:
         raise ValueError(f"n_patterns must be >= 1, got {n_patterns}")
     batches = max(math.ceil(min_patterns / n_patterns), min_batches)
     errs, query = per_set_errors(memory, task, n_patterns, batches, corruption=corruption, chunk=chunk, seed=seed,
-                                 split=split, clamp_known=clamp_known)
+                                 split=split, clamp_known=clamp_known, write_parts=write_parts)
     return ErrorStats(
         mean=float(errs.mean()),
         p5=float(np.percentile(errs, 5)),
@@ -97,17 +100,27 @@ def per_set_errors(
     seed: int = 1234,
     split: str = "eval",
     clamp_known: bool = False,
+    write_parts: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Store ``sets`` independent sets of ``n_patterns`` from ``task`` (``chunk`` sets per call)
     and return each set's mean error of the retrievals and of the queries themselves, both
-    ``(sets,)``. The loop behind :func:`evaluate_task` and the capacity finder."""
+    ``(sets,)``. The loop behind :func:`evaluate_task` and the capacity finder. ``write_parts``
+    as in :func:`evaluate_task` (``ValueError`` for a memory that cannot add to a written state)."""
+    if isinstance(write_parts, bool) or not isinstance(write_parts, int) or not 1 <= write_parts <= n_patterns:
+        raise ValueError(f"write_parts must be an integer in [1, {n_patterns}], got {write_parts!r}")
+    if write_parts > 1 and not memory.supports_incremental_write:
+        raise ValueError(f"{memory.name} cannot add patterns to a written state, so it cannot be written in parts")
+    bounds = torch.linspace(0, n_patterns, write_parts + 1).round().long().tolist()
     gen = torch.Generator().manual_seed(seed)
     per_set, query = [], []
     done = 0
     while done < sets:
         b = min(chunk, sets - done)
         x, q, known = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen, known=True)
-        r = torch.from_numpy(memory.read(q, memory.write(x), known=known if clamp_known else None))
+        state = None
+        for a, c in zip(bounds[:-1], bounds[1:]):
+            state = memory.write(x[:, a:c], state=state)
+        r = torch.from_numpy(memory.read(q, state, known=known if clamp_known else None))
         per_set.append(task.error(r, x).mean(-1))
         query.append(task.error(q, x).mean(-1))
         done += b
@@ -124,13 +137,14 @@ def evaluate_binary(
     chunk: int = 32,
     seed: int = 1234,
     clamp_known: bool = False,
+    write_parts: int = 1,
 ) -> ErrorStats:
     """Store random sets of ``n_patterns`` binary patterns and count error bits of the
     retrievals from their distortions (:func:`evaluate_task` on a
-    :class:`~ebmm.tasks.BinaryTask`; ``clamp_known`` as there)."""
+    :class:`~ebmm.tasks.BinaryTask`; ``clamp_known`` and ``write_parts`` as there)."""
     task = BinaryTask(memory.dim, Distortion.parse(distortion))
     return evaluate_task(memory, task, n_patterns, min_patterns=min_patterns, min_batches=min_batches, chunk=chunk, seed=seed,
-                         clamp_known=clamp_known)
+                         clamp_known=clamp_known, write_parts=write_parts)
 
 
 def binary_table(

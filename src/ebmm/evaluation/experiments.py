@@ -23,20 +23,31 @@ from .images import evaluate_images, images_table_markdown
 def eval_binary(
     memories: dict[str, AssociativeMemory], patterns: tuple[int, ...], distortion: Distortion, *, min_patterns: int = 1000,
     seed: int = 1234, clamp_known: bool = False, command: str = "",
-    progress: Callable[[str, int, ErrorStats], None] | None = None,
+    progress: Callable[[str, int, ErrorStats], None] | None = None, write_parts: tuple[int, ...] = (1,),
 ) -> tuple[dict[str, Any], str, dict[str, dict[int, ErrorStats]]]:
     """Error bits of every memory at every N under ``distortion``: ``(record, markdown,
-    results)``; the markdown shows the paper's rows under ``erase:64``-like distortions."""
+    results)``; the markdown shows the paper's rows under ``erase:64``-like distortions.
+    ``write_parts``: each P > 1 adds a row ``NAME (written in P parts)`` for every memory that
+    can add to a written state (each set written in P consecutive parts); the others are listed
+    in the record's ``"cannot_write_in_parts"``."""
     for memory in memories.values():
         check_corruption(distortion, (memory.dim,))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CapacityWarning)
-        results = binary_table(memories, patterns, distortion, min_patterns=min_patterns, seed=seed, clamp_known=clamp_known,
-                               progress=progress)
-    sizes = {name: m.memory_size() for name, m in memories.items()}
+    results: dict[str, dict[int, ErrorStats]] = {}
+    sizes: dict[str, int] = {}
+    skipped = sorted(name for name, m in memories.items() if not m.supports_incremental_write) if max(write_parts) > 1 else []
+    for parts in write_parts:
+        if parts < 1 or parts > min(patterns):
+            raise ValueError(f"write_parts must be in [1, {min(patterns)}] (the smallest N), got {parts}")
+        chosen = {(name if parts == 1 else f"{name} (written in {parts} parts)"): m for name, m in memories.items()
+                  if parts == 1 or m.supports_incremental_write}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CapacityWarning)
+            results.update(binary_table(chosen, patterns, distortion, min_patterns=min_patterns, seed=seed,
+                                        clamp_known=clamp_known, progress=progress, write_parts=parts))
+        sizes.update({name: m.memory_size() for name, m in chosen.items()})
     md = table_markdown(results, PAPER_TABLE1 if distortion.count == 64 and distortion.kind != "mask" else None, sizes)
     record = {"command": command, "distortion": str(distortion), "clamp_known": clamp_known, "min_patterns": min_patterns,
-              "seed": seed, "memory_size": sizes,
+              "seed": seed, "memory_size": sizes, "write_parts": list(write_parts), "cannot_write_in_parts": skipped,
               "results": {name: {str(n): st.as_dict() for n, st in row.items()} for name, row in results.items()}}
     return record, md, results
 
