@@ -161,7 +161,8 @@ class CompressiveSlotEnergy(EnergyModel):
         written = onehot.sum(-2).unsqueeze(-1)  # (..., S, 1): 1 for the slots written now
         table = slots * (1.0 - written) + omega * (onehot.transpose(-1, -2) @ phi)
         cols = code_columns(new_count, self.dim, self.budget).unsqueeze(-2)  # (..., 1, d)
-        return {"memory.weight": table * cols, "memory.count": new_count}
+        rows = (torch.arange(self.capacity, device=slots.device, dtype=new_count.dtype) < new_count.unsqueeze(-1))
+        return {"memory.weight": table * cols * rows.unsqueeze(-1).to(table.dtype), "memory.count": new_count}
 
 
 def anchor_weight(static: Params, count: Tensor, dim: int, budget: int) -> Tensor:
