@@ -258,7 +258,7 @@ def test_masked_patterns_are_neither_written_nor_scored(kind, changes, gen, pert
         _, alone = model.loss(params, x[b : b + 1, :n], q[b : b + 1, :n])
         torch.testing.assert_close(retrieved[b, :n], alone[0])
         sq.append((alone[0] - x[b, :n]).pow(2).sum(-1))
-    torch.testing.assert_close(loss, torch.cat(sq).mean())
+    torch.testing.assert_close(loss, torch.stack([e.mean() for e in sq]).mean())  # each episode's mean, then theirs
 
 
 @pytest.mark.parametrize(
@@ -323,3 +323,16 @@ def test_tiny_meta_training_beats_the_query(kind):
     query_bits = 4.0  # 8 erased positions: half are wrong after thresholding at 0.5
     assert after < t.below_query * query_bits, (before, after)
     assert after < t.below_before * before, (before, after)
+
+
+def test_the_baselines_loss_averages_each_episode_then_the_episodes():
+    """An episode of one pattern weighs as much as one of three (issue 22: the same
+    episode-averaged loss as EBMM's), and without a mask it is the plain mean."""
+    from ebmm.models._common import reconstruction_loss
+
+    patterns = torch.zeros(2, 3, 4)
+    retrieved = torch.zeros(2, 3, 4)
+    retrieved[0, 0] = 1.0  # episode 0: its one stored pattern is 4 squared units off
+    mask = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    assert float(reconstruction_loss(retrieved, patterns, mask)) == 2.0  # (4 + 0) / 2, not 4 / 4
+    assert float(reconstruction_loss(retrieved, patterns)) == pytest.approx(4.0 / 6)
