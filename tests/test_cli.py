@@ -339,3 +339,16 @@ def test_eval_binary_writes_each_set_in_parts_for_the_memories_that_can(runner, 
     assert one["mean"] == pytest.approx(two["mean"], abs=1e-6) and one["query_mean"] == two["query_mean"]
     res = runner.invoke(main, ["eval", "binary", "-N", "4", "--write-parts", "5"])
     assert res.exit_code == 2 and "cannot be written in 5 parts" in res.output
+
+
+def test_train_binary_model_arg_sets_a_baselines_field_and_refuses_what_it_cannot(runner, tmp_path):
+    out = tmp_path / "mn"
+    res = runner.invoke(main, ["train", "binary", "--model", "memory_networks", "--model-arg", "width_follows_n=true", "-N", "8",
+                               "--min-patterns", "4", "--steps", "2", "--episodes", "2", "--eval-every", "0", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["model"]["width_follows_n"] is True
+    for args, message in ((["--model", "memory_networks", "--model-arg", "no_such_field=1"], "no_such_field"),
+                          (["--model-arg", "width_follows_n=true"], "learned baseline"),
+                          (["--model", "memory_networks", "--model-arg", "width_follows_n"], "KEY=VALUE")):
+        res = runner.invoke(main, ["train", "binary", *args, "--steps", "1", "--out", str(tmp_path / "bad")])
+        assert res.exit_code == 2 and message in res.output, res.output

@@ -45,6 +45,7 @@ TWO_HOPS = {"hops": 2}  # Memory Networks
 VERBATIM = {"budget": 136, "steps": 2}  # modern Hopfield with room for 8 verbatim rows of 16 + a flag
 LEARNED = {"addressing": "learned"}  # Kanerva Machine
 GATED = {"decay": True}  # the delta rule with Gated DeltaNet's forgetting gate
+FOLLOW = {"width_follows_n": True}  # Memory Networks, modern Hopfield: the code width follows N (16 floats to 4, 8 at 8)
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,8 @@ def test_memory_size_fills_the_binary_budget(kind):
     "kind, changes",
     cases(
         ("lstm", "", {}), ("lstm", "factored", FACTORED),
-        ("memory_networks", "two_hops", TWO_HOPS),
-        ("modern_hopfield", "", {}), ("modern_hopfield", "verbatim", VERBATIM),
+        ("memory_networks", "two_hops", TWO_HOPS), ("memory_networks", "follow", FOLLOW),
+        ("modern_hopfield", "", {}), ("modern_hopfield", "verbatim", VERBATIM), ("modern_hopfield", "follow", FOLLOW),
         ("mann", "", {}),
         ("plasticity", "", {}),
         ("kanerva", "", {}), ("kanerva", "learned", LEARNED),
@@ -237,8 +238,8 @@ def test_saved_memory_reloads_to_identical_outputs(kind, changes, gen, perturbed
     "kind, changes",
     cases(
         ("lstm", "", {}),
-        ("memory_networks", "", {}),
-        ("modern_hopfield", "", {}), ("modern_hopfield", "verbatim", VERBATIM),
+        ("memory_networks", "", {}), ("memory_networks", "follow", FOLLOW),
+        ("modern_hopfield", "", {}), ("modern_hopfield", "verbatim", VERBATIM), ("modern_hopfield", "follow", {**FOLLOW, "steps": 2}),
         ("mann", "", {}),
         ("plasticity", "", {}),
         ("kanerva", "", {}),
@@ -265,8 +266,8 @@ def test_masked_patterns_are_neither_written_nor_scored(kind, changes, gen, pert
     "kind, changes",
     cases(
         ("lstm", "", {}),
-        ("memory_networks", "two_hops", TWO_HOPS),
-        ("modern_hopfield", "", {}),
+        ("memory_networks", "two_hops", TWO_HOPS), ("memory_networks", "follow", {**FOLLOW, **TWO_HOPS}),
+        ("modern_hopfield", "", {}), ("modern_hopfield", "follow", FOLLOW),
         ("mann", "", {}),
         ("plasticity", "", {}),
         ("kanerva", "", {}), ("kanerva", "learned", LEARNED),
@@ -336,3 +337,22 @@ def test_the_baselines_loss_averages_each_episode_then_the_episodes():
     mask = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
     assert float(reconstruction_loss(retrieved, patterns, mask)) == 2.0  # (4 + 0) / 2, not 4 / 4
     assert float(reconstruction_loss(retrieved, patterns)) == pytest.approx(4.0 / 6)
+
+
+@pytest.mark.parametrize("kind", ["memory_networks", "modern_hopfield"])
+def test_a_layout_that_follows_n_holds_at_most_the_budget_and_narrows_as_patterns_arrive(kind, gen, perturbed):
+    """width_follows_n (issue 22: the baselines may choose their slot width from N, as EBMM's
+    compressive slots do): the budget is the memory size, the written slots hold at most that
+    many non-zero floats at any N, the code narrows as N grows, and (Memory Networks, which can
+    add to a written state) writing in parts gives the slots of writing all at once."""
+    model = tiny(kind, **FOLLOW)
+    params = perturbed(model.init_params(), gen)
+    assert model.memory_size() == 72 and model.slots == 8
+    for n, width in ((2, 16), (6, 11), (8, 8)):
+        state = next(iter(model.write(params, random_patterns((1, n, 16), generator=gen)).values()))[0]  # (S, c + 1)
+        assert int((state != 0).sum()) <= 72
+        assert int((state[:, width:-1] != 0).sum()) == 0 and int((state[:n, :width] != 0).sum()) > 0
+    if kind == "memory_networks":
+        x = random_patterns((2, 8, 16), generator=gen)
+        parts = model.write_more(params, model.write(params, x[:, :3]), x[:, 3:])
+        torch.testing.assert_close(parts["slots"], model.write(params, x)["slots"])

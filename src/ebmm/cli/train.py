@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import EBMMError, TrainingInterrupted
-from ._app import main, _set_threads, _parse_distortion, _energy_args
+from ._app import main, _set_threads, _parse_distortion, _energy_args, _json_or_text, _key_values
 from ._training import _training_options, _with_overrides, _resumed, _echo_summary, _hint_unused_gpu, _stopped, _training_failed, _missing_package
 
 
@@ -44,8 +44,11 @@ def train():
               help="Train under clamped completion: the read holds each query's intact entries fixed.")
 @click.option("--episode-chunks", type=click.IntRange(1),
               help="Write each training episode in C consecutive chunks (write, then write more), for incremental use.")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+              help="A learned baseline's field (VALUE as JSON), e.g. --model memory_networks --model-arg width_follows_n=true; "
+                   "repeatable; not with --resume.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
-                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, lr, clip_norm, group_lr, seed, compile_,
+                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, model_args, lr, clip_norm, group_lr, seed, compile_,
                  checkpoint_every, eval_every, threads, quiet, device, precision):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from ..models.ebmm import EBMM
@@ -66,8 +69,15 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
             mcfg = ck.model.config
         else:
             baseline = ck.model
-    elif model_kind != "ebmm":
-        baseline = model_from_config(model_kind, {"max_patterns": patterns or tcfg.patterns})
+    if model_args and (resume or model_kind == "ebmm"):
+        raise click.BadParameter("sets a new learned baseline's fields (not ebmm's, not a resumed run's)", param_hint="--model-arg")
+    if not resume and model_kind != "ebmm":
+        fields = {"max_patterns": patterns or tcfg.patterns,
+                  **_key_values(model_args, "--model-arg", "KEY=VALUE (VALUE as JSON)", _json_or_text)}
+        try:
+            baseline = model_from_config(model_kind, fields)
+        except (TypeError, ValueError) as e:
+            raise click.BadParameter(str(e), param_hint="--model-arg") from None
     if baseline is not None and any(v is not None for v in (energy, hidden, read_steps, write_steps, write_chunk)):
         raise click.BadParameter("--energy, --hidden, -K, -T and --write-chunk apply to ebmm only", param_hint="--model")
     if distortion is not None:

@@ -145,18 +145,53 @@ class LearnedBaseline:
 
 class SlotMemory(LearnedBaseline):
     """A :class:`LearnedBaseline` storing its patterns in a slot memory of :func:`slot_layout`
-    within ``budget`` floats (fields ``dim``, ``max_patterns``, ``budget``)."""
+    within ``budget`` floats (fields ``dim``, ``max_patterns``, ``budget``).
+
+    With ``width_follows_n`` (a field of the memories that offer it) the layout follows how
+    many patterns are held instead of ``max_patterns``: one slot per pattern (up to
+    ``max_patterns``), each code ``min(d, budget // n − 1)`` floats wide plus its flag — the
+    first coordinates of a ``d``-wide code, the rest zero (:meth:`follow_columns`), so the
+    written slots never hold more than ``budget`` floats. The same layout as EBMM's compressive
+    slots (:class:`~ebmm.energies.CompressiveSlotEnergy`), so that neither memory gets a
+    layout the other could not have."""
+
+    width_follows_n: bool = False
 
     @property
     def slots(self) -> int:
         """Slots (rows) of the stored matrix."""
+        if self.width_follows_n:
+            return self.max_patterns
         return slot_layout(self.dim, self.max_patterns, self.budget)[0]
 
     @property
     def code_width(self) -> int:
         """Floats per stored pattern (a slot's width less its flag): ``d`` when verbatim, less
-        when compressed."""
+        when compressed (with ``width_follows_n``: at most ``d``, see :meth:`follow_columns`)."""
+        if self.width_follows_n:
+            return self.dim
         return slot_layout(self.dim, self.max_patterns, self.budget)[1] - 1
+
+    def follow_columns(self, count: Tensor) -> Tensor | None:
+        """With ``width_follows_n``: ``(B, 1, c)`` 0/1, the code coordinates in use when each
+        episode holds ``count (B,)`` patterns (``min(d, budget // n − 1)`` of them); else None."""
+        if not self.width_follows_n:
+            return None
+        width = torch.clamp(torch.div(self.budget, count.clamp_min(1).to(torch.float32), rounding_mode="floor") - 1, max=self.dim)
+        return (torch.arange(self.dim, device=count.device) < width.unsqueeze(-1)).to(torch.float32).unsqueeze(-2)
+
+    def narrow_to_count(self, memory: Tensor) -> Tensor:
+        """A slot matrix ``(B, S, c + 1)`` with every code cut to the width its count of written
+        slots allows (unchanged without ``width_follows_n``)."""
+        cols = self.follow_columns((memory[..., -1] > 0.5).sum(-1))
+        if cols is None:
+            return memory
+        return torch.cat([memory[..., :-1] * cols.to(memory.dtype), memory[..., -1:]], dim=-1)
+
+    def memory_size(self) -> int:
+        if self.width_follows_n:
+            return self.budget
+        return super().memory_size()
 
     def _check_budget(self, unit: str) -> None:
         if self.budget < 2 * self.max_patterns:

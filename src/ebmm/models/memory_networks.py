@@ -69,7 +69,8 @@ class MemoryNetwork(SlotMemory):
 
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``budget``
     the most floats the slots may hold (8256, the binary task's); ``hops`` attention hops;
-    ``hidden`` the decoder's hidden units. The slots follow :func:`slot_layout`.
+    ``hidden`` the decoder's hidden units. The slots follow :func:`slot_layout`, or with
+    ``width_follows_n`` the number held (:class:`~ebmm.models._common.SlotMemory`).
 
     ``MetaParams`` (``c = W − 1`` the code width)::
 
@@ -86,6 +87,7 @@ class MemoryNetwork(SlotMemory):
     budget: int = 8256  # 128·127/2 + 128, the binary task's
     hops: int = 1
     hidden: int = 256
+    width_follows_n: bool = False
 
     def __post_init__(self):
         self._check_positive_ints("dim", "max_patterns", "budget", "hops", "hidden")
@@ -120,7 +122,7 @@ class MemoryNetwork(SlotMemory):
         """``patterns (B, N, d)`` (those of ``mask (B, N)``, None: all) -> ``{"slots": (B, S, W)}``."""
         e = params["embed"]
         codes = (2 * patterns - 1) @ e["memory"].T + e["memory_bias"]  # (B, N, c)
-        return {"slots": write_slots(codes, self.slots, mask)}
+        return {"slots": self.narrow_to_count(write_slots(codes, self.slots, mask))}
 
     def write_more(self, params: MetaParams, state: dict[str, Tensor], patterns: Tensor) -> dict[str, Tensor]:
         """Add ``patterns (B, N, d)`` to a written state: their codes fill the next free slots, as
@@ -137,7 +139,7 @@ class MemoryNetwork(SlotMemory):
         position = held.unsqueeze(1) + torch.arange(n, device=patterns.device)  # (B, N)
         where = F.one_hot(position, self.slots).to(codes.dtype)  # (B, N, S)
         flagged = torch.cat([codes, codes.new_ones(*codes.shape[:-1], 1)], dim=-1)
-        return {"slots": slots + where.transpose(1, 2) @ flagged}
+        return {"slots": self.narrow_to_count(slots + where.transpose(1, 2) @ flagged)}
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)`` (``(B, 2, M, d)`` with ``trajectory``)."""
@@ -146,10 +148,14 @@ class MemoryNetwork(SlotMemory):
         beta = params["attention"]["log_beta"].exp()
         s = 2 * queries - 1
         u = s @ params["embed"]["query"].T + params["embed"]["query_bias"]  # (B, M, c)
+        cols = self.follow_columns(written.sum(-1))  # (B, 1, c) with width_follows_n: the coordinates in use
+        if cols is not None:
+            u = u * cols
         o = torch.zeros_like(u)
         for k in range(self.hops):
             if k:  # hop: u ← H u + o (end-to-end memory networks)
                 u = u @ params["hop"]["weight"].T + o
+                u = u if cols is None else u * cols
             p = masked_softmax(beta[k] * F.normalize(u, dim=-1) @ keys.transpose(-1, -2), written)  # (B, M, S)
             o = p @ codes  # (B, M, c)
         out = torch.sigmoid(decode(params["decoder"], torch.cat([o, s], dim=-1)))

@@ -50,7 +50,9 @@ class ModernHopfield(SlotMemory):
     **Fields:** ``dim`` pattern dimension d; ``max_patterns`` N it is trained for; ``budget``
     the most floats the stored rows may hold (8256, the binary task's); ``steps`` update steps
     per read; ``beta_init`` the initial inverse temperature β (≈ 3/√128; Ramsauer et al. use
-    1/√c, softer than binary retrieval wants).
+    1/√c, softer than binary retrieval wants); ``width_follows_n`` one row per pattern, its
+    width following how many are held (:class:`~ebmm.models._common.SlotMemory`; the rows are
+    then always learned projections).
 
     ``MetaParams``::
 
@@ -64,6 +66,7 @@ class ModernHopfield(SlotMemory):
     budget: int = 8256  # 128·127/2 + 128, the binary task's
     steps: int = 3
     beta_init: float = 0.25
+    width_follows_n: bool = False
 
     def __post_init__(self):
         self._check_positive_ints("dim", "max_patterns", "budget", "steps")
@@ -74,7 +77,7 @@ class ModernHopfield(SlotMemory):
     @property
     def projected(self) -> bool:
         """Whether the rows are learned projections (``code_width < d``), not verbatim ±1 images."""
-        return self.code_width < self.dim
+        return self.code_width < self.dim or self.width_follows_n
 
     # --- LearnedModel protocol (config, loss, memory_size: SlotMemory's) ----------------------
     def init_params(self, seed: int = 0) -> MetaParams:
@@ -95,7 +98,7 @@ class ModernHopfield(SlotMemory):
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
         """``patterns (B, N, d)`` (those of ``mask (B, N)``, None: all) -> ``{"patterns": (B, S, c + 1)}``:
         codes and written flags."""
-        return {"patterns": write_slots(self._encode(params, 2 * patterns - 1), self.slots, mask)}
+        return {"patterns": self.narrow_to_count(write_slots(self._encode(params, 2 * patterns - 1), self.slots, mask))}
 
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)``, or every iterate ``(B, steps + 1, M, d)``."""
@@ -104,6 +107,9 @@ class ModernHopfield(SlotMemory):
         beta = r["log_beta"].exp()
         s = 2 * queries - 1
         xi = self._encode(params, s)  # (B, M, c)
+        cols = self.follow_columns(written.sum(-1))  # with width_follows_n: the coordinates in use
+        if cols is not None:
+            xi = xi * cols
         outputs = [queries]
         for _ in range(self.steps):
             xi = masked_softmax(beta * xi @ stored.transpose(-1, -2), written) @ stored
