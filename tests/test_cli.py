@@ -352,3 +352,17 @@ def test_train_binary_model_arg_sets_a_baselines_field_and_refuses_what_it_canno
                           (["--model", "memory_networks", "--model-arg", "width_follows_n"], "KEY=VALUE")):
         res = runner.invoke(main, ["train", "binary", *args, "--steps", "1", "--out", str(tmp_path / "bad")])
         assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_capacity_of_several_memories_at_several_budgets_is_one_table(runner, tmp_path):
+    out = tmp_path / "cap"
+    res = runner.invoke(main, ["capacity", "--memory", "hopfield-hebb,hopfield-storkey", "--budget", "0.1,1", "--max-n", "16",
+                               "--min-patterns", "32", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "capacity.json").read_text())
+    assert record["budgets"] == [0.1, 1.0] and len(record["results"]) == 4
+    by = {(r["memory"], r["budget"]): r["capacity"] for r in record["results"]}
+    assert by[("hopfield-storkey", 1.0)] >= by[("hopfield-storkey", 0.1)]  # a looser budget holds at least as many
+    assert "| hopfield-hebb | 8256 |" in (out / "capacity.md").read_text()
+    res = runner.invoke(main, ["capacity", "--budget", "0.1,x"])
+    assert res.exit_code == 2 and "comma-separated numbers" in res.output

@@ -135,37 +135,72 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_k
 
 
 @main.command()
-@click.option("--memory", "memory_name", default="binary-erase", show_default=True, help="Shipped name, baseline name or .safetensors path.")
-@click.option("--budget", type=click.FloatRange(0), default=1.0, show_default=True, help="Mean error bits allowed.")
+@click.option("--memory", "memory_name", default="binary-erase", show_default=True,
+              help="Comma-separated shipped names, baseline names or .safetensors paths.")
+@click.option("--budget", "budgets", default="1.0", show_default=True,
+              help="Mean error bits allowed; comma-separated for several (e.g. 0.1,1).")
 @click.option("--distortion", default="erase:64", show_default=True, help="KIND:K, KIND in erase|replace|flip|zero.")
 @click.option("--clamp-known", is_flag=True, help="Clamped completion (the memory keeps the intact bits).")
 @click.option("--max-n", type=click.IntRange(1), default=512, show_default=True, help="Largest N probed.")
 @click.option("--min-patterns", type=click.IntRange(1), default=1000, show_default=True, help="Stored patterns per probe.")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=1234, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write capacity.json and capacity.png here.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write capacity.json, capacity.md and (one memory, one budget) capacity.png here.")
 @click.option("--threads", type=click.IntRange(1))
 @_device_option
-def capacity(memory_name, budget, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads, device):
-    """The largest N whose mean error bits stay within --budget (doubling, then bisection)."""
+def capacity(memory_name, budgets, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads, device):
+    """The largest N whose mean error bits stay within --budget (doubling, then bisection); with
+    several memories or budgets, a table of them."""
     from ..evaluation.experiments import capacity as run
     from ..evaluation.report import write_report
 
     _set_threads(threads)
     dist = _parse_distortion(distortion)
-    memory = _load_memory(memory_name, device=device)
-    try:  # checks the distortion against the memory's pattern size first
-        record, result, draw = run(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence, seed=seed,
-                                   clamp_known=clamp_known, command=_command_line())
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--distortion") from None
-    for p in sorted(result.probes, key=lambda p: p.n):
-        mark = "ok " if p.mean <= budget else "   "
-        click.echo(f"  {mark} N={p.n:<5} {p.mean:8.3f} error bits  [{p.low:.3f}, {p.high:.3f}]  ({p.patterns} patterns)", err=True)
-    note = "" if result.monotone else " (warning: the error was not monotone in N over the probes)"
-    click.echo(f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}"
-               + (" (clamped)" if clamp_known else "") + note)
+    try:
+        levels = [float(v) for v in budgets.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {budgets!r}", param_hint="--budget") from None
+    if not levels or min(levels) < 0:
+        raise click.BadParameter(f"expected numbers >= 0, got {budgets!r}", param_hint="--budget")
+    names = [n.strip() for n in memory_name.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter("name at least one memory", param_hint="--memory")
+    memories = {n: _load_memory(n, device=device) for n in names}
+    records, results, draw = [], {}, None
+    for name, memory in memories.items():
+        for budget in levels:
+            try:  # checks the distortion against the memory's pattern size first
+                record, result, draw = run(memory, budget, dist, max_n=max_n, min_patterns=min_patterns, confidence=confidence,
+                                           seed=seed, clamp_known=clamp_known, command=_command_line())
+            except ValueError as e:
+                raise click.BadParameter(str(e), param_hint="--distortion") from None
+            for p in sorted(result.probes, key=lambda p: p.n):
+                mark = "ok " if p.mean <= budget else "   "
+                click.echo(f"  {mark} N={p.n:<5} {p.mean:8.3f} error bits  [{p.low:.3f}, {p.high:.3f}]  ({p.patterns} patterns)",
+                           err=True)
+            note = "" if result.monotone else " (warning: the error was not monotone in N over the probes)"
+            click.echo(f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}"
+                       + (" (clamped)" if clamp_known else "") + note)
+            records.append(record)
+            results[(name, budget)] = (result.capacity, memory.memory_size(), result.monotone)
+    single = len(records) == 1
+    if single:
+        cap, _, monotone = next(iter(results.values()))
+        md = (f"{records[0]['memory']}: capacity {cap} patterns at ≤ {levels[0]} error bits under {dist}"
+              + ("" if monotone else " (warning: the error was not monotone in N over the probes)"))
+    else:
+        protocol = " (clamped)" if clamp_known else ""
+        lines = [f"Capacity under {dist}{protocol}: the largest N within each budget of mean error bits (probed up to {max_n}).", "",
+                 "| memory | memory size | " + " | ".join(f"≤ {b:g} error bits" for b in levels) + " |",
+                 "|---|---|" + "---|" * len(levels)]
+        for name in names:
+            size = results[(name, levels[0])][1]
+            cells = [f"{results[(name, b)][0]}" + ("" if results[(name, b)][2] else " (not monotone)") for b in levels]
+            lines.append(f"| {name} | {size} | " + " | ".join(cells) + " |")
+        md = "\n".join(lines)
+        click.echo(md)
     if out_dir is not None:
-        md = f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}" + note
-        write_report(out_dir, record, md, stem="capacity", figure=("capacity.png", draw))
-        click.echo(f"wrote {out_dir}/capacity.json, capacity.md, capacity.png", err=True)
+        record = records[0] if single else {"command": _command_line(), "distortion": str(dist), "budgets": levels, "results": records}
+        write_report(out_dir, record, md, stem="capacity", figure=("capacity.png", draw) if single else None)
+        click.echo(f"wrote {out_dir}/capacity.json, capacity.md" + (", capacity.png" if single else ""), err=True)
