@@ -13,10 +13,10 @@ from ._training import _missing_package
 
 
 @main.command()
-@click.option("--memory", "memory_name", default="binary-erase", show_default=True)
-@click.option("--patterns", "-N", default="32,96,128,160", show_default=True,
+@click.option("--memory", "memory_name", default="binary-compressive", show_default=True)
+@click.option("--patterns", "-N", default="32,96,160,256", show_default=True,
               help="Comma-separated numbers of patterns to store: one column each (the figure shows the first). "
-                   "Past 96 the shipped memories hold more patterns than they were trained for.")
+                   "Past 96 most shipped memories hold more patterns than they were trained for.")
 @click.option("--distortion", default="erase:64", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-demo.png"), show_default=True)
@@ -37,7 +37,7 @@ def demo(memory_name, patterns, distortion, seed, out_path, device):
     ns = _parse_patterns(patterns)
     memory = _load_memory(memory_name, device=device)
     dist = _parse_distortion(distortion, memory.dim)
-    learned = [n for n in pretrained() if n.endswith("-binary-erase") and n != memory_name]
+    learned = [n for n in pretrained() if n != memory_name and (n.endswith("-binary-erase") or n in ("binary-erase", "binary-compressive"))]
     others = [(n, _load_memory(n, dim=memory.dim, device=device)) for n in hopfield_names()]
     others += [(n, m) for n in learned if (m := _load_memory(n, device=device)).dim == memory.dim]
     rows: dict[str, list[float]] = {"query (no memory)": []}
