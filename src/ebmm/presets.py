@@ -96,14 +96,19 @@ PRESETS: dict[str, tuple[MemoryConfig, TrainConfig]] = {
 
 # The same memory trained under replace:64 queries (a query's corrupted bits look valid).
 PRESETS["slots-replace"] = (PRESETS["slots"][0], _replace(PRESETS["slots"][1], distortion="replace:64"))
-# Under replace:64 every query entry is 0 or 1 and a quarter of them are wrong: a weak pull
-# (η = 0.02) and 30 read steps (untrained, N = 96/128/160: 0.74/5.63/18.8 error bits; η = 0.3:
-# 0.79/10.7/22.3; K = 100 changes little).
+# Under replace:64 every query entry is 0 or 1 and a quarter of them are wrong: a weak pull at
+# full width (η = 0.02) that grows as the code narrows (b = 2), 30 read steps; the pull's two
+# numbers learn 30× faster than the other slow weights (at 1× they had not moved in 250 steps).
+# Untrained, 512 patterns per N = 96/128/160/192/256: b = 0: 0.74/5.63/18.8/26.4/33.2 error
+# bits; b = 2: 0.74/5.04/19.5/27.1/32.7; b = 4: 0.73/10.0/25.0/29.5/31.9 (η = 0.3, b = 0:
+# 0.79/10.7/22.3/27.6/32.6; K = 100 changes little). Past N = 128 a code of ≤ 51 floats cannot
+# locate 32 wrong bits among 128, and the read stays near the query.
 _compressive = PRESETS["compressive"][0]
 PRESETS["compressive-replace"] = (
-    _replace(_compressive, energy=_replace(_compressive.energy, kwargs={**_compressive.energy.kwargs, "anchor": 0.02}),
+    _replace(_compressive, energy=_replace(_compressive.energy, kwargs={**_compressive.energy.kwargs, "anchor": 0.02,
+                                                                        "anchor_slope": 2.0}),
              read=_replace(_compressive.read, steps=30)),
-    _replace(PRESETS["compressive"][1], distortion="replace:64"),
+    _replace(PRESETS["compressive"][1], distortion="replace:64", steps=400, group_lr={"read": 10.0, "static/anchor": 30.0}),
 )
 
 

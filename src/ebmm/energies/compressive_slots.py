@@ -46,8 +46,8 @@ means — the query says it does not know that bit — and every system is given
 
 **Arguments:** ``dim`` d; ``budget`` B (floats the table may hold); ``capacity`` the most
 patterns one state holds (the table's rows; more raise ``ValueError``); ``beta`` initial β;
-``curvature`` initial μ; ``anchor`` initial η (at every width: η = softplus(a + b log(d / c)),
-b starts at 0); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
+``curvature`` initial μ; ``anchor`` the initial η at full width and ``anchor_slope`` the initial b
+(η = softplus(a + b log(d / c))); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
 query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``).
 """
 
@@ -77,7 +77,7 @@ class CompressiveSlotEnergy(EnergyModel):
     closed_form_terms = ("energy",)
 
     def __init__(self, dim: int = 128, budget: int = 8256, capacity: int = 512, beta: float = 1e5,
-                 curvature: float = 1.0, anchor: float = 4.0, anchor_norm: int = 1):
+                 curvature: float = 1.0, anchor: float = 4.0, anchor_norm: int = 1, anchor_slope: float = 0.0):
         super().__init__()
         for name, v in (("dim", dim), ("budget", budget), ("capacity", capacity)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -99,7 +99,7 @@ class CompressiveSlotEnergy(EnergyModel):
         self.log_beta = nn.Parameter(torch.tensor(math.log(beta)))
         self.curvature_raw = nn.Parameter(torch.tensor(_inv_softplus(curvature)))
         self.anchor_raw = nn.Parameter(torch.tensor(_inv_softplus(anchor)))
-        self.anchor_slope = nn.Parameter(torch.tensor(0.0))
+        self.anchor_slope = nn.Parameter(torch.tensor(float(anchor_slope)))
 
     @property
     def stored_floats(self) -> int:
