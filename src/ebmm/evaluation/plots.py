@@ -94,7 +94,10 @@ def plot_error_vs_patterns(
     published numbers as dashed lines; ``limits`` (label → N, e.g.
     :func:`~ebmm.evaluation.capacity.information_limits`) as vertical dotted lines, those past
     the largest N named in the legend only."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    many = len(results) > 8
+    fig, ax = plt.subplots(figsize=(9, 4.5) if many else (6, 4))
+    if len(results) > 10:  # the default cycle repeats after 10 colours
+        ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i % 20) for i in range(len(results))])
     largest = max((n for row in results.values() for n in row), default=0)
     for i, (label, n) in enumerate((limits or {}).items()):
         style = {"color": f"C{7 + i % 3}", "linestyle": ":", "alpha": 0.8}
@@ -113,7 +116,10 @@ def plot_error_vs_patterns(
     ax.set_xlabel("stored patterns N")
     ax.set_ylabel("error bits (of 128)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
+    if many:  # beside the axes, not over the curves
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=6)
     if title:
         ax.set_title(title, fontsize=9)
     return save_figure(fig, path, caption)
