@@ -125,7 +125,7 @@ class CompressiveSlotEnergy(EnergyModel):
         """``∇ₓE = 2 Aᵀ P_c (μ φ_c − Σ_j r_j k_j)`` plus the query term's ``w ⊙ (x − q)``."""
         phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
         r = torch.softmax(beta * sims, dim=-1)  # (..., M, S)
-        g = 2.0 * (mu * phi - r @ theta["memory.weight"]) @ static["encoder.weight"]
+        g = 2.0 * (mu * phi - r @ held_slots(theta)) @ static["encoder.weight"]
         if x.dim() == 1:
             g = g.squeeze(0)
         if trust is not None:
@@ -157,16 +157,20 @@ class CompressiveSlotEnergy(EnergyModel):
         if most > self.capacity:
             raise ValueError(f"this memory holds at most {self.capacity} patterns per set (its capacity); "
                              f"writing these would hold {most}")
+        most = max(most, 1)  # only the first `most` rows can hold anything: the rest stay zero
         pos = count.detach().round().unsqueeze(-1) + torch.cumsum(m, -1) - m  # (..., N) the slot of each pattern
-        onehot = (pos.unsqueeze(-1) == torch.arange(self.capacity, device=slots.device, dtype=pos.dtype)).to(slots.dtype)
-        onehot = onehot * m.unsqueeze(-1)  # (..., N, S)
+        onehot = (pos.unsqueeze(-1) == torch.arange(most, device=slots.device, dtype=pos.dtype)).to(slots.dtype)
+        onehot = onehot * m.unsqueeze(-1)  # (..., N, most)
         phi = (2.0 * patterns - 1.0) @ static["encoder.weight"].T + static["encoder.bias"]
         omega = rates["energy"][0, 0]
-        written = onehot.sum(-2).unsqueeze(-1)  # (..., S, 1): 1 for the slots written now
-        table = slots * (1.0 - written) + omega * (onehot.transpose(-1, -2) @ phi)
+        head = slots[..., :most, :]
+        written = onehot.sum(-2).unsqueeze(-1)  # (..., most, 1): 1 for the slots written now
+        head = head * (1.0 - written) + omega * (onehot.transpose(-1, -2) @ phi)
         cols = code_columns(new_count, self.dim, self.budget).unsqueeze(-2)  # (..., 1, d)
-        rows = (torch.arange(self.capacity, device=slots.device, dtype=new_count.dtype) < new_count.unsqueeze(-1))
-        return {"memory.weight": table * cols * rows.unsqueeze(-1).to(table.dtype), "memory.count": new_count}
+        rows = (torch.arange(most, device=slots.device, dtype=new_count.dtype) < new_count.unsqueeze(-1)).to(head.dtype)
+        head = head * cols * rows.unsqueeze(-1)
+        tail = slots.new_zeros(*slots.shape[:-2], self.capacity - most, self.dim)
+        return {"memory.weight": torch.cat([head, tail], dim=-2), "memory.count": new_count}
 
 
 def anchor_weight(static: Params, count: Tensor, dim: int, budget: int) -> Tensor:
@@ -190,7 +194,7 @@ def code_columns(count: Tensor, dim: int, budget: int) -> Tensor:
 def _pieces(static: Params, theta: Params, x: Tensor, budget: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``φ_c (..., M, d)`` (zero past the code width), slot similarities ``(..., M, S)`` (−10⁹ for
     slots not written), β and μ."""
-    slots, count = theta["memory.weight"], theta["memory.count"]
+    slots, count = held_slots(theta), theta["memory.count"]
     dim = slots.shape[-1]
     cols = code_columns(count, dim, budget).unsqueeze(-2)  # (..., 1, d)
     phi = ((2.0 * x - 1.0) @ static["encoder.weight"].T + static["encoder.bias"])
@@ -201,6 +205,13 @@ def _pieces(static: Params, theta: Params, x: Tensor, budget: int) -> tuple[Tens
     sims = phi @ slots.transpose(-1, -2) - 0.5 * slots.pow(2).sum(-1).unsqueeze(-2)
     sims = torch.where(held.unsqueeze(-2), sims, torch.full_like(sims, -1e9))
     return phi, sims, static["log_beta"].exp(), nn.functional.softplus(static["curvature_raw"])
+
+
+def held_slots(theta: Params) -> Tensor:
+    """The table's rows that can hold a pattern, ``(..., max count, d)`` (at least one row): the
+    rows past every episode's count are zero and never read, so a read skips them."""
+    rows = max(int(theta["memory.count"].max().item()) if theta["memory.count"].numel() else 0, 1)
+    return theta["memory.weight"][..., :rows, :]
 
 
 def _inv_softplus(v: float) -> float:
