@@ -117,3 +117,25 @@ def test_episode_sampler_draws_distinct_images_and_occludes_them(gen):
     assert torch.equal(again[0], stored) and torch.equal(again[1], queries)
     with pytest.raises(ValueError, match="distinct"):
         sample_image_episodes(images, 1, n + 1)
+
+
+def test_grey_and_patch_fills_hide_the_square_with_a_flat_value_or_another_images_ink():
+    """grey: one value per image, uniform in [0, 1], over the whole square; patch: the square of
+    the next image of the set; neither is in "mix"; a patch needs a set of at least two."""
+    from ebmm.tasks.images import fill_choices, occlude_with_mask
+
+    gen = torch.Generator().manual_seed(0)
+    images = (torch.rand(3, 5, 1, 32, 32, generator=gen) < 0.2).float()
+    grey, hidden = occlude_with_mask(images, 16, "grey", generator=gen)
+    levels = [grey[b, i][hidden[b, i]] for b in range(3) for i in range(5)]
+    assert all(int(h.sum()) == 256 for h in hidden.reshape(-1, 1, 32, 32))
+    assert all(float(v.max() - v.min()) == 0.0 and 0.0 <= float(v[0]) <= 1.0 for v in levels)
+    assert len({round(float(v[0]), 6) for v in levels}) == 15  # a value of its own per image
+    patch, hidden = occlude_with_mask(images, 16, "patch", generator=gen)
+    torch.testing.assert_close(patch[hidden], images.roll(1, dims=1)[hidden])
+    torch.testing.assert_close(patch[~hidden], images[~hidden])
+    assert "grey" not in fill_choices("mix") and fill_choices("noise+patch") == ("noise", "patch")
+    with pytest.raises(ValueError, match="another image of the set"):
+        occlude_with_mask(images[0, :1], 16, "patch", generator=gen)
+    with pytest.raises(ValueError, match="patch"):
+        fill_choices("smoke")

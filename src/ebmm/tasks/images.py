@@ -5,7 +5,10 @@ filled with one of :data:`OCCLUSION_FILLS`: uniform noise in [0, 1] (``"noise"``
 random 0/1 values at the stored images' own mean intensity — the ink density of binarised data —
 (``"binary"``), zeros (``"zeros"``) or ones (``"ones"``). ``"mix"`` draws one of those four per
 image, and ``"noise+zeros"`` (any ``+``-joined list) one of the listed fills: a memory can be
-trained on some fills and scored on another it never saw. Errors are counted per image:
+trained on some fills and scored on another it never saw. Two more, outside ``"mix"``, for such
+tests: ``"grey"`` a constant drawn per image uniformly in [0, 1] (a flat square whose value
+marks nothing), and ``"patch"`` the same square of the next image in the set (real ink of
+another stored image: an occluder that looks like data). Errors are counted per image:
 :func:`hamming_error` on binarised images (Omniglot), :func:`squared_error` otherwise (CIFAR).
 Images are float ``(..., C, H, W)`` in [0, 1], as :mod:`ebmm.data` loads them.
 """
@@ -16,10 +19,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-#: what can fill an occluded square (``"mix"``: one of the others per image, drawn uniformly)
-OCCLUSION_FILLS = ("noise", "binary", "zeros", "ones", "mix")
+#: what can fill an occluded square (``"mix"``: one of the first four per image, drawn uniformly)
+OCCLUSION_FILLS = ("noise", "binary", "zeros", "ones", "mix", "grey", "patch")
 #: the fills ``"mix"`` draws from
 BASIC_FILLS = ("noise", "binary", "zeros", "ones")
+#: fills that ``"+"``-joined lists may name besides those (not in ``"mix"``)
+EXTRA_FILLS = ("grey", "patch")
 
 
 def fill_choices(fill: str) -> tuple[str, ...]:
@@ -29,9 +34,10 @@ def fill_choices(fill: str) -> tuple[str, ...]:
     if fill == "mix":
         return BASIC_FILLS
     parts = tuple(fill.split("+"))
-    if not all(p in BASIC_FILLS for p in parts) or len(set(parts)) != len(parts):
+    allowed = BASIC_FILLS + EXTRA_FILLS
+    if not all(p in allowed for p in parts) or len(set(parts)) != len(parts):
         raise ValueError(f"fill must be one of {OCCLUSION_FILLS} or a '+'-joined list of distinct fills among "
-                         f"{BASIC_FILLS} (e.g. 'noise+zeros'), got {fill!r}")
+                         f"{allowed} (e.g. 'noise+zeros'), got {fill!r}")
     return parts
 
 
@@ -99,6 +105,14 @@ def _fill_values(images: Tensor, choices: tuple[str, ...], generator: torch.Gene
         if fill == "binary":  # 1 with the images' mean intensity: binarised data's ink density
             density = float(images.float().mean()) if images.numel() else 0.0
             return (torch.rand(shape, generator=generator, device=draw) < density).to(images.device, dtype)
+        if fill == "grey":  # one value per image, uniform in [0, 1]
+            level = torch.rand((*shape[:-3], 1, 1, 1), generator=generator, device=draw, dtype=dtype)
+            return level.to(images.device).expand(shape)
+        if fill == "patch":  # the next image of the set, at the same place
+            if images.dim() < 4 or images.shape[-4] < 2:
+                raise ValueError(f"the patch fill takes the square from another image of the set: images of shape "
+                                 f"(..., N, C, H, W) with N >= 2, got {tuple(shape)}")
+            return images.roll(1, dims=-4)
         return torch.full_like(images, 1.0 if fill == "ones" else 0.0)
 
     if len(choices) == 1:
