@@ -126,3 +126,23 @@ def test_the_train_command_says_it_in_one_line_from_rank_0_only(one_gpu_two_proc
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 1 and r.output == ""
     assert started == [] and not (tmp_path / CHECKPOINT_NAME).exists()
+
+
+def test_a_world_ends_only_the_process_group_it_started(monkeypatch):
+    """World.close: a barrier and destroy_process_group for a group world_from_env started, no
+    barrier when a rank leaves on an error, nothing for a group someone else started."""
+    from ebmm.meta.distributed import World
+
+    calls = []
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    World(0, 2, torch.device("cpu"), owns_group=True).close()
+    assert calls == ["barrier", "destroy"]
+    calls.clear()
+    World(1, 2, torch.device("cpu"), owns_group=True).close(wait=False)
+    assert calls == ["destroy"]
+    calls.clear()
+    World(0, 2, torch.device("cpu"), owns_group=False).close()
+    World().close()
+    assert calls == []

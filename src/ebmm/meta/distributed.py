@@ -34,6 +34,20 @@ class World:
     size: int = 1
     #: where this rank computes (its own GPU under nccl, else the CPU)
     device: torch.device = torch.device("cpu")
+    #: whether :func:`world_from_env` started the process group (then :meth:`close` ends it)
+    owns_group: bool = False
+
+    def close(self, wait: bool = True) -> None:
+        """End the process group this world started (nothing otherwise): with ``wait``, after
+        every rank has arrived (a barrier), so that no rank leaves while another is still in a
+        collective. Left to the interpreter's exit instead, gloo's threads can abort a rank
+        ("terminate called without an active exception", seen in about one run in three of
+        ``tests/test_distributed.py``)."""
+        if not (self.owns_group and dist.is_initialized()):
+            return
+        if wait:
+            dist.barrier()
+        dist.destroy_process_group()
 
     @property
     def is_main(self) -> bool:
@@ -97,6 +111,7 @@ def world_from_env(device: str = "cpu") -> World:
             torch.cuda.set_device(where)
     if where.type not in ("cuda", "cpu"):
         raise DeviceError(f"multi-process training runs on CUDA (nccl) or the CPU (gloo), not on {where.type}")
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         dist.init_process_group(backend="nccl" if where.type == "cuda" else "gloo")
-    return World(dist.get_rank(), dist.get_world_size(), where)
+    return World(dist.get_rank(), dist.get_world_size(), where, owns)

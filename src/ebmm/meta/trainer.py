@@ -193,6 +193,7 @@ def train(
         cb.start(state)
     restore_sigterm = _sigterm_as_interrupt()
     out_of_budget = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s)  # a resumed run may have spent it
+    finished = False
     try:
         while state.step < cfg.steps and not out_of_budget:
             c0 = time.process_time()
@@ -211,6 +212,7 @@ def train(
             metrics["distortion"] = str(distortion_at(cfg, state.step - 1))
             for cb in callbacks:
                 cb.after_step(state, metrics)
+        finished = True
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the finally below saves first, then this propagates
         signum = e.signum if isinstance(e, _Signalled) else int(signal.SIGINT)
         raise TrainingInterrupted(signum, state.step, cfg.steps, run.out / CHECKPOINT_NAME if run.out else None) from None
@@ -221,6 +223,7 @@ def train(
             restore_sigterm()
             for cb in callbacks:
                 cb.close()
+            world.close(wait=finished)  # the process group ends here, not at the interpreter's exit
     best = run.best if math.isfinite(run.best) else None
     return TrainResult(state.params, state.step, state.skipped, run.last_eval, best, out, task.metric, run.cpu_s)
 
