@@ -42,6 +42,31 @@ def episodes():
     return _episodes
 
 
+def _closed_form_meta_step(cfg: MemoryConfig, x, q, mask=None):
+    """The meta-loss and every meta-gradient of the EBMM of ``cfg`` in float64, by its closed
+    forms and by ``torch.func`` (the reference path), asserted equal; returns the closed-form
+    gradients for further checks."""
+    from ebmm.models.ebmm import EBMM, meta_loss
+
+    fast, ref = EBMM.from_config(cfg), EBMM.from_config(cfg, closed_form=False)
+    params = {g: {k: v.double() for k, v in d.items()} for g, d in fast.init_params(seed=1).items()}
+    g_fast, (l_fast, _) = torch.func.grad_and_value(lambda p: meta_loss(fast, p, x, q, mask=mask), has_aux=True)(params)
+    g_ref, (l_ref, _) = torch.func.grad_and_value(lambda p: meta_loss(ref, p, x, q, mask=mask), has_aux=True)(params)
+    torch.testing.assert_close(l_fast, l_ref, rtol=1e-10, atol=1e-10)
+    for group in g_ref:
+        for name in g_ref[group]:
+            torch.testing.assert_close(g_fast[group][name], g_ref[group][name], rtol=1e-8, atol=1e-10)
+    return g_fast
+
+
+@pytest.fixture
+def closed_form_meta_step():
+    """``closed_form_meta_step(cfg, x, q, mask=None)``: asserts that write, read, loss and every
+    meta-gradient of the EBMM of ``cfg`` are the same by its closed forms as by ``torch.func``
+    (float64, patterns ``x`` and queries ``q`` in float64); returns the closed-form gradients."""
+    return _closed_form_meta_step
+
+
 @pytest.fixture
 def tiny_memory_config() -> MemoryConfig:
     """A 32-dimensional log-cosh memory (16 hidden units), K = 5, T = 3."""
