@@ -109,7 +109,8 @@ class CompressiveSlotEnergy(EnergyModel):
     # --- the energy -----------------------------------------------------------------------------
     def forward(self, x: Tensor, trust: Tensor | None = None) -> Tensor:
         """``x (..., M, d) -> (..., M)`` (``(d,) -> ()``); ``trust (..., M, 2, d)`` the read's
-        query evidence — per-entry weights η(2q − 1)² and the query q (:meth:`condition_read`)."""
+        query evidence — per-entry weights w (η|2q − 1|, or η(2q − 1)² with ``anchor_norm = 2``)
+        and the query q (:meth:`condition_read`)."""
         static = {"encoder.weight": self.encoder.weight, "encoder.bias": self.encoder.bias,
                   "log_beta": self.log_beta, "curvature_raw": self.curvature_raw}
         theta = {"memory.weight": self.memory.weight, "memory.count": self.memory.count}
@@ -122,7 +123,8 @@ class CompressiveSlotEnergy(EnergyModel):
         return e.squeeze(0) if x.dim() == 1 else e
 
     def grad_x(self, static: Params, theta: Params, x: Tensor, trust: Tensor | None = None) -> Tensor:
-        """``∇ₓE = 2 Aᵀ P_c (μ φ_c − Σ_j r_j k_j)`` plus the query term's ``w ⊙ (x − q)``."""
+        """``∇ₓE = 2 Aᵀ P_c (μ φ_c − Σ_j r_j k_j)`` plus the query term's ``w ⊙ sign(x − q)``
+        (``w ⊙ (x − q)`` with ``anchor_norm = 2``)."""
         phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
         r = torch.softmax(beta * sims, dim=-1)  # (..., M, S)
         g = 2.0 * (mu * phi - r @ held_slots(theta)) @ static["encoder.weight"]
@@ -152,13 +154,14 @@ class CompressiveSlotEnergy(EnergyModel):
         slots, count = theta["memory.weight"], theta["memory.count"]
         m = torch.ones(patterns.shape[:-1], dtype=patterns.dtype, device=patterns.device) if mask is None else mask
         m = m.to(patterns.dtype)
-        new_count = count.detach().round() + m.sum(-1)
+        held = count.detach().round()  # the count is an integer; it carries no gradient
+        new_count = held + m.sum(-1)
         most = int(new_count.max().item()) if new_count.numel() else 0
         if most > self.capacity:
             raise ValueError(f"this memory holds at most {self.capacity} patterns per set (its capacity); "
                              f"writing these would hold {most}")
         most = max(most, 1)  # only the first `most` rows can hold anything: the rest stay zero
-        pos = count.detach().round().unsqueeze(-1) + torch.cumsum(m, -1) - m  # (..., N) the slot of each pattern
+        pos = held.unsqueeze(-1) + torch.cumsum(m, -1) - m  # (..., N) the slot of each pattern
         onehot = (pos.unsqueeze(-1) == torch.arange(most, device=slots.device, dtype=pos.dtype)).to(slots.dtype)
         onehot = onehot * m.unsqueeze(-1)  # (..., N, most)
         phi = (2.0 * patterns - 1.0) @ static["encoder.weight"].T + static["encoder.bias"]
@@ -180,14 +183,17 @@ def anchor_weight(static: Params, count: Tensor, dim: int, budget: int) -> Tenso
     return nn.functional.softplus(static["anchor_raw"] + static["anchor_slope"] * torch.log(dim / width))
 
 
-def code_width(count: Tensor, dim: int, budget: int) -> Tensor:
-    """Floats per stored pattern holding ``count`` patterns: ``min(d, ⌊budget / count⌋)``."""
-    return torch.clamp(torch.div(budget, count.clamp_min(1.0), rounding_mode="floor"), max=dim)
+def code_width(count: Tensor, dim: int, budget: int, overhead: int = 0) -> Tensor:
+    """Floats of code per stored pattern holding ``count`` (float) patterns in ``budget`` floats:
+    ``min(d, ⌊budget / count⌋ − overhead)``, ``overhead`` the floats each slot spends on
+    anything else (a written flag: 1, for the baselines' ``width_follows_n`` layout)."""
+    return torch.clamp(torch.div(budget, count.clamp_min(1.0), rounding_mode="floor") - overhead, max=dim)
 
 
-def code_columns(count: Tensor, dim: int, budget: int) -> Tensor:
-    """``(..., d)`` 0/1: the code coordinates in use holding ``count (...)`` patterns."""
-    width = code_width(count, dim, budget)
+def code_columns(count: Tensor, dim: int, budget: int, overhead: int = 0) -> Tensor:
+    """``(..., d)`` 0/1: the code coordinates in use holding ``count (...)`` patterns
+    (:func:`code_width`)."""
+    width = code_width(count, dim, budget, overhead)
     return (torch.arange(dim, device=count.device, dtype=count.dtype) < width.unsqueeze(-1)).to(count.dtype)
 
 

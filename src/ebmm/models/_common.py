@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..energies import memory_size
+from ..energies.compressive_slots import code_columns
 from .protocol import MetaParams
 
 
@@ -177,8 +178,7 @@ class SlotMemory(LearnedBaseline):
         episode holds ``count (B,)`` patterns (``min(d, budget // n − 1)`` of them); else None."""
         if not self.width_follows_n:
             return None
-        width = torch.clamp(torch.div(self.budget, count.clamp_min(1).to(torch.float32), rounding_mode="floor") - 1, max=self.dim)
-        return (torch.arange(self.dim, device=count.device) < width.unsqueeze(-1)).to(torch.float32).unsqueeze(-2)
+        return code_columns(count.to(torch.float32), self.dim, self.budget, overhead=1).unsqueeze(-2)  # the flag: 1 float
 
     def narrow_to_count(self, memory: Tensor) -> Tensor:
         """A slot matrix ``(B, S, c + 1)`` with every code cut to the width its count of written
