@@ -13,7 +13,6 @@ Writes ``compressive_cost.json`` and ``compressive_cost.md``. Not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import warnings
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from harness import git_info, time_calls  # noqa: E402
+from harness import git_info, time_calls, write_results  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.tasks import Distortion, random_patterns  # noqa: E402
@@ -61,17 +60,13 @@ def main() -> None:
             print(rows[-1], flush=True)
     record = {"command": "python benchmarks/compressive_cost.py " + " ".join(sys.argv[1:]), "git": git_info(),
               "threads": args.threads, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compressive_cost.json").write_text(json.dumps(record, indent=2))
-    lines = [f"# Write and read cost ({args.sets} sets per call, {args.threads} thread(s), medians of interleaved rounds)", "",
-             f"`{record['command'].strip()}` — git {str(record['git'].get('commit', ''))[:10]}.", "",
-             "| memory | N | write (ms) | read (ms) | write ÷ Memory Networks | read ÷ Memory Networks | write per pattern (µs) |",
+    table = ["| memory | N | write (ms) | read (ms) | write ÷ Memory Networks | read ÷ Memory Networks | write per pattern (µs) |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['memory']} | {r['N']} | {1e3 * r['write_s']:.2f} | {1e3 * r['read_s']:.2f} | "
+        table.append(f"| {r['memory']} | {r['N']} | {1e3 * r['write_s']:.2f} | {1e3 * r['read_s']:.2f} | "
                      f"{r['write_vs_memory_networks']:.2f} | {r['read_vs_memory_networks']:.2f} | {r['write_us_per_pattern']:.2f} |")
-    (args.out / "compressive_cost.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}/compressive_cost.json, .md")
+    write_results(args.out, "compressive_cost", record,
+                  f"Write and read cost ({args.sets} sets per call, {args.threads} thread(s), medians of interleaved rounds)", table)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ and a timestamped log. Scripts in this folder import it as ``harness`` (their ow
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -122,3 +123,14 @@ def machine_info(threads: int) -> dict[str, Any]:
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def write_results(out: Path, stem: str, record: dict[str, Any], title: str, table: list[str]) -> None:
+    """Write ``record`` (with its ``command`` and ``git``) to ``out/STEM.json`` and a short
+    markdown report to ``out/STEM.md``: ``title``, the command and commit, then ``table``'s lines."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=2))
+    lines = [f"# {title}", "", f"`{record['command'].strip()}` — git {str(record['git'].get('commit', ''))[:10]}.", "", *table]
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}/{stem}.json, .md")
+

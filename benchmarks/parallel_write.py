@@ -16,7 +16,6 @@ is timed for reference only (it overwrites). Writes ``parallel_write.json`` and
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import warnings
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from harness import git_info, time_calls  # noqa: E402
+from harness import git_info, time_calls, write_results  # noqa: E402
 
 from ebmm.models.ebmm import EBMM, meta_loss, write_batch  # noqa: E402
 from ebmm.presets import PRESETS  # noqa: E402
@@ -70,16 +69,12 @@ def main() -> None:
             print(rows[-1], flush=True)
     record = {"command": "python benchmarks/parallel_write.py " + " ".join(sys.argv[1:]), "git": git_info(),
               "threads": args.threads, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "parallel_write.json").write_text(json.dumps(record, indent=2))
-    lines = [f"# Sequential against one-product slot writes ({args.episodes} episodes, {args.threads} thread(s))", "",
-             f"`{record['command'].strip()}` — git {str(record['git'].get('commit', ''))[:10]}.", "",
-             "| preset | N | write (ms) | meta-step (ms) | write ÷ slots | meta-step ÷ slots |", "|---|---|---|---|---|---|"]
+    table = ["| preset | N | write (ms) | meta-step (ms) | write ÷ slots | meta-step ÷ slots |", "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['preset']} | {r['N']} | {1e3 * r['write_s']:.1f} | {1e3 * r['meta_step_s']:.1f} | "
+        table.append(f"| {r['preset']} | {r['N']} | {1e3 * r['write_s']:.1f} | {1e3 * r['meta_step_s']:.1f} | "
                      f"{r['write_vs_slots']:.3f} | {r['meta_step_vs_slots']:.3f} |")
-    (args.out / "parallel_write.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}/parallel_write.json, .md")
+    write_results(args.out, "parallel_write", record,
+                  f"Sequential against one-product slot writes ({args.episodes} episodes, {args.threads} thread(s))", table)
 
 
 if __name__ == "__main__":

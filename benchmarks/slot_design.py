@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 import warnings
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from harness import git_info  # noqa: E402
+from harness import git_info, write_results  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies.slots import _pieces  # noqa: E402
@@ -88,21 +87,16 @@ def main() -> None:
               flush=True)
     record = {"command": "python benchmarks/slot_design.py " + " ".join(sys.argv[1:]), "git": git_info(), "seconds": time.time() - t0,
               "patterns_per_n": args.patterns, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "slot_design.json").write_text(json.dumps(record, indent=2))
-    lines = [f"# Slot energy design (untrained, {args.patterns} patterns per N)", "",
-             f"`{record['command'].strip()}` — git {str(record['git'].get('commit', ''))[:10]}.", "",
-             "| ω | λ | erase:64, N = 16/32/48/64/96 | erase:64 clamped | replace:64 | N = 16 erase failures: shared / free / own |",
+    table = ["| ω | λ | erase:64, N = 16/32/48/64/96 | erase:64 clamped | replace:64 | N = 16 erase failures: shared / free / own |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         f = r["failures_n16_erase"]
-        lines.append(f"| {r['write_rate']} | {r['write_norm']} | " + " / ".join(f"{v:.3f}" for v in r["erase:64"].values())
+        table.append(f"| {r['write_rate']} | {r['write_norm']} | " + " / ".join(f"{v:.3f}" for v in r["erase:64"].values())
                      + " | " + " / ".join(f"{v:.3f}" for v in r["erase:64 clamped"].values())
                      + " | " + " / ".join(f"{v:.2f}" for v in r["replace:64"].values())
                      + f" | {f['slot shared at writing']} / {f['captured by a free slot']} / "
                        f"{f['own slot, least squares ended elsewhere']} of {f['patterns']} |")
-    (args.out / "slot_design.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out}/slot_design.json, .md")
+    write_results(args.out, "slot_design", record, f"Slot energy design (untrained, {args.patterns} patterns per N)", table)
 
 
 if __name__ == "__main__":
