@@ -152,7 +152,7 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_k
 def capacity(memory_name, budgets, distortion, clamp_known, max_n, min_patterns, confidence, seed, out_dir, threads, device):
     """The largest N whose mean error bits stay within --budget (doubling, then bisection); with
     several memories or budgets, a table of them."""
-    from ..evaluation.experiments import capacity as run
+    from ..evaluation.experiments import capacity as run, capacity_markdown
     from ..evaluation.report import write_report
 
     _set_threads(threads)
@@ -183,22 +183,14 @@ def capacity(memory_name, budgets, distortion, clamp_known, max_n, min_patterns,
             click.echo(f"{memory.name}: capacity {result.capacity} patterns at ≤ {budget} error bits under {dist}"
                        + (" (clamped)" if clamp_known else "") + note)
             records.append(record)
-            results[(name, budget)] = (result.capacity, memory.memory_size(), result.monotone)
+            results[(name, budget)] = (result, memory.memory_size())
     single = len(records) == 1
     if single:
-        cap, _, monotone = next(iter(results.values()))
-        md = (f"{records[0]['memory']}: capacity {cap} patterns at ≤ {levels[0]} error bits under {dist}"
-              + ("" if monotone else " (warning: the error was not monotone in N over the probes)"))
+        result = results[(names[0], levels[0])][0]
+        md = (f"{records[0]['memory']}: capacity {result.capacity} patterns at ≤ {levels[0]} error bits under {dist}"
+              + ("" if result.monotone else " (warning: the error was not monotone in N over the probes)"))
     else:
-        protocol = " (clamped)" if clamp_known else ""
-        lines = [f"Capacity under {dist}{protocol}: the largest N within each budget of mean error bits (probed up to {max_n}).", "",
-                 "| memory | memory size | " + " | ".join(f"≤ {b:g} error bits" for b in levels) + " |",
-                 "|---|---|" + "---|" * len(levels)]
-        for name in names:
-            size = results[(name, levels[0])][1]
-            cells = [f"{results[(name, b)][0]}" + ("" if results[(name, b)][2] else " (not monotone)") for b in levels]
-            lines.append(f"| {name} | {size} | " + " | ".join(cells) + " |")
-        md = "\n".join(lines)
+        md = capacity_markdown(results, dist, clamp_known=clamp_known, max_n=max_n)
         click.echo(md)
     if out_dir is not None:
         record = records[0] if single else {"command": _command_line(), "distortion": str(dist), "budgets": levels, "results": records}

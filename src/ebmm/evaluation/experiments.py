@@ -114,6 +114,22 @@ def capacity(
     return record, result, draw
 
 
+def capacity_markdown(results: dict[tuple[str, float], tuple[Capacity, int]], distortion: Distortion, *, clamp_known: bool,
+                      max_n: int) -> str:
+    """The table of several :func:`capacity` results: ``results[(memory name, budget)] =
+    (capacity result, memory size)``, one row per memory, one column per budget."""
+    names = list(dict.fromkeys(name for name, _ in results))
+    budgets = list(dict.fromkeys(b for _, b in results))
+    protocol = " (clamped)" if clamp_known else ""
+    lines = [f"Capacity under {distortion}{protocol}: the largest N within each budget of mean error bits (probed up to {max_n}).",
+             "", "| memory | memory size | " + " | ".join(f"≤ {b:g} error bits" for b in budgets) + " |",
+             "|---|---|" + "---|" * len(budgets)]
+    for name in names:
+        cells = [f"{results[(name, b)][0].capacity}" + ("" if results[(name, b)][0].monotone else " (not monotone)") for b in budgets]
+        lines.append(f"| {name} | {results[(name, budgets[0])][1]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def figure2(memory: AssociativeMemory, task, patterns: int, seed: int = 0) -> tuple[Any, Any, str]:
     """The paper's Figure 2 for any memory and task: store ``patterns`` held-out patterns (random
     ones for the binary task), read them back from the task's corrupted queries. Returns
