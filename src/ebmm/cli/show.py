@@ -8,6 +8,7 @@ import click
 
 from ..errors import EBMMError
 from ..registry import hopfield_names
+from ..tasks import OCCLUSION_FILLS
 from ._app import main, _device_option, _load_memory, _parse_distortion, _parse_patterns, _command_line
 from ._training import _missing_package
 
@@ -81,8 +82,9 @@ SHOW_DATASETS = ("binary", "omniglot", "natural", "mnist", "cifar")
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Dataset location (Omniglot zip/folder, CIFAR folder).")
 @click.option("--patterns", "-N", type=click.IntRange(1), default=16, show_default=True, help="Patterns (images) stored.")
 @click.option("--distortion", default="erase:64", show_default=True, help="Binary patterns: KIND:K.")
-@click.option("--fill", type=click.Choice(["noise", "binary", "zeros", "ones", "mix", "all"]), default="noise", show_default=True,
-              help="Images: what fills the 16×16 block; 'all' draws one figure per fill (OUT-FILL.png).")
+@click.option("--fill", type=click.Choice([*OCCLUSION_FILLS, "all"]), default="noise", show_default=True,
+              help="Images: what fills the 16×16 block (grey: one random value per image; patch: the same square of "
+                   "another stored image); 'all' draws one figure per fill (OUT-FILL.png).")
 @click.option("--rows", type=click.IntRange(1), default=6, show_default=True, help="Patterns shown.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-show.png"), show_default=True)
@@ -100,9 +102,7 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
             raise click.BadParameter(f"{memory.name} stores images {memory.event_shape}; choose an image --dataset", param_hint="--dataset")
         figures = [(str(_parse_distortion(distortion, (memory.dim,))), str(_parse_distortion(distortion)), out_path)]
     else:
-        from ..tasks import BASIC_FILLS
-
-        fills = [*BASIC_FILLS, "mix"] if fill == "all" else [fill]
+        fills = list(OCCLUSION_FILLS) if fill == "all" else [fill]
         figures = [(f"{f}:16", f"16×16 block, {f}", out_path if fill != "all" else out_path.with_name(f"{out_path.stem}-{f}{out_path.suffix}"))
                    for f in fills]
     for corruption, what, path in figures:
