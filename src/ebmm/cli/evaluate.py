@@ -81,7 +81,7 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
 @click.option("--patterns", "-N", type=click.IntRange(1), default=64, show_default=True, help="Images stored per set.")
 @click.option("--distortion", default="noise:16", show_default=True,
-              help="Comma-separated FILL:SIDE, FILL one of noise, binary, zeros, ones, mix (or fills joined by '+'); "
+              help="Comma-separated FILL:SIDE, FILL one of noise, binary, zeros, ones, mix, grey, patch (or fills joined by '+'); "
                    "one row per fill, e.g. noise:16,binary:16,zeros:16,ones:16,mix:16.")
 @click.option("--clamp-known", is_flag=True,
               help="The clamped protocol: every memory is told which pixels the square hid (default: the free protocol, "

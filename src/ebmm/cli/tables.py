@@ -24,7 +24,7 @@ from ._training import _missing_package
 @click.option("--distortion", help="FILL:SIDE (default noise:16).")
 @click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Held-out images scored per memory.")
 @click.option("--quick", is_flag=True, help="Smoke test: tiny preset, 2 steps, 2 small sizes, 16 images scored.")
-@click.option("--fills", default="", help="Comma-separated fills to score every memory under (noise, binary, zeros, ones, mix; "
+@click.option("--fills", default="", help="Comma-separated fills to score every memory under (noise, binary, zeros, ones, mix, grey, patch; "
               "the square of --distortion); default: --distortion's alone.")
 @click.option("--transfer", default="", help="Comma-separated data sets to score the memories on besides --dataset (e.g. mnist).")
 @click.option("--clamp-known", is_flag=True, help="The clamped protocol: every memory is told the covered pixels (default: free).")
