@@ -1,5 +1,5 @@
 """The image slot energy under the paper's protocol (N = 64, 16×16 noise occlusion, held-out
-Omniglot): what limits it, measured. Reproduces the README's *Image slot memories* figures.
+Omniglot): what limits it, measured. Reproduces the figures of docs/image-memories-before-issue-24.md.
 
     python benchmarks/image_slot_design.py            # ~5 min on one core; needs the Omniglot copy and the data extra
 

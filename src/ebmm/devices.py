@@ -72,7 +72,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
             raise DeviceError(f"unknown device {spec!r}: expected {DEVICE_HELP}")
         if not torch.cuda.is_available():
             build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU or driver is visible"
-            raise DeviceError(f"device {spec!r} is not available: {build} (see the README's CUDA section)")
+            raise DeviceError(f"device {spec!r} is not available: {build} (see docs/devices.md, 'GPUs and other devices')")
         if index and int(index) >= torch.cuda.device_count():
             raise DeviceError(f"device {spec!r} is not available: {torch.cuda.device_count()} CUDA device(s) present")
         return torch.device(spec)

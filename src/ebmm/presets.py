@@ -154,7 +154,7 @@ IMAGE_PRESETS: dict[str, tuple[dict[str, dict], MemoryConfig, TrainConfig]] = {
     # matcher and the detector by the energy's auxiliary loss; the other slow weights stay at their
     # data-derived start (training them too made held-out error worse: 50 -> 63 in 80 steps), and
     # are constants of the step (grad_frozen=False). The write rate is frozen for the reason the
-    # binary preset gives. Numbers: README, "Image memories that find the occlusion themselves".
+    # binary preset gives. Numbers: docs/image-memories.md, "Image memories that find the occlusion themselves".
     "slots": (
         {"image_slots": {"beta": 1e4, "curvature": 1e-3, "pixel_curvature": 0.5, "init_scale": 1e-2, "write_norm": 4.0,
                          "sharpen": 0.3, "read_norm": 1.0, "init": "pca", "decode_scale": 2.0}},
