@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..dynamics import keep_known
 from ..energies import memory_size
 from ..energies.compressive_slots import code_columns
 from .protocol import MetaParams
@@ -123,7 +124,7 @@ class LearnedBaseline:
         overwrite the output (clamped completion)."""
         retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
         if known is not None:
-            retrieved = torch.where(known, queries, retrieved)
+            retrieved = keep_known(retrieved, queries, known, trajectory=False)
         return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
 
     def memory_size(self) -> int:
