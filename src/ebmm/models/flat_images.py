@@ -1,7 +1,7 @@
-"""Vector baselines (Memory Networks, MANN) on images: flatten each ``(C, H, W)`` image to a
+"""Vector baselines (Memory Networks, MANN, the delta rule) on images: flatten each ``(C, H, W)`` image to a
 ``C·H·W`` vector, store and retrieve it with the wrapped model, reshape the retrieval back.
 
-This is how the image rate–distortion curves get their Memory Networks and MANN points. The
+This is how the image rate–distortion curves get their Memory Networks, MANN and delta-rule points. The
 paper instead shares EBMM's ResNet encoder with its baselines and decodes with its transpose
 (appendix notes); here each baseline keeps its own learned linear embedding and decoder, so
 their points are a simpler (likely weaker) version of the paper's baselines — said wherever
@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
+from .delta_rule import DeltaRuleMemory
 from .mann import MANN
 from .memory_networks import MemoryNetwork
 from .protocol import LearnedModel, MetaParams
 
 #: vector kinds that :func:`image_baseline` sizes for images, and their models
-INNER_MODELS: dict[str, type] = {"memory_networks": MemoryNetwork, "mann": MANN}
+INNER_MODELS: dict[str, type] = {"memory_networks": MemoryNetwork, "mann": MANN, "delta_rule": DeltaRuleMemory}
 IMAGE_BASELINES = tuple(INNER_MODELS)
 
 
@@ -91,9 +92,12 @@ class FlatImages:
 
 
 def image_baseline(kind: str, image_shape: tuple[int, int, int], memory_floats: int, max_patterns: int = 64) -> FlatImages:
-    """A Memory Network or MANN on images, sized to at most ``memory_floats`` float32:
-    Memory Networks get that ``budget`` (one compressed slot per image at N = 64); MANN keeps
-    64 slots and takes the width that fits (``64·W + 2·64 ≤ memory_floats``)."""
+    """A Memory Network, MANN or delta-rule memory on images, sized to at most ``memory_floats``
+    float32: Memory Networks get that ``budget`` (one compressed slot per image at N = 64); MANN
+    keeps 64 slots and takes the width that fits (``64·W + 2·64 ≤ memory_floats``); the delta
+    rule's fast-weight matrix has one key dimension per stored image (d_k = ``max_patterns``, so
+    orthogonal keys can store every image exactly) and the value width that fits
+    (``d_k·d_v ≤ memory_floats``)."""
     dim = math.prod(image_shape)
     if kind == "memory_networks":
         inner = {"dim": dim, "max_patterns": max_patterns, "budget": memory_floats}
@@ -103,6 +107,11 @@ def image_baseline(kind: str, image_shape: tuple[int, int, int], memory_floats: 
         if width < 1:
             raise ValueError(f"MANN needs more than {3 * slots} floats for {slots} slots, got {memory_floats}")
         inner = {"dim": dim, "max_patterns": max_patterns, "slots": slots, "width": width}
+    elif kind == "delta_rule":
+        value_dim = memory_floats // max_patterns
+        if value_dim < 1:
+            raise ValueError(f"the delta rule needs at least {max_patterns} floats for {max_patterns} keys, got {memory_floats}")
+        inner = {"dim": dim, "max_patterns": max_patterns, "key_dim": max_patterns, "value_dim": value_dim}
     else:
         raise ValueError(f"no image version of {kind!r}; choose one of {IMAGE_BASELINES}")
     return FlatImages(kind, inner, tuple(image_shape))
