@@ -13,6 +13,8 @@
 #   GPU_IMAGES_BUDGET_S a time limit for the training (default 420 s; the trainer checkpoints at it)
 #   GPU_IMAGES_OUT      where the results go (default benchmarks/results/gpu_images)
 #   GPU_IMAGES_MIN_PATTERNS  held-out images scored per data set and fill (default 1024)
+#   GPU_IMAGES_RUN      the committed run to continue (default results/runs/omniglot-slots-2304;
+#                       results/runs/omniglot-slots-grey-9216 continues omniglot-slots-grey's run)
 #   EBMM_OMNIGLOT       the Omniglot zips (the GPU machine has no ../shared: carry a copy)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,7 @@ more="${GPU_IMAGES_STEPS:-2000}"
 budget="${GPU_IMAGES_BUDGET_S:-420}"
 out="${GPU_IMAGES_OUT:-benchmarks/results/gpu_images}"
 min_patterns="${GPU_IMAGES_MIN_PATTERNS:-1024}"
-run="results/runs/omniglot-slots-2304"
+run="${GPU_IMAGES_RUN:-results/runs/omniglot-slots-2304}"
 mkdir -p "$out"
 [ -f "$run/checkpoint.safetensors" ] || { echo "no committed run to resume in $run"; exit 1; }
 
@@ -43,6 +45,6 @@ rc=$?
 
 echo "== 2. score the best checkpoint under every fill (free protocol), Omniglot and MNIST"
 python -m ebmm eval images --memory "$work/best.safetensors" --dataset omniglot,mnist \
-    --distortion noise:16,binary:16,zeros:16,ones:16,mix:16 --min-patterns "$min_patterns" --device "$device" --out "$out/eval"
-python -m ebmm curve "$work" --out "$out/curve.png" --title "omniglot-slots-2304, resumed on $device"
+    --distortion noise:16,binary:16,zeros:16,ones:16,grey:16,patch:16,mix:16 --min-patterns "$min_patterns" --device "$device" --out "$out/eval"
+python -m ebmm curve "$work" --out "$out/curve.png" --title "$(basename "$run"), resumed on $device"
 echo "== the resumed run is in $work: copy it over $run and commit it to continue from there next time"
