@@ -175,8 +175,9 @@ def test_slot_baselines_continue_their_own_write():
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):
-    """Atomic writes go through a 0600 temporary file; the file in place has the permissions a
-    new file gets under the process's umask (others can read a shared memory)."""
+    """Atomic writes go through a temporary file; the file in place has the permissions a new
+    file gets under the process's umask (others can read a shared memory), and the write leaves
+    the umask as it was (it is never flipped to be read)."""
     import os
 
     import torch
@@ -186,6 +187,9 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     umask = os.umask(0o022)
     try:
         path = save_safetensors(tmp_path / "m.safetensors", {"a": torch.zeros(2)}, {})
+        private = save_safetensors(tmp_path / "p.safetensors", {"a": torch.zeros(2)}, {}) if os.umask(0o077) == 0o022 else None
+        assert os.umask(0o022) == 0o077  # still the caller's umask after the write
     finally:
         os.umask(umask)
-    assert (path.stat().st_mode & 0o777) == 0o644
+    assert (path.stat().st_mode & 0o777) == 0o644 and (private.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "p.safetensors"]  # no temporary left

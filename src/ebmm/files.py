@@ -9,7 +9,7 @@ files are device-free.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -19,18 +19,30 @@ from torch import Tensor
 from .errors import CheckpointError
 
 
+def _new_file_beside(path: Path) -> str:
+    """Create an empty, uniquely named temporary file beside ``path`` with the permissions any
+    new file gets (mode 0666 less the process's umask, applied by the system, so the umask is
+    never changed to be read), and return its name."""
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {path}")
+
+
 def save_safetensors(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> Path:
     """Write ``tensors`` (any device) and string ``metadata`` to ``path`` atomically, with the
     ordinary permissions of a new file. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
+    tmp = _new_file_beside(path)
     try:
+        mode = os.stat(tmp).st_mode & 0o777  # what the system gave a new file, under the process's umask
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 (kept by save_file) -> a new file's ordinary permissions
+        os.chmod(tmp, mode)  # save_file leaves 0600
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
