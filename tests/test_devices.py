@@ -210,3 +210,23 @@ def test_the_gpu_check_script_parses_and_its_summary_counts_a_junit_report(tmp_p
     assert "missing" in record["training"] and record["seconds"] == {"suite": 13}
     md = (tmp_path / "out" / "gpu_check.md").read_text()
     assert "1 passed, 1 failed, 1 errors, 1 skipped of 4" in md and "| binary fast | 2.000 | 1.0000 | 2.0× |" in md
+
+
+def test_the_global_matmul_precision_is_set_once_per_run_not_per_step(monkeypatch):
+    """issue 21: the step holds no global state; the trainer sets the run's matmul precision
+    once around its loop and restores it, however many steps it takes."""
+    from ebmm.meta.step import Batch, TrainStep, init_state
+
+    calls = []
+    real = torch.set_float32_matmul_precision
+    monkeypatch.setattr(torch, "set_float32_matmul_precision", lambda p: (calls.append(p), real(p))[1])
+    mcfg, tcfg = PRESETS["tiny"]
+    arch = EBMM.from_config(mcfg)
+    gen = torch.Generator().manual_seed(0)
+    x = random_patterns((2, 4, 32), generator=gen)
+    step = TrainStep(arch, dataclasses.replace(tcfg, precision="tf32"))
+    step(init_state(arch.init_params(seed=0)), Batch(x, Distortion.parse("erase:16").apply(x, generator=gen)))
+    assert calls == []  # the step alone: no global state
+    before = torch.get_float32_matmul_precision()
+    train(mcfg, dataclasses.replace(tcfg, precision="tf32", steps=3, eval_every=0, patterns=4, episodes=2), None, progress=False)
+    assert calls == ["high", before] and torch.get_float32_matmul_precision() == before

@@ -12,7 +12,7 @@ devices (reduction orders, fused kernels, TF32), so losses and trained weights a
 floating-point tolerance, not bit for bit; on one device and one thread count a run is
 reproducible.
 
-**Precision** (:func:`precision_context`):
+**Precision** (:func:`matmul_precision` for the run, :func:`autocast` for the step; both: :func:`precision_context`):
 
 * ``fp32`` (default): float32 everywhere, full-precision matmuls.
 * ``tf32``: float32 storage, TensorFloat-32 matmuls and convolutions on CUDA (Ampere and later;
@@ -97,17 +97,29 @@ def check_precision(precision: str, energy_kind: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def precision_context(precision: str, device: torch.device) -> Iterator[None]:
-    """Run the enclosed meta-loss in ``precision`` on ``device`` (see the module docstring);
-    restores the global matmul precision on exit."""
+def matmul_precision(precision: str) -> Iterator[None]:
+    """The process-wide float32 matmul precision of a run (``tf32``: ``"high"``, else
+    ``"highest"``), restored on exit. Global state: the trainer sets it once, around its whole
+    loop (:func:`ebmm.meta.trainer.train`), not inside the step."""
     check_precision(precision)
     before = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
     try:
-        if precision == "bf16":
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+        yield
     finally:
         torch.set_float32_matmul_precision(before)
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The meta-loss's autocast: ``torch.autocast(bfloat16)`` on ``device`` for ``bf16``, nothing
+    for the others. Local to the enclosed code (no global state): the step enters it itself."""
+    check_precision(precision)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def precision_context(precision: str, device: torch.device) -> Iterator[None]:
+    """Both: the enclosed meta-loss in ``precision`` on ``device`` (see the module docstring),
+    the global matmul precision restored on exit — for code that runs a step outside the trainer."""
+    with matmul_precision(precision), autocast(precision, device):
+        yield

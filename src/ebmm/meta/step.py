@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.optim.adamw import adamw
 
 from ..config import TrainConfig
-from ..devices import precision_context
+from ..devices import autocast
 from ..models.protocol import LearnedModel, MetaParams
 from .distributed import World
 
@@ -189,7 +189,7 @@ class TrainStep:
 
     def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, Any]]:
         cfg = self.cfg
-        with precision_context(cfg.precision, self.device):
+        with autocast(cfg.precision, self.device):  # the run's matmul precision is the trainer's to set
             grads, loss, last = self.meta_step(state.params, batch.stored, batch.queries, batch.mask,
                                                batch.known if cfg.clamp_known else None)
         grads = {g: {n: t.float() for n, t in d.items()} for g, d in grads.items()}

@@ -22,7 +22,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..config import MemoryConfig, TrainConfig, to_dict
-from ..devices import check_precision, resolve_device
+from ..devices import check_precision, matmul_precision, resolve_device
 from ..errors import CheckpointError, TrainingInterrupted
 from ..tasks import (
     BinaryTask,
@@ -194,36 +194,37 @@ def train(
     restore_sigterm = _sigterm_as_interrupt()
     out_of_budget = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s)  # a resumed run may have spent it
     finished = False
-    try:
-        while state.step < cfg.steps and not out_of_budget:
-            c0 = time.process_time()
-            gen = episode_generator(cfg.seed, state.step)
-            x, q, known = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, state.step), generator=gen, known=True)
-            mask = pattern_mask(cfg, gen)
-            if world.size > 1:  # the same draws on every rank; each keeps its share
-                x, q, known, mask = (world.share(t, cfg.episodes) for t in (x, q, known, mask))
-            batch = Batch(x.to(device), q.to(device), None if mask is None else mask.to(device), known.to(device))
-            state, metrics = step_fn(state, batch)  # drawn on the CPU: the same episodes on every device
-            run.cpu_s += time.process_time() - c0
-            out_of_budget = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s)  # one collective per step
-            metrics["last"] = out_of_budget or state.step == cfg.steps
-            wrong = task.error(metrics["retrieved"], batch.stored)
-            metrics["error"] = float(wrong.mean() if batch.mask is None else (wrong * batch.mask).sum() / batch.mask.sum())
-            metrics["distortion"] = str(distortion_at(cfg, state.step - 1))
-            for cb in callbacks:
-                cb.after_step(state, metrics)
-        finished = True
-    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the finally below saves first, then this propagates
-        signum = e.signum if isinstance(e, _Signalled) else int(signal.SIGINT)
-        raise TrainingInterrupted(signum, state.step, cfg.steps, run.out / CHECKPOINT_NAME if run.out else None) from None
-    finally:
+    with matmul_precision(cfg.precision):  # global state: set once for the run, restored at its end
         try:
-            run.save(CHECKPOINT_NAME, state, with_optim=True)  # at exit, also on Ctrl-C, SIGTERM or error
+            while state.step < cfg.steps and not out_of_budget:
+                c0 = time.process_time()
+                gen = episode_generator(cfg.seed, state.step)
+                x, q, known = task.sample(cfg.episodes, cfg.patterns, corruption=distortion_at(cfg, state.step), generator=gen, known=True)
+                mask = pattern_mask(cfg, gen)
+                if world.size > 1:  # the same draws on every rank; each keeps its share
+                    x, q, known, mask = (world.share(t, cfg.episodes) for t in (x, q, known, mask))
+                batch = Batch(x.to(device), q.to(device), None if mask is None else mask.to(device), known.to(device))
+                state, metrics = step_fn(state, batch)  # drawn on the CPU: the same episodes on every device
+                run.cpu_s += time.process_time() - c0
+                out_of_budget = world.any(bool(cfg.cpu_budget_s) and run.cpu_s >= cfg.cpu_budget_s)  # one collective per step
+                metrics["last"] = out_of_budget or state.step == cfg.steps
+                wrong = task.error(metrics["retrieved"], batch.stored)
+                metrics["error"] = float(wrong.mean() if batch.mask is None else (wrong * batch.mask).sum() / batch.mask.sum())
+                metrics["distortion"] = str(distortion_at(cfg, state.step - 1))
+                for cb in callbacks:
+                    cb.after_step(state, metrics)
+            finished = True
+        except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C: the finally below saves first, then this propagates
+            signum = e.signum if isinstance(e, _Signalled) else int(signal.SIGINT)
+            raise TrainingInterrupted(signum, state.step, cfg.steps, run.out / CHECKPOINT_NAME if run.out else None) from None
         finally:
-            restore_sigterm()
-            for cb in callbacks:
-                cb.close()
-            world.close(wait=finished)  # the process group ends here, not at the interpreter's exit
+            try:
+                run.save(CHECKPOINT_NAME, state, with_optim=True)  # at exit, also on Ctrl-C, SIGTERM or error
+            finally:
+                restore_sigterm()
+                for cb in callbacks:
+                    cb.close()
+                world.close(wait=finished)  # the process group ends here, not at the interpreter's exit
     best = run.best if math.isfinite(run.best) else None
     return TrainResult(state.params, state.step, state.skipped, run.last_eval, best, out, task.metric, run.cpu_s)
 
