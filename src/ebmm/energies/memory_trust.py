@@ -4,25 +4,21 @@ auxiliary loss that meta-trains the detector and matcher that decide it.
 
 :class:`~ebmm.energies.ImageSlotEnergy` calls these (``condition_read``, ``read_auxiliary_loss``);
 the networks are in :mod:`ebmm.energies.disagreement`, the Gaussian fill in
-:mod:`ebmm.energies.gaussian_fill`.
+:mod:`ebmm.energies.gaussian_fill`. ``energy`` is always an image slot energy with
+``trust="memory"`` (typed by its base class: this module sits below it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 
-from ._base import ConditionedRead, Params
+from ._base import ConditionedRead, EnergyModel, Params
 from .disagreement import detect, rank_slots, whitener
 from .gaussian_fill import read_plan
 
-if TYPE_CHECKING:
-    from .image_slots import ImageSlotEnergy
 
-
-def condition_on_memory(energy: ImageSlotEnergy, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> ConditionedRead:
+def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> ConditionedRead:
     """``trust="memory"``: which stored image each query copies and which of its pixels to
     trust, from the query and the written slots alone (:mod:`ebmm.energies.disagreement`).
 
@@ -90,7 +86,7 @@ def condition_on_memory(energy: ImageSlotEnergy, static: Params, theta: Params, 
     return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
                            torch.sigmoid(logits).reshape(*lead, d), direction)
 
-def candidates(energy: ImageSlotEnergy, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False, known: Tensor | None = None):
+def candidates(energy: EnergyModel, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False, known: Tensor | None = None):
     """The ``candidates`` slots each query ``flat (..., M, D)`` most likely copies among the
     decoded slots ``(..., S, D)`` (:func:`~ebmm.energies.disagreement.rank_slots`; told the
     intact pixels ``known (..., M, D)``, by the squared distance on those alone): their
@@ -113,7 +109,7 @@ def candidates(energy: ImageSlotEnergy, static: Params, flat: Tensor, decoded: T
     return cand.reshape(-1, k, d), cost.reshape(-1, k)
 
 
-def detection_loss(energy: ImageSlotEnergy, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
+def detection_loss(energy: EnergyModel, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
                    own: Tensor, mask: Tensor | None = None) -> Tensor:
     """The detector's (and matcher's) classification loss, weighted by
     ``detector_loss`` — for each query, the binary cross-entropy between its trust logits
