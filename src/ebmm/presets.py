@@ -147,7 +147,7 @@ IMAGE_PRESETS: dict[str, tuple[dict[str, dict], MemoryConfig, TrainConfig]] = {
     # gradient step like the binary slot memory (λ = 4 and θ̄'s scale 1e-2 keep every image in a
     # slot of its own), the encoder and pixel centre started from the training images' principal
     # directions and mean, the residual precision Λ from what that code misses. The read finds the
-    # covered square from the query and the written slots, whatever fills it (trust="memory",
+    # covered square from the query and the written slots, not told where it is (trust="memory",
     # energies.disagreement): it ranks the slots by a clipped whitened distance, a matcher picks
     # the stored image among the first 8, a detector trusts the query's pixels that agree with it,
     # and the Gaussian residual fills the others. Meta-training (on mix:16, every fill) trains the
