@@ -52,6 +52,7 @@ def exact_choice(x: torch.Tensor, q: torch.Tensor) -> dict[str, float]:
 def memory_choice(name: str, x: torch.Tensor, q: torch.Tensor) -> dict[str, float]:
     """Own-image rates of a written image slot memory's ranking and matcher."""
     from ebmm.energies.disagreement import detect
+    from ebmm.energies.memory_trust import candidates, gather_slots
     from ebmm.energies.image_slots import _pieces
     from ebmm.models.ebmm import write_batch
 
@@ -63,9 +64,8 @@ def memory_choice(name: str, x: torch.Tensor, q: torch.Tensor) -> dict[str, floa
         slots, flat = theta["memory.weight"], q.flatten(-3)
         own = _pieces(static, slots, x.flatten(-3), write=True)[2].argmax(-1)
         decoded = e._decoded(static, slots)
-        top, cost = e._candidates(static, flat, decoded, top_only=True)
-        cand = torch.gather(decoded.unsqueeze(-3).expand(*top.shape[:-1], decoded.shape[-2], e.dim), -2,
-                            top.unsqueeze(-1).expand(*top.shape, e.dim))  # (B, N, k, D)
+        top, cost = candidates(e, static, flat, decoded, top_only=True)
+        cand = gather_slots(decoded, top)  # (B, N, k, D)
         # a compactness prior on the decoded candidates: the ranking's cost times the bounding box
         # of the pixels where the query and the candidate disagree by more than 1/2
         area = bbox_area(((q.flatten(-3).unsqueeze(-2) - cand).abs() > 0.5).reshape(*cand.shape[:-1], *x.shape[-2:]))

@@ -187,8 +187,9 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     umask = os.umask(0o022)
     try:
         path = save_safetensors(tmp_path / "m.safetensors", {"a": torch.zeros(2)}, {})
-        private = save_safetensors(tmp_path / "p.safetensors", {"a": torch.zeros(2)}, {}) if os.umask(0o077) == 0o022 else None
-        assert os.umask(0o022) == 0o077  # still the caller's umask after the write
+        assert os.umask(0o077) == 0o022  # still the caller's umask after the write
+        private = save_safetensors(tmp_path / "p.safetensors", {"a": torch.zeros(2)}, {})
+        assert os.umask(0o022) == 0o077
     finally:
         os.umask(umask)
     assert (path.stat().st_mode & 0o777) == 0o644 and (private.stat().st_mode & 0o777) == 0o600

@@ -279,7 +279,7 @@ class ImageSlotEnergy(SlotEnergy):
         ``known`` (bool, like the queries; the clamped protocol): the intact pixels, which the
         read then trusts instead of judging them itself — every pixel outside ``known`` is filled."""
         if self.trust == "memory":
-            return self._condition_on_memory(static, theta, queries, known)
+            return memory_trust.condition_on_memory(self, static, theta, queries, known)
         started = self.read_start(static, queries, known)
         if started is None:
             return None
@@ -310,14 +310,6 @@ class ImageSlotEnergy(SlotEnergy):
 
     def _detect(self, static: Params, q: Tensor, d: Tensor) -> Tensor:
         return detect(self.detector, static, "detector.", q, d)
-
-    def _condition_on_memory(self, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> ConditionedRead:
-        """``trust="memory"``: :func:`ebmm.energies.memory_trust.condition_on_memory`."""
-        return memory_trust.condition_on_memory(self, static, theta, queries, known)
-
-    def _candidates(self, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False, known: Tensor | None = None):
-        """:func:`ebmm.energies.memory_trust.candidates`."""
-        return memory_trust.candidates(self, static, flat, decoded, top_only, known)
 
     def read_auxiliary_loss(self, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
                             mask: Tensor | None = None) -> Tensor | None:

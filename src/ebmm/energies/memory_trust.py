@@ -86,6 +86,14 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
     return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
                            torch.sigmoid(logits).reshape(*lead, d), direction)
 
+
+def gather_slots(decoded: Tensor, top: Tensor) -> Tensor:
+    """The decoded images ``(..., S, D)`` of the slots ``top (..., M, k)`` names for each of M
+    queries: ``(..., M, k, D)``."""
+    lead, d = top.shape[:-1], decoded.shape[-1]
+    return torch.gather(decoded.unsqueeze(-3).expand(*lead, decoded.shape[-2], d), -2, top.unsqueeze(-1).expand(*top.shape, d))
+
+
 def candidates(energy: EnergyModel, static: Params, flat: Tensor, decoded: Tensor, top_only: bool = False, known: Tensor | None = None):
     """The ``candidates`` slots each query ``flat (..., M, D)`` most likely copies among the
     decoded slots ``(..., S, D)`` (:func:`~ebmm.energies.disagreement.rank_slots`; told the
@@ -104,9 +112,7 @@ def candidates(energy: EnergyModel, static: Params, flat: Tensor, decoded: Tenso
     if top_only:
         return top, cost
     k = top.shape[-1]
-    lead = flat.shape[:-1]
-    cand = torch.gather(decoded.unsqueeze(-3).expand(*lead, decoded.shape[-2], d), -2, top.unsqueeze(-1).expand(*top.shape, d))
-    return cand.reshape(-1, k, d), cost.reshape(-1, k)
+    return gather_slots(decoded, top).reshape(-1, k, d), cost.reshape(-1, k)
 
 
 def detection_loss(energy: EnergyModel, static: Params, theta: Params, patterns: Tensor, queries: Tensor,
@@ -130,9 +136,7 @@ def detection_loss(energy: EnergyModel, static: Params, theta: Params, patterns:
     if energy.has_matcher:  # cross-entropy of the choice among the candidates, where the own slot is one of them
         top, cost = candidates(energy, static, q, all_decoded, top_only=True)  # (B, N, k)
         k = top.shape[-1]
-        cand = torch.gather(all_decoded.unsqueeze(-3).expand(*top.shape[:-1], all_decoded.shape[-2], d), -2,
-                            top.unsqueeze(-1).expand(*top.shape, d))
-        scores = detect(energy.matcher, static, "matcher.", q, cand, cost)  # (B, N, k)
+        scores = detect(energy.matcher, static, "matcher.", q, gather_slots(all_decoded, top), cost)  # (B, N, k)
         hit = top == own.unsqueeze(-1)
         found = hit.any(-1)
         ce = nn.functional.cross_entropy(scores.reshape(-1, k), hit.float().argmax(-1).reshape(-1), reduction="none")
