@@ -172,6 +172,8 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
     assert res.exit_code == 2 and "shape" in res.output
     res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist", "--distortion", "erase:8"])
     assert res.exit_code == 2 and "images take FILL:SIDE" in res.output
+    res = CliRunner().invoke(main, ["eval", "images", "--memory", str(path), "--dataset", "mnist", "--read", "region=3"])
+    assert res.exit_code == 2 and "not read-time options" in res.output, res.output
 
 
 @pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944),

@@ -9,7 +9,7 @@ import click
 
 from ..errors import EBMMError
 from ..registry import hopfield_names
-from ._app import main, _set_threads, _device_option, _load_memory, _parse_patterns, _parse_distortion, _command_line
+from ._app import main, _set_threads, _device_option, _load_memory, _parse_patterns, _parse_distortion, _command_line, _read_options
 from ._training import _missing_package
 
 
@@ -74,6 +74,19 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
         click.echo(json.dumps(record))
 
 
+def _with_read_options(memory, options: dict):
+    """``memory`` read with ``options`` (:meth:`~ebmm.models.EBMM.with_read_options`); a usage error
+    for a memory without read options or an option its energy does not take."""
+    from ..learned_memory import LearnedMemory
+
+    if not isinstance(memory, LearnedMemory) or not hasattr(memory.model, "with_read_options"):
+        raise click.BadParameter(f"{memory.name} has no read-time options", param_hint="--read")
+    try:
+        return LearnedMemory(memory.model.with_read_options(**options), memory.params, name=memory.name, info=memory.info)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--read") from None
+
+
 @eval_.command("images")
 @click.option("--memory", "memory_names", required=True, help="Comma-separated image memories (.safetensors paths or names).")
 @click.option("--dataset", "datasets", default="omniglot", show_default=True,
@@ -89,9 +102,13 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
 @click.option("--min-patterns", type=click.IntRange(1), default=1024, show_default=True, help="Images scored per data set and fill.")
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json and table.md here.")
+@click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
+              help="A read-time option for every memory (image slots: recheck, outlier_cost, candidates, region, region_share), "
+                   "e.g. --read region=3 --read region_share=0.1; repeatable.")
 @click.option("--threads", type=click.IntRange(1))
 @_device_option
-def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_known, min_patterns, seed, out_dir, threads, device):
+def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_known, min_patterns, seed, out_dir, read_options, threads,
+                device):
     """Score image memories on held-out images of one or more data sets (per-image error,
     mean [p5, p95] over stored sets), under one or more fills of the occluded square. A memory
     trained on Omniglot and scored on MNIST is the transfer test of the paper's later version.
@@ -119,6 +136,8 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_k
         raise click.BadParameter(f"unknown data set(s) {unknown}; choose from {sorted(DATASET_METRIC)}", param_hint="--dataset")
     # keyed by what was given: run directories all hold a "best" memory, so names can collide
     memories = {n.strip(): _load_memory(n.strip(), device=device) for n in memory_names.split(",") if n.strip()}
+    if read_options:
+        memories = {n: _with_read_options(m, _read_options(read_options)) for n, m in memories.items()}
     try:
         record, md = run(memories, names, specs, patterns=patterns, min_patterns=min_patterns, seed=seed, data_path=data_path,
                          command=_command_line(), clamp_known=clamp_known, progress=lambda name, d, st: click.echo(f"  {name:<28} {d:<9} {st}", err=True))

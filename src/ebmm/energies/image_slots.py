@@ -126,7 +126,7 @@ class ImageSlotEnergy(SlotEnergy):
     closed_form_terms = ("energy",)
     has_write_energy = True
     #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
-    READ_OPTIONS = ("recheck", "outlier_cost", "candidates")
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share")
 
     def __init__(
         self,
@@ -161,6 +161,8 @@ class ImageSlotEnergy(SlotEnergy):
         matcher: bool = False,
         recheck: int = 1,
         outlier_cost: float = 2.0,
+        region: int = 0,
+        region_share: float = 0.2,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -224,6 +226,9 @@ class ImageSlotEnergy(SlotEnergy):
             if recheck < 1:
                 raise ValueError(f"recheck must be >= 1, got {recheck}")
             self.recheck, self.outlier_cost = int(recheck), float(outlier_cost)
+            if region < 0 or (region and region % 2 == 0) or not 0 < region_share < 1:
+                raise ValueError(f"region must be 0 (off) or an odd window width, and region_share in (0, 1); got {region}, {region_share}")
+            self.region, self.region_share = int(region), float(region_share)
             if matcher:
                 self.matcher = Matcher(shape, detector_hidden, features=detector_features)
         elif matcher:

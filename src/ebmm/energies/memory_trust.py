@@ -79,12 +79,27 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
         held = known.expand(queries.shape).reshape(-1, d)
         logits = torch.where(held, 20.0, -20.0).to(q.dtype)
     plan = read_plan(prec, cand, q, held, gamma)
+    if known is None and energy.region:  # an occluder is a region: distrust what lies amid distrust
+        held = held & ~among_distrusted(~held, energy.shape, energy.region, energy.region_share)
+        logits = torch.where(held, logits, -logits.abs())
+        plan = read_plan(prec, cand, q, held, gamma)
 
     def direction(_theta: Params, x: Tensor) -> Tensor:
         return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
 
     return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
                            torch.sigmoid(logits).reshape(*lead, d), direction)
+
+
+def among_distrusted(distrusted: Tensor, shape: tuple[int, int, int], window: int, share: float) -> Tensor:
+    """Pixels of ``distrusted (Q, D)`` images of ``shape (C, H, W)`` whose ``window × window``
+    neighbourhood (every channel) holds more than ``share`` distrusted pixels: an occluder is a
+    region, so a pixel amid many that disagree with the stored image is more likely covered than
+    one that agrees by chance. Returns bool ``(Q, D)``."""
+    c, h, w = shape
+    grid = distrusted.reshape(-1, c, h, w).to(torch.float32).mean(-3, keepdim=True)
+    frac = nn.functional.avg_pool2d(grid, window, stride=1, padding=window // 2, count_include_pad=False)
+    return (frac > share).expand(-1, c, h, w).reshape(distrusted.shape)
 
 
 def gather_slots(decoded: Tensor, top: Tensor) -> Tensor:
