@@ -15,6 +15,9 @@
 #   GPU_IMAGES_MIN_PATTERNS  held-out images scored per data set and fill (default 1024)
 #   GPU_IMAGES_RUN      the committed run to continue (default results/runs/omniglot-slots-2304;
 #                       results/runs/omniglot-slots-grey-9216 continues omniglot-slots-grey's run)
+#   GPU_IMAGES_READ     read options for the scoring, space-separated KEY=VALUE (default the
+#                       2304 run's, chosen on the training split: region=3 region_share=0.1
+#                       candidates=16 recheck=8; for omniglot-slots-grey's run: region=3 region_share=0.1)
 #   EBMM_OMNIGLOT       the Omniglot zips (the GPU machine has no ../shared: carry a copy)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,8 @@ budget="${GPU_IMAGES_BUDGET_S:-420}"
 out="${GPU_IMAGES_OUT:-benchmarks/results/gpu_images}"
 min_patterns="${GPU_IMAGES_MIN_PATTERNS:-1024}"
 run="${GPU_IMAGES_RUN:-results/runs/omniglot-slots-2304}"
+read_args=()
+for kv in ${GPU_IMAGES_READ:-region=3 region_share=0.1 candidates=16 recheck=8}; do read_args+=(--read "$kv"); done
 mkdir -p "$out"
 [ -f "$run/checkpoint.safetensors" ] || { echo "no committed run to resume in $run"; exit 1; }
 
@@ -45,6 +50,6 @@ rc=$?
 
 echo "== 2. score the best checkpoint under every fill (free protocol), Omniglot and MNIST"
 python -m ebmm eval images --memory "$work/best.safetensors" --dataset omniglot,mnist \
-    --distortion noise:16,binary:16,zeros:16,ones:16,grey:16,patch:16,mix:16 --min-patterns "$min_patterns" --device "$device" --out "$out/eval"
+    --distortion noise:16,binary:16,zeros:16,ones:16,grey:16,patch:16,mix:16 --min-patterns "$min_patterns" --device "$device" "${read_args[@]}" --out "$out/eval"
 python -m ebmm curve "$work" --out "$out/curve.png" --title "$(basename "$run"), resumed on $device"
 echo "== the resumed run is in $work: copy it over $run and commit it to continue from there next time"
