@@ -4,6 +4,8 @@ corruptions no memory was trained on.
 
     python benchmarks/occluder_region.py --memory omniglot-slots --select-fill mix
     python benchmarks/occluder_region.py --memory omniglot-slots-grey --select-fill noise+binary+grey
+    python benchmarks/occluder_region.py --dataset natural --patterns 16 --name natural-2304 \
+        --memory results/ratedistortion-natural-fills/runs/image_slots-2304/best.safetensors    # colour patches, squared error
 
 The detector judges each query pixel on its own against the chosen stored image's decoded
 slot; a noise pixel agrees with that blurred image about half the time, so about half an
@@ -16,8 +18,8 @@ at the square's size or shape.
    the fill the memory was trained on: the (W, share) with the lowest mean error.
 2. **Held out**: every fill of the image task (16×16 squares, and 8×8 / 24×24 ones), without
    and with the chosen prior, the same images and squares for both.
-3. **Shapes the prior was not chosen on**: eight full rows of noise; pixels replaced by noise
-   independently (10 % and 25 %: no region at all); 5 % of pixels flipped.
+3. **Shapes the prior was not chosen on** (binarised data): eight full rows of noise; pixels
+   replaced by noise independently (10 % and 25 %: no region at all); 5 % of pixels flipped.
 
 Writes ``occluder_region_NAME.json`` and ``.md``. Not a test.
 """
@@ -40,7 +42,7 @@ from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 WINDOWS = (3, 5, 7, 9)
 SHARES = (0.1, 0.15, 0.2, 0.3, 0.4)
-HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "grey:16", "patch:16", "mix:16", "noise:8", "mix:8", "noise:24", "mix:24")
+HELD_OUT = "noise:16,binary:16,zeros:16,ones:16,grey:16,patch:16,mix:16,noise:8,mix:8,noise:24,mix:24"
 
 
 def with_options(base: LearnedMemory, **options) -> LearnedMemory:
@@ -76,41 +78,51 @@ def main() -> None:
     ap.add_argument("--select-fill", default="mix", help="the fill the memory was trained on (selection, training split)")
     ap.add_argument("--select-images", type=int, default=256)
     ap.add_argument("--images", type=int, default=512, help="held-out images per fill")
+    ap.add_argument("--windows", default=",".join(map(str, WINDOWS)), help="region widths to try")
+    ap.add_argument("--shares", default=",".join(map(str, SHARES)), help="region shares to try")
+    ap.add_argument("--dataset", default="omniglot")
+    ap.add_argument("--patterns", type=int, default=64, help="images stored per set")
+    ap.add_argument("--fills", default=HELD_OUT, help="the held-out fills, comma-separated FILL:SIDE")
+    ap.add_argument("--name", default="", help="the name in the output files (default: the memory's)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
     base = ebmm.load(args.memory)
-    task = task_from_config("images", 1024, "noise:16", "omniglot")
+    n = args.patterns
+    task = task_from_config("images", base.model.dim, "noise:16", args.dataset)
     select = f"{args.select_fill}:16"
-    grid = {(0, 0.0): evaluate_images(base, task, 64, select, min_patterns=args.select_images, min_batches=1, split="train").mean}
-    for w in WINDOWS:
-        for s in SHARES:
+    grid = {(0, 0.0): evaluate_images(base, task, n, select, min_patterns=args.select_images, min_batches=1, split="train").mean}
+    windows, shares = [int(v) for v in args.windows.split(",")], [float(v) for v in args.shares.split(",")]
+    for w in windows:
+        for s in shares:
             m = with_options(base, region=w, region_share=s)
-            grid[(w, s)] = evaluate_images(m, task, 64, select, min_patterns=args.select_images, min_batches=1, split="train").mean
+            grid[(w, s)] = evaluate_images(m, task, n, select, min_patterns=args.select_images, min_batches=1, split="train").mean
             print(f"train {select} region={w} share={s}: {grid[(w, s)]:.2f}", flush=True)
     (w, s) = min(grid, key=grid.get)
     chosen = with_options(base, region=w, region_share=s) if w else base
     held = {}
-    for fill in HELD_OUT:
-        held[fill] = tuple(evaluate_images(m, task, 64, fill, min_patterns=args.images, min_batches=1).mean for m in (base, chosen))
+    for fill in args.fills.split(","):
+        held[fill] = tuple(evaluate_images(m, task, n, fill, min_patterns=args.images, min_batches=1).mean for m in (base, chosen))
         print(f"held out {fill}: {held[fill][0]:.2f} -> {held[fill][1]:.2f}", flush=True)
-    x = task.sample(max(1, args.images // 64), 64, split="eval", generator=torch.Generator().manual_seed(3))[0]
-    shapes = {k: (a[0], a[1], b[1]) for (k, a), b in zip(other_shapes(base, x, 11).items(), other_shapes(chosen, x, 11).values())}
-    name = Path(args.memory).stem if "/" in args.memory else args.memory
-    table = [f"Selection (training split, `{select}`, {args.select_images} images; mean Hamming error per image, "
+    x = task.sample(max(1, args.images // n), n, split="eval", generator=torch.Generator().manual_seed(3))[0]
+    shapes = ({k: (a[0], a[1], b[1]) for (k, a), b in zip(other_shapes(base, x, 11).items(), other_shapes(chosen, x, 11).values())}
+              if task.metric_kind == "hamming" else {})
+    name = args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
+    table = [f"Selection ({args.dataset}, training split, `{select}`, {args.select_images} images, {n} per set; mean {task.metric_kind} error per image, "
              "region = 0: without the prior):", "",
-             "| region \\ share | " + " | ".join(str(s_) for s_ in SHARES) + " |", "|---|" + "---|" * len(SHARES),
-             f"| 0 | {grid[(0, 0.0)]:.2f} |" + " |" * (len(SHARES) - 1)]
-    table += [f"| {w_} | " + " | ".join(f"{grid[(w_, s_)]:.2f}" for s_ in SHARES) + " |" for w_ in WINDOWS]
+             "| region \\ share | " + " | ".join(str(s_) for s_ in shares) + " |", "|---|" + "---|" * len(shares),
+             f"| 0 | {grid[(0, 0.0)]:.2f} |" + " |" * (len(shares) - 1)]
+    table += [f"| {w_} | " + " | ".join(f"{grid[(w_, s_)]:.2f}" for s_ in shares) + " |" for w_ in windows]
     table += ["", f"Chosen: region = {w}, region_share = {s}. Held out ({args.images} images per fill, the same for both):", "",
               "| fill | without | with the region prior |", "|---|---|---|"]
     table += [f"| {f} | {a:.2f} | {b:.2f} |" for f, (a, b) in held.items()]
-    table += ["", f"Corruptions that are not one square ({x.shape[0] * x.shape[1]} held-out images):", "",
-              "| corruption | query | without | with |", "|---|---|---|---|"]
-    table += [f"| {k} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
-    record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "select_fill": select,
+    if shapes:
+        table += ["", f"Corruptions that are not one square ({x.shape[0] * x.shape[1]} held-out images):", "",
+                  "| corruption | query | without | with |", "|---|---|---|---|"]
+        table += [f"| {k} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
+    record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "dataset": args.dataset, "patterns": n, "select_fill": select,
               "selection": [{"region": k[0], "region_share": k[1], "error": v} for k, v in grid.items()],
               "chosen": {"region": w, "region_share": s}, "held_out": {f: {"without": a, "with": b} for f, (a, b) in held.items()},
               "other_shapes": {k: {"query": v[0], "without": v[1], "with": v[2]} for k, v in shapes.items()},
