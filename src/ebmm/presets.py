@@ -206,9 +206,9 @@ def image_preset(name: str, energy: str, dataset: str, image_shape: tuple[int, i
         # over each query's 8 likeliest slots; a pixel "agrees" within 0.5 on binarised data, 0.1 on grey/colour
         tolerance = 0.1 if DATASET_METRIC.get(dataset) == "squared" else 0.5
         ekw.update(trust="memory", residual="gaussian", sharpen=0.0, candidates=8, detector_tolerance=tolerance, matcher=True)
-        if tolerance == 0.5:  # binarised data: distrust every pixel next to a distrusted one (an occluder is a region;
-            # chosen on Omniglot's training split, benchmarks/occluder_region.py; not measured on grey/colour data)
-            ekw.update(region=3, region_share=0.1)
+        # distrust every pixel next to a distrusted one (an occluder is a region), chosen on the training
+        # splits of Omniglot and natural patches (benchmarks/occluder_region.py)
+        ekw.update(region=3, region_share=0.1)
         return (dataclasses.replace(mcfg, energy=EnergyConfig(energy, c * h * w, ekw)),
                 dataclasses.replace(tcfg, dataset=dataset, data_path=data_path))
     if h != w:
