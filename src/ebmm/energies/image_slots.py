@@ -81,7 +81,9 @@ With ``trust="memory"`` (:mod:`ebmm.energies.disagreement`): ``detector_hidden``
 matcher's networks see) build the detector (:class:`~ebmm.energies.disagreement.Disagreement`) and,
 with ``matcher=True``, the matcher; ``detector_loss`` weighs their auxiliary loss, ``detector_tolerance``
 is how close to the stored image a pixel must be to count as intact there, ``rank_clip`` clips the
-ranking's whitened distance; ``recheck`` and ``outlier_cost`` are read options (:meth:`condition_read`).
+ranking's whitened distance; ``recheck`` and ``outlier_cost`` are read options (:meth:`condition_read`), and so are
+``region`` and ``region_share``, the region prior: every pixel whose ``region × region`` neighbourhood holds more
+than ``region_share`` distrusted pixels is distrusted too (0: off; :func:`~ebmm.energies.memory_trust.among_distrusted`).
 """
 
 from __future__ import annotations

@@ -41,9 +41,11 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        cost is lowest on the pixels that agree with the first one by the detector's rule.
     With ``known`` (the clamped protocol) the read trusts exactly the known pixels instead of
     the detector's.
-    3. Trust by the whole detector against the chosen candidate; the read holds those pixels
-       and fills the others by the Gaussian residual mixture over the candidates, as the
-       other trusts do."""
+    3. Trust by the whole detector against the chosen candidate; with ``region`` > 0 (the
+       region prior), distrust too every pixel amid distrusted ones (:func:`among_distrusted`:
+       about half of a noise square agrees with the blurred decoded image by chance, and an
+       occluder is a region); the read holds the trusted pixels and fills the others by the
+       Gaussian residual mixture over the candidates, as the other trusts do."""
     d = energy.dim
     slots = theta["memory.weight"]
     lead = queries.shape[:-3]
