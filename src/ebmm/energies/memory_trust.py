@@ -77,14 +77,13 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
     if known is None:
         logits = energy._detect(static, q, cand[rows, choice])
         held = logits > 0
+        if energy.region:  # an occluder is a region: distrust what lies amid distrust
+            held = held & ~among_distrusted(~held, energy.shape, energy.region, energy.region_share)
+            logits = torch.where(held, logits, -logits.abs())
     else:  # told which pixels are intact (the clamped protocol): trust exactly those
         held = known.expand(queries.shape).reshape(-1, d)
         logits = torch.where(held, 20.0, -20.0).to(q.dtype)
     plan = read_plan(prec, cand, q, held, gamma)
-    if known is None and energy.region:  # an occluder is a region: distrust what lies amid distrust
-        held = held & ~among_distrusted(~held, energy.shape, energy.region, energy.region_share)
-        logits = torch.where(held, logits, -logits.abs())
-        plan = read_plan(prec, cand, q, held, gamma)
 
     def direction(_theta: Params, x: Tensor) -> Tensor:
         return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
