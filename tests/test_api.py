@@ -192,6 +192,25 @@ def test_every_shipped_memory_loads(gen):
         assert memory.read(x, memory.write(x)).shape == x.shape, name
 
 
+def test_a_memory_read_with_other_read_options_shares_its_weights_and_device(gen):
+    """``LearnedMemory.with_read_options``: the same parameters, on the same device, read
+    another way; the original keeps its own options; an option the energy does not take, or a
+    model without read options, is refused."""
+    shipped = ebmm.load("omniglot-slots")
+    plain = shipped.with_read_options(region=0, recheck=1)
+    assert plain.params is shipped.params and plain.device == shipped.device and plain.name == shipped.name
+    assert (plain.config.energy.kwargs["region"], plain.config.energy.kwargs["recheck"]) == (0, 1)
+    assert (shipped.config.energy.kwargs["region"], shipped.config.energy.kwargs["recheck"]) == (3, 16)
+    x = torch.rand((2, 8, *shipped.event_shape), generator=gen).round().numpy()
+    q = x.copy()
+    q[..., 8:24, 8:24] = torch.rand(q[..., 8:24, 8:24].shape, generator=gen).numpy()
+    assert not np.array_equal(plain.read(q, plain.write(x)), shipped.read(q, shipped.write(x)))
+    with pytest.raises(ValueError, match="read-time options"):
+        shipped.with_read_options(beta=1.0)
+    with pytest.raises(ValueError, match="no read-time options"):
+        ebmm.load("memory_networks-binary-erase").with_read_options(recheck=2)
+
+
 def test_a_missing_pretrained_index_is_an_error_that_says_so(monkeypatch, tmp_path, memory):
     from ebmm import PackageDataError, registry
     from ebmm.cli import main

@@ -45,6 +45,17 @@ class LearnedMemory(AssociativeMemory):
             raise AttributeError(f"{self.name} is a {self.model.kind} model, not EBMM")
         return self.model
 
+    def with_read_options(self, **options) -> LearnedMemory:
+        """This memory, its parameters shared, on its device, read with some of its energy's
+        read-time options changed (:meth:`~ebmm.models.EBMM.with_read_options`: the image slot
+        energy's ``recheck``, ``candidates``, ``region``, …). ``ValueError`` for an option the
+        energy does not list, or a model that is not EBMM."""
+        if not isinstance(self.model, EBMM):
+            raise ValueError(f"{self.name} is a {self.model.kind} model: it has no read-time options")
+        memory = LearnedMemory(self.model.with_read_options(**options), self.params, name=self.name, info=self.info)
+        memory.device = self.device
+        return memory
+
     def _to(self, device) -> None:
         self.params = {g: {n: t.to(device) for n, t in d.items()} for g, d in self.params.items()}
 

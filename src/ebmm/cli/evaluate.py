@@ -75,14 +75,14 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
 
 
 def _with_read_options(memory, options: dict):
-    """``memory`` read with ``options`` (:meth:`~ebmm.models.EBMM.with_read_options`); a usage error
-    for a memory without read options or an option its energy does not take."""
+    """``memory`` read with ``options`` (:meth:`~ebmm.learned_memory.LearnedMemory.with_read_options`);
+    a usage error for a memory without read options or an option its energy does not take."""
     from ..learned_memory import LearnedMemory
 
-    if not isinstance(memory, LearnedMemory) or not hasattr(memory.model, "with_read_options"):
+    if not isinstance(memory, LearnedMemory):
         raise click.BadParameter(f"{memory.name} has no read-time options", param_hint="--read")
     try:
-        return LearnedMemory(memory.model.with_read_options(**options), memory.params, name=memory.name, info=memory.info)
+        return memory.with_read_options(**options)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--read") from None
 

@@ -119,9 +119,8 @@ def export(source, dest, name, note, read_options):
         raise click.BadParameter(f"{source} is not a trained memory", param_hint="SOURCE")
     if read_options:
         try:
-            memory = LearnedMemory(memory.model.with_read_options(**_read_options(read_options)), memory.params, name=memory.name,
-                                   info=memory.info)
-        except (AttributeError, ValueError) as e:
+            memory = memory.with_read_options(**_read_options(read_options))
+        except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--read") from None
     memory.name = name or dest.stem
     if note:
