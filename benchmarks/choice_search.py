@@ -2,7 +2,7 @@
 ``candidates`` (the slots the ranking keeps) and ``recheck`` (how many of those the query's
 likelihood then judges) — chosen on the *training* split, scored on held-out images.
 
-    python benchmarks/choice_search.py --memory omniglot-slots --select-fill mix
+    python benchmarks/choice_search.py --memory omniglot-slots --select-fill mix --read candidates=8 --read recheck=4
     python benchmarks/choice_search.py --memory results/runs/omniglot-slots-2304/best.safetensors --name omniglot-slots-2304 \
         --read recheck=4 --read region=3 --read region_share=0.1      # a run's checkpoint, read as the shipped memory is
 
@@ -14,7 +14,9 @@ plan (a Cholesky factorisation per query), so the read's time is reported beside
 
 1. **Selection** on training-split images under the memory's training fill: the (candidates,
    recheck) with the lowest mean error.
-2. **Held out**: every fill, the memory as shipped and with the chosen pair, the same images.
+2. **Held out**: every fill, the memory as loaded (its file's pair, or ``--read``'s) and with
+   the chosen pair, the same images. The shipped ``omniglot-slots`` now carries the chosen pair:
+   ``--read candidates=8 --read recheck=4`` scores it as it was before the search.
 
 Writes ``choice_search_NAME.json`` and ``.md``. Not a test.
 """
@@ -24,41 +26,24 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-import torch
 
 from harness import git_info, write_results  # noqa: E402
+import read_selection  # noqa: E402
 
-import ebmm  # noqa: E402
 from ebmm.evaluation.images import evaluate_images  # noqa: E402
-from ebmm.learned_memory import LearnedMemory  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 PAIRS = ((8, 1), (8, 4), (8, 8), (16, 8), (16, 16), (32, 16), (32, 32))
 HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "grey:16", "patch:16", "mix:16")
 
 
-def with_options(base: LearnedMemory, **options) -> LearnedMemory:
-    return LearnedMemory(base.model.with_read_options(**options), base.params, name=base.name) if options else base
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--memory", default="omniglot-slots")
-    ap.add_argument("--select-fill", default="mix", help="the fill the memory was trained on (selection, training split)")
-    ap.add_argument("--select-images", type=int, default=512)
-    ap.add_argument("--images", type=int, default=512, help="held-out images per fill")
-    ap.add_argument("--read", action="append", default=[], metavar="KEY=VALUE", help="read options of the memory as scored (repeatable)")
-    ap.add_argument("--name", default="", help="the name in the output files (default: the memory's)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    read_selection.add_arguments(ap, select_images=512)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    base = ebmm.load(args.memory)
-    if args.read:
-        base = with_options(base, **{k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.read)})
+    base, name = read_selection.load(args)
     kw = base.config.energy.kwargs
     shipped = (kw.get("candidates", 0), kw.get("recheck", 1))
     task = task_from_config("images", 1024, "noise:16", "omniglot")
@@ -66,17 +51,13 @@ def main() -> None:
     grid = {}
     for c, r in PAIRS:
         t = time.time()
-        err = evaluate_images(with_options(base, candidates=c, recheck=r), task, 64, select, min_patterns=args.select_images,
+        err = evaluate_images(base.with_read_options(candidates=c, recheck=r), task, 64, select, min_patterns=args.select_images,
                               min_batches=1, split="train").mean
         grid[(c, r)] = (err, (time.time() - t) / args.select_images * 1e3)
         print(f"train {select} candidates={c} recheck={r}: {err:.2f} ({grid[(c, r)][1]:.1f} ms per image)", flush=True)
     c, r = min(grid, key=lambda k: grid[k][0])
-    chosen = with_options(base, candidates=c, recheck=r)
-    held = {}
-    for fill in HELD_OUT:
-        held[fill] = tuple(evaluate_images(m, task, 64, fill, min_patterns=args.images, min_batches=1).mean for m in (base, chosen))
-        print(f"held out {fill}: {held[fill][0]:.2f} -> {held[fill][1]:.2f}", flush=True)
-    name = args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
+    chosen = base.with_read_options(candidates=c, recheck=r)
+    held = read_selection.held_out(base, chosen, task, 64, list(HELD_OUT), args.images)
     table = [f"Selection (training split, `{select}`, {args.select_images} images; mean Hamming error per image, and the "
              "evaluation's time per image on this machine, write and read, one thread):", "",
              "| candidates | recheck | error | ms per image |", "|---|---|---|---|"]

@@ -2,7 +2,7 @@
 chosen on the *training* split, scored on held-out images under every fill and under
 corruptions no memory was trained on.
 
-    python benchmarks/occluder_region.py --memory omniglot-slots --select-fill mix
+    python benchmarks/occluder_region.py --memory omniglot-slots --select-fill mix --read candidates=8 --read recheck=4
     python benchmarks/occluder_region.py --memory omniglot-slots-grey --select-fill noise+binary+grey
     python benchmarks/occluder_region.py --dataset natural --patterns 16 --name natural-2304 \
         --memory results/ratedistortion-natural-fills/runs/image_slots-2304/best.safetensors    # colour patches, squared error
@@ -29,13 +29,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from harness import git_info, write_results  # noqa: E402
+import read_selection  # noqa: E402
 
-import ebmm  # noqa: E402
 from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.learned_memory import LearnedMemory  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
@@ -43,10 +42,6 @@ from ebmm.tasks.episodes import task_from_config  # noqa: E402
 WINDOWS = (3, 5, 7, 9)
 SHARES = (0.1, 0.15, 0.2, 0.3, 0.4)
 HELD_OUT = "noise:16,binary:16,zeros:16,ones:16,grey:16,patch:16,mix:16,noise:8,mix:8,noise:24,mix:24"
-
-
-def with_options(base: LearnedMemory, **options) -> LearnedMemory:
-    return LearnedMemory(base.model.with_read_options(**options), base.params, name=base.name) if options else base
 
 
 def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int) -> dict[str, tuple[float, float]]:
@@ -74,22 +69,16 @@ def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int) -> dict[str,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--memory", default="omniglot-slots")
-    ap.add_argument("--select-fill", default="mix", help="the fill the memory was trained on (selection, training split)")
-    ap.add_argument("--select-images", type=int, default=256)
-    ap.add_argument("--images", type=int, default=512, help="held-out images per fill")
+    read_selection.add_arguments(ap, select_images=256)
     ap.add_argument("--windows", default=",".join(map(str, WINDOWS)), help="region widths to try")
     ap.add_argument("--shares", default=",".join(map(str, SHARES)), help="region shares to try")
     ap.add_argument("--dataset", default="omniglot")
     ap.add_argument("--patterns", type=int, default=64, help="images stored per set")
     ap.add_argument("--fills", default=HELD_OUT, help="the held-out fills, comma-separated FILL:SIDE")
-    ap.add_argument("--name", default="", help="the name in the output files (default: the memory's)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     t0 = time.time()
-    base = ebmm.load(args.memory)
+    memory, name = read_selection.load(args)
+    base = memory.with_read_options(region=0)  # without the prior, whatever the file was exported with
     n = args.patterns
     task = task_from_config("images", base.model.dim, "noise:16", args.dataset)
     select = f"{args.select_fill}:16"
@@ -97,19 +86,15 @@ def main() -> None:
     windows, shares = [int(v) for v in args.windows.split(",")], [float(v) for v in args.shares.split(",")]
     for w in windows:
         for s in shares:
-            m = with_options(base, region=w, region_share=s)
+            m = memory.with_read_options(region=w, region_share=s)
             grid[(w, s)] = evaluate_images(m, task, n, select, min_patterns=args.select_images, min_batches=1, split="train").mean
             print(f"train {select} region={w} share={s}: {grid[(w, s)]:.2f}", flush=True)
     (w, s) = min(grid, key=grid.get)
-    chosen = with_options(base, region=w, region_share=s) if w else base
-    held = {}
-    for fill in args.fills.split(","):
-        held[fill] = tuple(evaluate_images(m, task, n, fill, min_patterns=args.images, min_batches=1).mean for m in (base, chosen))
-        print(f"held out {fill}: {held[fill][0]:.2f} -> {held[fill][1]:.2f}", flush=True)
+    chosen = memory.with_read_options(region=w, region_share=s) if w else base
+    held = read_selection.held_out(base, chosen, task, n, args.fills.split(","), args.images)
     x = task.sample(max(1, args.images // n), n, split="eval", generator=torch.Generator().manual_seed(3))[0]
     shapes = ({k: (a[0], a[1], b[1]) for (k, a), b in zip(other_shapes(base, x, 11).items(), other_shapes(chosen, x, 11).values())}
               if task.metric_kind == "hamming" else {})
-    name = args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
     table = [f"Selection ({args.dataset}, training split, `{select}`, {args.select_images} images, {n} per set; mean {task.metric_kind} error per image, "
              "region = 0: without the prior):", "",
              "| region \\ share | " + " | ".join(str(s_) for s_ in shares) + " |", "|---|" + "---|" * len(shares),
