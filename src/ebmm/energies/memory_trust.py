@@ -59,11 +59,12 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
     rows = torch.arange(q.shape[0], device=q.device)
     if known is None and energy.has_matcher:
         with torch.no_grad():  # the matcher's likeliest candidates, each judged by its own trusted pixels
-            best = detect(energy.matcher, static, "matcher.", q, cand, cost).topk(min(energy.recheck, k), dim=-1).indices  # (Q, m)
+            best, judged, trusted, rank, scores = rechecked(energy, static, q, cand, cost)
             m = best.shape[-1]
-            judged = torch.gather(cand, -2, best.unsqueeze(-1).expand(*best.shape, d))  # (Q, m, D)
-            trusted = energy._detect(static, q.unsqueeze(-2).expand(judged.shape), judged) > 0  # (Q, m, D)
-            if energy.outlier_cost > 0:
+            if energy.choice_weights:  # a learned weighing of what each candidate's trust says (fit_choice_weights)
+                weights = torch.tensor(energy.choice_weights, dtype=q.dtype, device=q.device)
+                nll = choice_features(energy, static, q, judged, trusted, rank, scores) @ weights
+            elif energy.outlier_cost > 0:
                 alone = read_plan(prec, judged.reshape(-1, 1, d), q.repeat_interleave(m, 0), trusted.reshape(-1, d), gamma)
                 nll = alone.costs[:, 0] + 0.5 * alone.logdet + energy.outlier_cost * (~trusted).reshape(-1, d).sum(-1)
                 nll = nll.reshape(-1, m)
@@ -90,6 +91,47 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
 
     return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
                            torch.sigmoid(logits).reshape(*lead, d), direction)
+
+
+def rechecked(energy: EnergyModel, static: Params, q: Tensor, cand: Tensor, cost: Tensor) -> tuple[Tensor, ...]:
+    """The matcher's ``recheck`` likeliest of each query ``q (Q, D)``'s candidates ``cand (Q, k, D)``
+    (ranking costs ``cost (Q, k)``) and what judging them needs: their indices into the candidates
+    ``(Q, m)``, decoded images ``(Q, m, D)``, the detector's trust against each ``(Q, m, D)`` (bool),
+    ranking costs and matcher scores ``(Q, m)``."""
+    scores = detect(energy.matcher, static, "matcher.", q, cand, cost)  # (Q, k)
+    best = scores.topk(min(energy.recheck, cand.shape[-2]), dim=-1).indices  # (Q, m)
+    judged = torch.gather(cand, -2, best.unsqueeze(-1).expand(*best.shape, energy.dim))  # (Q, m, D)
+    trusted = energy._detect(static, q.unsqueeze(-2).expand(judged.shape), judged) > 0  # (Q, m, D)
+    return best, judged, trusted, torch.gather(cost, -1, best), torch.gather(scores, -1, best)
+
+
+#: what a learned choice among the rechecked candidates weighs (read option ``choice_weights``, one
+#: weight each; the candidate with the lowest weighted sum is chosen): the ranking's clipped whitened
+#: distance, the matcher's score, then — for the detector's trust against the candidate, and again with
+#: the region prior applied to it — the Gaussian cost of the trusted pixels, ½ log det Λ_uu and the
+#: number of distrusted pixels. The recheck's fixed rule is the weights (0, 0, 1, 1, outlier_cost, 0, 0, 0).
+CHOICE_FEATURES = ("rank", "matcher", "cost", "half_logdet", "distrusted", "region_cost", "region_half_logdet", "region_distrusted")
+
+
+def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tensor, trusted: Tensor, rank: Tensor,
+                    matcher: Tensor) -> Tensor:
+    """:data:`CHOICE_FEATURES` ``(Q, m, F)`` of each query ``q (Q, D)``'s judged candidates
+    ``judged (Q, m, D)``, given the detector's trust against each ``trusted (Q, m, D)`` (bool), the
+    candidates' ranking costs and matcher scores ``(Q, m)``. Without a region prior
+    (``region=0``) the region features repeat the plain ones."""
+    d, m = energy.dim, judged.shape[-2]
+    prec, gamma = static["residual_precision"], static["log_residual_weight"].exp()
+    qs = q.repeat_interleave(m, 0)
+    out = [rank, matcher]
+    views = [trusted]
+    if energy.region:
+        views.append(trusted & ~among_distrusted(~trusted.reshape(-1, d), energy.shape, energy.region, energy.region_share).reshape(trusted.shape))
+    for view in views:
+        alone = read_plan(prec, judged.reshape(-1, 1, d), qs, view.reshape(-1, d), gamma)
+        out += [alone.costs[:, 0].reshape(-1, m), 0.5 * alone.logdet.reshape(-1, m), (~view).sum(-1).to(q.dtype)]
+    if not energy.region:
+        out += out[2:5]
+    return torch.stack(out, -1)
 
 
 def among_distrusted(distrusted: Tensor, shape: tuple[int, int, int], window: int, share: float) -> Tensor:
