@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=8, help="training episodes of 64 images per fill")
     ap.add_argument("--dataset", default="omniglot")
     ap.add_argument("--export", type=Path, help="write the memory read with the fitted weights here")
+    ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out fills scored")
     args = ap.parse_args()
     t0 = time.time()
     base, name = read_selection.load(args)
@@ -55,7 +56,7 @@ def main() -> None:
     fit = fit_choice_weights(base.model, base.params, task, fills, episodes=args.episodes)
     print(f"fitted in {time.time() - t0:.0f} s: training accuracy {fit.accuracy:.4f} (fixed rule {fit.fixed_rule_accuracy:.4f})", flush=True)
     learned = base.with_read_options(choice_weights=list(fit.weights))
-    held = read_selection.held_out(base, learned, task, 64, list(HELD_OUT), args.images)
+    held = read_selection.held_out(base, learned, task, 64, args.held_out.split(","), args.images)
     table = [f"Fit: {args.episodes} training-split episodes of 64 images per fill ({', '.join(fills)}): the stored image's slot "
              f"chosen for {fit.accuracy:.2%} of the {fit.examples} training queries whose slot was judged ({fit.queries} in all), "
              f"against {fit.fixed_rule_accuracy:.2%} by the fixed rule.", "",
@@ -64,6 +65,7 @@ def main() -> None:
     table += ["", f"Held out ({args.images} {args.dataset} images per fill, the same for both; mean Hamming error per image; "
               "`grey` and `patch` were in neither fit):", "", "| fill | fixed rule | learned choice |", "|---|---|---|"]
     table += [f"| {f} | {a:.2f} | {b:.2f} |" for f, (a, b) in held.items()]
+    table += ["", "Read with these weights: `--read 'choice_weights=[" + ", ".join(f"{w:.6g}" for w in fit.weights) + "]'`."]
     if args.export:
         learned.name = args.export.stem
         learned.save(args.export)

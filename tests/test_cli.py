@@ -304,9 +304,13 @@ def test_export_stores_read_options_of_an_image_slot_memory_and_refuses_others(t
     assert res.exit_code == 0, res.output
     out = ebmm.load(tmp_path / "out.safetensors")
     assert out.arch.energy.recheck == 3 and ebmm.load(src).arch.energy.recheck == 1
-    for bad in ("slots=3", "recheck", "recheck=x"):
+    weights = [0.5, 0, 1, 1, 2, 0, 0, 0.25]
+    res = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "w.safetensors"), "--read", f"choice_weights={weights}"])
+    assert res.exit_code == 0, res.output
+    assert ebmm.load(tmp_path / "w.safetensors").arch.energy.choice_weights == tuple(float(w) for w in weights)
+    for bad in ("slots=3", "recheck", "recheck=x", "choice_weights=[]", 'choice_weights=["a"]', "choice_weights=[1, 2]"):
         res = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "bad.safetensors"), "--read", bad])
-        assert res.exit_code == 2 and ("read-time options" in res.output or "KEY=NUMBER" in res.output), res.output
+        assert res.exit_code == 2 and any(s in res.output for s in ("read-time options", "KEY=NUMBER", "one weight for each")), (bad, res.output)
 
 
 def test_result_files_record_the_ebmm_command_also_when_run_as_python_m_ebmm(runner, tmp_path):

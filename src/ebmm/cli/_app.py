@@ -133,6 +133,15 @@ def _energy_args(items: tuple[str, ...]) -> dict:
     return _key_values(items, "--energy-arg", "KEY=VALUE", _json_or_text)
 
 
+def _number_or_list(value: str) -> int | float | list:
+    """A VALUE that must be a JSON number or a JSON list of numbers (``ValueError`` otherwise)."""
+    parsed = json.loads(value)
+    if isinstance(parsed, list) and parsed and all(isinstance(v, (int, float)) for v in parsed):
+        return parsed
+    return _number(value)
+
+
 def _read_options(items: tuple[str, ...]) -> dict:
-    """``("recheck=4", ...)`` -> ``{"recheck": 4}``; a usage error for anything but KEY=NUMBER."""
-    return _key_values(items, "--read", "KEY=NUMBER", _number)
+    """``("recheck=4", "choice_weights=[0.1, ...]")`` -> ``{"recheck": 4, "choice_weights": [0.1, ...]}``;
+    a usage error for anything but KEY=NUMBER or KEY=[NUMBER, ...]."""
+    return _key_values(items, "--read", "KEY=NUMBER or KEY=[NUMBER,...]", _number_or_list)
