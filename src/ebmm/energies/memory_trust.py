@@ -37,7 +37,10 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        reads best with ``recheck=1`` (the matcher's first choice), the default; a trained
        one is exported with ``ebmm export RUN OUT --read recheck=4``. ``outlier_cost=0`` judges
        every candidate on the same pixels instead, those that agree with at least one (worse
-       once trained: 34 / 29 / 30 / 55). Without a matcher: the candidate whose Gaussian
+       once trained: 34 / 29 / 30 / 55). With ``choice_weights`` the candidate with the lowest
+       weighted sum of :data:`CHOICE_FEATURES` is chosen instead — weights learned on training
+       episodes (:func:`ebmm.meta.read_choice.fit_choice_weights`; at 16,128 floats noise 2.59 →
+       1.64 held out). Without a matcher: the candidate whose Gaussian
        cost is lowest on the pixels that agree with the first one by the detector's rule.
     With ``known`` (the clamped protocol) the read trusts exactly the known pixels instead of
     the detector's.
@@ -109,8 +112,11 @@ def rechecked(energy: EnergyModel, static: Params, q: Tensor, cand: Tensor, cost
 #: weight each; the candidate with the lowest weighted sum is chosen): the ranking's clipped whitened
 #: distance, the matcher's score, then — for the detector's trust against the candidate, and again with
 #: the region prior applied to it — the Gaussian cost of the trusted pixels, ½ log det Λ_uu and the
-#: number of distrusted pixels. The recheck's fixed rule is the weights (0, 0, 1, 1, outlier_cost, 0, 0, 0).
-CHOICE_FEATURES = ("rank", "matcher", "cost", "half_logdet", "distrusted", "region_cost", "region_half_logdet", "region_distrusted")
+#: number of distrusted pixels, and last the distrusted pixels where the query is below and above the
+#: candidate's decoded value (an occluder's disagreement tends to have one sign, a wrong image's both).
+#: The recheck's fixed rule is the weights (0, 0, 1, 1, outlier_cost, 0, 0, 0, 0, 0).
+CHOICE_FEATURES = ("rank", "matcher", "cost", "half_logdet", "distrusted", "region_cost", "region_half_logdet", "region_distrusted",
+                   "below", "above")
 
 
 def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tensor, trusted: Tensor, rank: Tensor,
@@ -131,6 +137,8 @@ def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tens
         out += [alone.costs[:, 0].reshape(-1, m), 0.5 * alone.logdet.reshape(-1, m), (~view).sum(-1).to(q.dtype)]
     if not energy.region:
         out += out[2:5]
+    gap = q.unsqueeze(-2) - judged  # (Q, m, D)
+    out += [(~trusted & (gap < 0)).sum(-1).to(q.dtype), (~trusted & (gap > 0)).sum(-1).to(q.dtype)]
     return torch.stack(out, -1)
 
 

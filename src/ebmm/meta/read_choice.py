@@ -89,7 +89,8 @@ def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episod
     x, target = x[found], hit[found].to(torch.int64).argmax(-1)
     mean, scale = x.reshape(-1, x.shape[-1]).mean(0), x.reshape(-1, x.shape[-1]).std(0).clamp_min(1e-9)
     z = (x - mean) / scale
-    fixed = torch.tensor([0.0, 0.0, 1.0, 1.0, model.energy.outlier_cost, 0.0, 0.0, 0.0], dtype=torch.float64)
+    fixed = torch.zeros(len(memory_trust.CHOICE_FEATURES), dtype=torch.float64)
+    fixed[2:5] = torch.tensor([1.0, 1.0, model.energy.outlier_cost])
     w = (fixed * scale).clone().requires_grad_(True)  # start at the fixed rule
     opt = torch.optim.LBFGS([w], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
