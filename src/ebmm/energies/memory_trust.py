@@ -108,6 +108,10 @@ def rechecked(energy: EnergyModel, static: Params, q: Tensor, cand: Tensor, cost
     return best, judged, trusted, torch.gather(cost, -1, best), torch.gather(scores, -1, best)
 
 
+#: the most (query, candidate) rows whose read plans :func:`choice_features` builds at once
+_PLAN_ROWS = 512
+
+
 #: what a learned choice among the rechecked candidates weighs (read option ``choice_weights``, one
 #: weight each; the candidate with the lowest weighted sum is chosen): the ranking's clipped whitened
 #: distance, the matcher's score, then — for the detector's trust against the candidate, and again with
@@ -132,9 +136,15 @@ def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tens
     views = [trusted]
     if energy.region:
         views.append(trusted & ~among_distrusted(~trusted.reshape(-1, d), energy.shape, energy.region, energy.region_share).reshape(trusted.shape))
+    rows = judged.reshape(-1, 1, d)
     for view in views:
-        alone = read_plan(prec, judged.reshape(-1, 1, d), qs, view.reshape(-1, d), gamma)
-        out += [alone.costs[:, 0].reshape(-1, m), 0.5 * alone.logdet.reshape(-1, m), (~view).sum(-1).to(q.dtype)]
+        flat_view, parts = view.reshape(-1, d), []
+        for i in range(0, rows.shape[0], _PLAN_ROWS):  # a Cholesky factorisation per row: bound the memory
+            alone = read_plan(prec, rows[i:i + _PLAN_ROWS], qs[i:i + _PLAN_ROWS], flat_view[i:i + _PLAN_ROWS], gamma)
+            parts.append(torch.stack([alone.costs[:, 0], 0.5 * alone.logdet], -1))
+            del alone
+        both = torch.cat(parts).reshape(-1, m, 2)
+        out += [both[..., 0], both[..., 1], (~view).sum(-1).to(q.dtype)]
     if not energy.region:
         out += out[2:5]
     gap = q.unsqueeze(-2) - judged  # (Q, m, D)
