@@ -104,7 +104,7 @@ def _with_read_options(memory, options: dict):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json and table.md here.")
 @click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
               help="A read-time option for every memory (image slots: recheck, outlier_cost, candidates, region, region_share, choice_weights), "
-                   "e.g. --read region=3 --read region_share=0.1 --read 'choice_weights=[0, 0, 1, 1, 2, 0, 0, 0, 0, 0]'; repeatable.")
+                   "e.g. --read region=3 --read region_share=0.1 --read 'choice_weights=[0, 0, 1, 1, 2, 0, 0, 0]'; repeatable.")
 @click.option("--threads", type=click.IntRange(1))
 @_device_option
 def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_known, min_patterns, seed, out_dir, read_options, threads,
