@@ -5,6 +5,7 @@ memory as it was. Imported as ``read_selection`` (like ``harness``)."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
@@ -19,7 +20,7 @@ def add_arguments(ap: argparse.ArgumentParser, select_images: int) -> None:
     """The memory, its read options, the selection's and the held-out scoring's sizes, and
     where the results go."""
     ap.add_argument("--memory", default="omniglot-slots")
-    ap.add_argument("--read", action="append", default=[], metavar="KEY=VALUE", help="read options of the memory as scored (repeatable)")
+    ap.add_argument("--read", action="append", default=[], metavar="KEY=VALUE", help="read options of the memory as scored, VALUE as JSON (a number, a list, null); repeatable")
     ap.add_argument("--select-fill", default="mix", help="the fill the memory was trained on (selection, training split)")
     ap.add_argument("--select-images", type=int, default=select_images)
     ap.add_argument("--images", type=int, default=512, help="held-out images per fill")
@@ -34,7 +35,7 @@ def load(args: argparse.Namespace) -> tuple[LearnedMemory, str]:
     torch.set_num_threads(args.threads)
     memory = ebmm.load(args.memory)
     if args.read:
-        memory = memory.with_read_options(**{k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.read)})
+        memory = memory.with_read_options(**{k: json.loads(v) for k, v in (o.split("=", 1) for o in args.read)})
     return memory, args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
 
 
