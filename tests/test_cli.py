@@ -225,11 +225,17 @@ def test_table1_uses_a_given_memory_for_a_system(runner, tmp_path):
         assert res.exit_code == 2 and "SYSTEM=PATH" in res.output
 
 
-def test_show_binary_and_images(runner, tmp_path, tiny_file):
+def test_show_binary_and_images(runner, tmp_path, tiny_file, monkeypatch):
+    import ebmm.evaluation.plots as plots
+
+    captions = []
+    draw = plots.plot_trajectory
+    monkeypatch.setattr(plots, "plot_trajectory", lambda *a, **kw: (captions.append(kw["caption"]), draw(*a, **kw))[1])
     res = runner.invoke(main, ["show", "--memory", str(tiny_file), "--patterns", "6", "--distortion", "erase:16",
                                "--out", str(tmp_path / "b.png")])
     assert res.exit_code == 0, res.output
     assert "error bits" in res.output and (tmp_path / "b.png").stat().st_size > 1000
+    assert "--distortion erase:16" in captions[-1] and "--fill" not in captions[-1]  # the caption names what was used
     # an image memory on natural-image patches (3 x 32 x 32)
     pytest.importorskip("skimage")
     pytest.importorskip("sklearn")
@@ -242,6 +248,7 @@ def test_show_binary_and_images(runner, tmp_path, tiny_file):
                                "--fill", "zeros", "--out", str(tmp_path / "i.png")])
     assert res.exit_code == 0, res.output
     assert "squared error" in res.output
+    assert "--fill zeros" in captions[-1] and "--distortion" not in captions[-1]
     from PIL import Image
 
     with Image.open(tmp_path / "i.png") as im:

@@ -73,15 +73,16 @@ def _parse_distortion(value: str, event_shape: tuple[int, ...] | int | None = No
         raise click.BadParameter(str(e), param_hint="--distortion") from None
 
 
-def _command_line() -> str:
+def _command_line(unused: tuple[str, ...] = ()) -> str:
     """The running command, rebuilt from its parsed options so figures and tables record how
-    to remake them (also when invoked in-process, where argv is not ours)."""
+    to remake them (also when invoked in-process, where argv is not ours); the options named in
+    ``unused`` (parameter names) are left out, for a command where they had no effect."""
     ctx = click.get_current_context()
     root = ctx.find_root().info_name or "ebmm"  # "ebmm", or "python -m ebmm" when run as a module
     parts = ["ebmm", *ctx.command_path.split()[len(root.split()):]]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
-        if not isinstance(param, click.Option) or value is None:
+        if not isinstance(param, click.Option) or value is None or param.name in unused:
             continue
         if param.is_flag:
             if value:

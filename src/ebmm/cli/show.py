@@ -117,7 +117,7 @@ def show(memory_name, dataset, data_path, patterns, distortion, fill, rows, seed
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--memory") from None
         plot_trajectory(x, traj, path, max_rows=rows, title=f"{memory.name}: {dataset}, N={patterns}, {what} (free protocol)\n{score}",
-                        caption=_command_line())
+                        caption=_command_line(unused=("fill",) if dataset == "binary" else ("distortion",)))
         click.echo(f"{what}: {score}\nsaved {path}")
 
 
