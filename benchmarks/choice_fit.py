@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out fills scored")
     ap.add_argument("--transfer", default="", help="also score both reads on this data set under --transfer-fill (e.g. mnist)")
     ap.add_argument("--transfer-fill", default="mix:16")
+    ap.add_argument("--no-region-features", action="store_true",
+                    help="fit the first five features alone: the read skips the region features' plans (as cheap as the fixed rule)")
     ap.add_argument("--learned-only", action="store_true",
                     help="score the learned choice alone (the fixed rule's errors are deterministic: the same images give the same numbers)")
     args = ap.parse_args()
@@ -58,7 +60,7 @@ def main() -> None:
     base, name = read_selection.load(args)
     task = task_from_config("images", 1024, "noise:16", args.dataset)
     fills = args.fills.split(",")
-    fit = fit_choice_weights(base.model, base.params, task, fills, episodes=args.episodes)
+    fit = fit_choice_weights(base.model, base.params, task, fills, episodes=args.episodes, region=not args.no_region_features)
     print(f"fitted in {time.time() - t0:.0f} s: training accuracy {fit.accuracy:.4f} (fixed rule {fit.fixed_rule_accuracy:.4f})", flush=True)
     reproduce = "--read 'choice_weights=[" + ", ".join(f"{w:.6g}" for w in fit.weights) + "]'"
     print(f"read with: {reproduce}", flush=True)

@@ -502,5 +502,13 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
         for name, a in (("rule", arch), ("learned", learned)):
             errors[name] += float(mnist_task.error(a.read(params, theta, q, False), x).mean())
     assert errors["learned"] < errors["rule"], errors
+    # without the region features: their weights stay 0, and the read that skips their plans chooses the same
+    plain = fit_choice_weights(arch, params, mnist_task, ["noise:16"], episodes=1, patterns=16, region=False)
+    assert plain.weights[5:] == (0.0, 0.0, 0.0) and any(plain.weights[:5])
+    x, q = mnist_task.sample(1, 16, split="eval", corruption=Occlusion("noise", 16), generator=torch.Generator().manual_seed(6))
+    theta = arch.write(params, x)
+    skipped = arch.with_read_options(choice_weights=list(plain.weights)).read(params, theta, q, False)
+    tiny = [*plain.weights[:5], 1e-30, 0.0, 0.0]  # a region weight too small to matter: the plans are built
+    torch.testing.assert_close(skipped, arch.with_read_options(choice_weights=tiny).read(params, theta, q, False), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="no choice to learn"):
         fit_choice_weights(arch.with_read_options(recheck=1), params, mnist_task, ["noise:16"], episodes=1)

@@ -56,7 +56,6 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
     decoded = energy._decoded(static, slots)  # (..., S, D)
     told = None if known is None else known.expand(queries.shape).flatten(-3).to(flat.dtype)
     cand, cost = candidates(energy, static, flat, decoded, known=told)  # (Q, k, D), (Q, k)
-    k = cand.shape[-2]
     q = flat.reshape(-1, d)
     prec, gamma = static["residual_precision"], static["log_residual_weight"].exp()
     rows = torch.arange(q.shape[0], device=q.device)
@@ -66,7 +65,8 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
             m = best.shape[-1]
             if energy.choice_weights:  # a learned weighing of what each candidate's trust says (fit_choice_weights)
                 weights = torch.tensor(energy.choice_weights, dtype=q.dtype, device=q.device)
-                nll = choice_features(energy, static, q, judged, trusted, rank, scores) @ weights
+                region = any(energy.choice_weights[5:])  # weights that ignore the region features skip their plans
+                nll = choice_features(energy, static, q, judged, trusted, rank, scores, region) @ weights
             elif energy.outlier_cost > 0:
                 alone = read_plan(prec, judged.reshape(-1, 1, d), q.repeat_interleave(m, 0), trusted.reshape(-1, d), gamma)
                 nll = alone.costs[:, 0] + 0.5 * alone.logdet + energy.outlier_cost * (~trusted).reshape(-1, d).sum(-1)
@@ -123,17 +123,18 @@ CHOICE_FEATURES = ("rank", "matcher", "cost", "half_logdet", "distrusted", "regi
 
 
 def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tensor, trusted: Tensor, rank: Tensor,
-                    matcher: Tensor) -> Tensor:
+                    matcher: Tensor, region: bool = True) -> Tensor:
     """:data:`CHOICE_FEATURES` ``(Q, m, F)`` of each query ``q (Q, D)``'s judged candidates
     ``judged (Q, m, D)``, given the detector's trust against each ``trusted (Q, m, D)`` (bool), the
     candidates' ranking costs and matcher scores ``(Q, m)``. Without a region prior
-    (``region=0``) the region features repeat the plain ones."""
+    (``region=0``), or with ``region=False`` (weights that ignore them: their read plans, one
+    Cholesky factorisation per candidate, are skipped), the region features repeat the plain ones."""
     d, m = energy.dim, judged.shape[-2]
     prec, gamma = static["residual_precision"], static["log_residual_weight"].exp()
     qs = q.repeat_interleave(m, 0)
     out = [rank, matcher]
     views = [trusted]
-    if energy.region:
+    if energy.region and region:
         views.append(trusted & ~among_distrusted(~trusted.reshape(-1, d), energy.shape, energy.region, energy.region_share).reshape(trusted.shape))
     rows = judged.reshape(-1, 1, d)
     for view in views:
@@ -144,7 +145,7 @@ def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tens
             del alone
         both = torch.cat(parts).reshape(-1, m, 2)
         out += [both[..., 0], both[..., 1], (~view).sum(-1).to(q.dtype)]
-    if not energy.region:
+    if len(views) == 1:
         out += out[2:5]
     return torch.stack(out, -1)
 

@@ -44,10 +44,11 @@ class ChoiceFit:
     queries: int
 
 
-def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor, region: bool = True) -> tuple[Tensor, Tensor]:
     """Write ``images (B, N, C, H, W)`` and judge their ``queries`` as the read does: the features
     of each query's rechecked candidates ``(Q, m, F)``, whether each is the stored image's slot
-    ``(Q, m)`` (bool), Q = B·N. No gradient."""
+    ``(Q, m)`` (bool), Q = B·N; ``region=False`` skips the region features' read plans (they
+    repeat the plain ones). No gradient."""
     energy = model.energy
     if getattr(energy, "trust", None) != "memory" or not energy.has_matcher:
         raise ValueError("fitting the read's choice needs an image slot energy with trust='memory' and a matcher")
@@ -61,17 +62,19 @@ def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor) 
         q = queries.reshape(-1, d)
         cand = memory_trust.gather_slots(decoded, top).reshape(-1, k, d)
         best, judged, trusted, rank, scores = memory_trust.rechecked(energy, static, q, cand, cost.reshape(-1, k))
-        features = memory_trust.choice_features(energy, static, q, judged, trusted, rank, scores)
+        features = memory_trust.choice_features(energy, static, q, judged, trusted, rank, scores, region)
         hit = torch.gather(top.reshape(-1, k), -1, best) == own
     return features, hit
 
 
 def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episodes: int = 8, patterns: int = 64,
-                       seed: int = 0, l2: float = 1e-6) -> ChoiceFit:
+                       seed: int = 0, l2: float = 1e-6, region: bool = True) -> ChoiceFit:
     """Learn ``choice_weights`` for ``model``'s read (its ``candidates`` and ``recheck`` as they
     are) on ``episodes`` training-split episodes of ``patterns`` images per fill in ``fills``
     (occlusions such as ``"noise:16"``), drawn from ``task`` (an image task) with ``seed``; ``l2``
-    weighs a ridge penalty on the standardised weights. ``ValueError`` for a memory whose read has
+    weighs a ridge penalty on the standardised weights; ``region=False`` fits the first five
+    features alone (the region features' weights stay 0, and the read skips their Cholesky
+    factorisations: as cheap as the fixed rule). ``ValueError`` for a memory whose read has
     no such choice, or fewer than two candidates to judge."""
     if getattr(model.energy, "recheck", 1) < 2:
         raise ValueError("the read judges one candidate (recheck < 2): there is no choice to learn; raise recheck first")
@@ -81,7 +84,7 @@ def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episod
         occlusion = parse_corruption(fill)
         for _ in range(episodes):  # one episode at a time: each judged candidate costs a Cholesky factorisation per query
             images, queries = task.sample(1, patterns, split="train", corruption=occlusion, generator=g)
-            f, h = choice_examples(model, params, images, queries)
+            f, h = choice_examples(model, params, images, queries, region)
             xs.append(f)
             hits.append(h)
     x, hit = torch.cat(xs).double(), torch.cat(hits)
@@ -91,17 +94,20 @@ def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episod
     z = (x - mean) / scale
     fixed = torch.zeros(len(memory_trust.CHOICE_FEATURES), dtype=torch.float64)
     fixed[2:5] = torch.tensor([1.0, 1.0, model.energy.outlier_cost])
+    used = torch.ones_like(fixed)
+    if not region:
+        used[5:] = 0.0
     w = (fixed * scale).clone().requires_grad_(True)  # start at the fixed rule
     opt = torch.optim.LBFGS([w], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(-(z @ w), target) + l2 * w.pow(2).sum()
+        loss = torch.nn.functional.cross_entropy(-(z @ (w * used)), target) + l2 * w.pow(2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
-    weights = (w.detach() / scale)
+    weights = w.detach() * used / scale
 
     def accuracy(v: Tensor) -> float:
         return (torch.gather(hit[found], -1, (x @ v).argmin(-1, keepdim=True))).float().mean().item()
