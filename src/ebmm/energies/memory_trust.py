@@ -62,15 +62,10 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
     if known is None and energy.has_matcher:
         with torch.no_grad():  # the matcher's likeliest candidates, each judged by its own trusted pixels
             best, judged, trusted, rank, scores = rechecked(energy, static, q, cand, cost)
-            m = best.shape[-1]
-            if energy.choice_weights:  # a learned weighing of what each candidate's trust says (fit_choice_weights)
-                weights = torch.tensor(energy.choice_weights, dtype=q.dtype, device=q.device)
-                region = any(energy.choice_weights[5:])  # weights that ignore the region features skip their plans
-                nll = choice_features(energy, static, q, judged, trusted, rank, scores, region) @ weights
-            elif energy.outlier_cost > 0:
-                alone = read_plan(prec, judged.reshape(-1, 1, d), q.repeat_interleave(m, 0), trusted.reshape(-1, d), gamma)
-                nll = alone.costs[:, 0] + 0.5 * alone.logdet + energy.outlier_cost * (~trusted).reshape(-1, d).sum(-1)
-                nll = nll.reshape(-1, m)
+            if energy.choice_weights or energy.outlier_cost > 0:  # a weighing of what each candidate's trust says
+                weights = energy.choice_weights or fixed_rule_weights(energy.outlier_cost)  # learned (fit_choice_weights) or the rule
+                region = any(weights[5:])  # weights that ignore the region features skip their plans
+                nll = choice_features(energy, static, q, judged, trusted, rank, scores, region) @ torch.tensor(weights, dtype=q.dtype, device=q.device)
             else:  # every candidate judged on the same pixels: those that agree with at least one of them
                 nll = read_plan(prec, judged, q, trusted.any(-2), gamma).costs
             choice = torch.gather(best, -1, nll.argmin(-1, keepdim=True)).squeeze(-1)
@@ -120,6 +115,12 @@ _PLAN_ROWS = 512
 #: (The distrusted pixels where the query is below and above the candidate, as two more features, were
 #: tried: better under binary, worse under noise and ones at 16,128 floats; not kept.)
 CHOICE_FEATURES = ("rank", "matcher", "cost", "half_logdet", "distrusted", "region_cost", "region_half_logdet", "region_distrusted")
+
+
+def fixed_rule_weights(outlier_cost: float) -> tuple[float, ...]:
+    """The recheck's fixed rule as ``choice_weights``: the Gaussian cost of the trusted pixels,
+    plus ½ log det Λ_uu, plus ``outlier_cost`` nats per distrusted pixel."""
+    return (0.0, 0.0, 1.0, 1.0, float(outlier_cost), 0.0, 0.0, 0.0)
 
 
 def choice_features(energy: EnergyModel, static: Params, q: Tensor, judged: Tensor, trusted: Tensor, rank: Tensor,

@@ -92,8 +92,7 @@ def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episod
     x, target = x[found], hit[found].to(torch.int64).argmax(-1)
     mean, scale = x.reshape(-1, x.shape[-1]).mean(0), x.reshape(-1, x.shape[-1]).std(0).clamp_min(1e-9)
     z = (x - mean) / scale
-    fixed = torch.zeros(len(memory_trust.CHOICE_FEATURES), dtype=torch.float64)
-    fixed[2:5] = torch.tensor([1.0, 1.0, model.energy.outlier_cost])
+    fixed = torch.tensor(memory_trust.fixed_rule_weights(model.energy.outlier_cost), dtype=torch.float64)
     used = torch.ones_like(fixed)
     if not region:
         used[5:] = 0.0
