@@ -33,7 +33,6 @@ from pathlib import Path
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
-from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.meta.read_choice import fit_choice_weights  # noqa: E402
 from ebmm.energies.memory_trust import CHOICE_FEATURES  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
@@ -65,19 +64,12 @@ def main() -> None:
     reproduce = "--read 'choice_weights=[" + ", ".join(f"{w:.6g}" for w in fit.weights) + "]'"
     print(f"read with: {reproduce}", flush=True)
     learned = base.with_read_options(choice_weights=list(fit.weights))
-    if args.learned_only:
-        held = {}
-        for fill in args.held_out.split(","):
-            held[fill] = (float("nan"), evaluate_images(learned, task, 64, fill, min_patterns=args.images, min_batches=1).mean)
-            print(f"held out {fill}: learned {held[fill][1]:.2f}", flush=True)
-    else:
-        held = read_selection.held_out(base, learned, task, 64, args.held_out.split(","), args.images)
+    rule = None if args.learned_only else base
+    held = read_selection.held_out(rule, learned, task, 64, args.held_out.split(","), args.images)
     if args.transfer:
         other = task_from_config("images", 1024, "noise:16", args.transfer)
-        pair = (base, learned)[1 if args.learned_only else 0:]
-        scores = [evaluate_images(m, other, 64, args.transfer_fill, min_patterns=args.images, min_batches=1).mean for m in pair]
-        held[f"{args.transfer} {args.transfer_fill}"] = (float("nan"), *scores) if args.learned_only else tuple(scores)
-        print(f"transfer {args.transfer} {args.transfer_fill}: {scores}", flush=True)
+        transfer = read_selection.held_out(rule, learned, other, 64, [args.transfer_fill], args.images)
+        held[f"{args.transfer} {args.transfer_fill}"] = transfer[args.transfer_fill]
     table = [f"Fit: {args.episodes} training-split episodes of 64 images per fill ({', '.join(fills)}): the stored image's slot "
              f"chosen for {fit.accuracy:.2%} of the {fit.examples} training queries whose slot was judged ({fit.queries} in all), "
              f"against {fit.fixed_rule_accuracy:.2%} by the fixed rule.", "",

@@ -39,12 +39,13 @@ def load(args: argparse.Namespace) -> tuple[LearnedMemory, str]:
     return memory, args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
 
 
-def held_out(base: LearnedMemory, chosen: LearnedMemory, task: ImageTask, patterns: int, fills: list[str],
+def held_out(base: LearnedMemory | None, chosen: LearnedMemory, task: ImageTask, patterns: int, fills: list[str],
              images: int) -> dict[str, tuple[float, float]]:
     """Mean held-out error per image of ``base`` and ``chosen`` under each fill, the same
-    images and squares for both."""
+    images and squares for both; ``base=None`` scores ``chosen`` alone (NaN in its place)."""
     scores = {}
     for fill in fills:
-        scores[fill] = tuple(evaluate_images(m, task, patterns, fill, min_patterns=images, min_batches=1).mean for m in (base, chosen))
+        scores[fill] = tuple(float("nan") if m is None else evaluate_images(m, task, patterns, fill, min_patterns=images, min_batches=1).mean
+                             for m in (base, chosen))
         print(f"held out {fill}: {scores[fill][0]:.2f} -> {scores[fill][1]:.2f}", flush=True)
     return scores
