@@ -35,7 +35,8 @@ def _cmd(out, steps, *extra, processes=1):
 def _run(cmd):
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, res.stderr[-2000:]
+    # the ranks' own messages come first, the launcher's traceback last: keep both ends
+    assert res.returncode == 0, res.stderr if len(res.stderr) < 6000 else res.stderr[:4000] + "\n[...]\n" + res.stderr[-2000:]
     return res
 
 
@@ -146,3 +147,20 @@ def test_a_world_ends_only_the_process_group_it_started(monkeypatch):
     World(0, 2, torch.device("cpu"), owns_group=False).close()
     World().close()
     assert calls == []
+
+
+def test_only_ending_a_group_it_started_lets_the_command_line_leave_at_once(monkeypatch):
+    """ended_process_group: false until a World destroys a group it started (the CLI then exits
+    with os._exit after its output, skipping gloo's teardown at the interpreter's exit)."""
+    from ebmm.meta import distributed
+    from ebmm.meta.distributed import World, ended_process_group
+
+    monkeypatch.setattr(distributed, "_ENDED_GROUP", False)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "barrier", lambda: None)
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: None)
+    World(0, 2, torch.device("cpu"), owns_group=False).close()
+    World().close()
+    assert not ended_process_group()
+    World(0, 2, torch.device("cpu"), owns_group=True).close()
+    assert ended_process_group()

@@ -73,14 +73,22 @@ def _resumed(out_dir: Path, task: str):
 
 
 def _echo_summary(result, out_dir: Path, **extra):
-    """The one JSON line a training command prints when it ends (rank 0 only, under torchrun)."""
+    """The one JSON line a training command prints when it ends (rank 0 only, under torchrun).
+    After a multi-process run every rank then leaves at once (exit status 0), skipping the
+    interpreter's teardown of gloo's threads (see :func:`ebmm.meta.distributed.ended_process_group`)."""
     import os
+    import sys
 
-    if os.environ.get("RANK", "0") != "0":
-        return
-    click.echo(json.dumps({"step": result.step, "skipped_steps": result.skipped, "train_cpu_s": round(result.train_cpu_s, 1), **extra,
-                           f"final_eval_{result.metric}": result.final_eval_error,
-                           f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}))
+    from ..meta.distributed import ended_process_group
+
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(json.dumps({"step": result.step, "skipped_steps": result.skipped, "train_cpu_s": round(result.train_cpu_s, 1), **extra,
+                               f"final_eval_{result.metric}": result.final_eval_error,
+                               f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}))
+    if ended_process_group():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _hint_unused_gpu(tcfg, quiet: bool) -> None:
