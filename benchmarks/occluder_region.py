@@ -34,37 +34,15 @@ import torch
 
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
+from read_selection import other_shapes  # noqa: E402
 
 from ebmm.evaluation.images import evaluate_images  # noqa: E402
-from ebmm.learned_memory import LearnedMemory  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 WINDOWS = (3, 5, 7, 9)
 SHARES = (0.1, 0.15, 0.2, 0.3, 0.4)
+SHAPES = ("rows of noise", "scattered noise 10 %", "scattered noise 25 %", "5 % flipped")
 HELD_OUT = "noise:16,binary:16,zeros:16,ones:16,grey:16,patch:16,mix:16,noise:8,mix:8,noise:24,mix:24"
-
-
-def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int) -> dict[str, tuple[float, float]]:
-    """Hamming error (query, read) per image under corruptions that are not one square."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for kind in ("rows of noise", "scattered noise 10 %", "scattered noise 25 %", "5 % flipped"):
-        q = x.clone()
-        if kind == "rows of noise":  # 8 consecutive full rows of uniform noise per image
-            start = torch.randint(0, x.shape[-2] - 8, x.shape[:2], generator=g)
-            rows = torch.arange(x.shape[-2])
-            band = ((rows >= start[..., None]) & (rows < start[..., None] + 8))[:, :, None, :, None].expand(x.shape)
-            q[band] = torch.rand(int(band.sum()), generator=g)
-        elif kind.startswith("scattered"):
-            m = torch.rand(x.shape, generator=g) < float(kind.split()[-2]) / 100
-            q[m] = torch.rand(int(m.sum()), generator=g)
-        else:
-            m = torch.rand(x.shape, generator=g) < 0.05
-            q[m] = 1 - q[m]
-        r = torch.as_tensor(memory.read(q, memory.write(x)))
-        err = lambda y: ((y > 0.5) != (x > 0.5)).flatten(2).sum(-1).float().mean().item()  # noqa: E731
-        out[kind] = (err(q), err(r))
-    return out
 
 
 def main() -> None:
@@ -93,7 +71,7 @@ def main() -> None:
     chosen = memory.with_read_options(region=w, region_share=s) if w else base
     held = read_selection.held_out(base, chosen, task, n, args.fills.split(","), args.images)
     x = task.sample(max(1, args.images // n), n, split="eval", generator=torch.Generator().manual_seed(3))[0]
-    shapes = ({k: (a[0], a[1], b[1]) for (k, a), b in zip(other_shapes(base, x, 11).items(), other_shapes(chosen, x, 11).values())}
+    shapes = ({k: (a[0], a[1], b[1]) for (k, a), b in zip(other_shapes(base, x, 11, SHAPES).items(), other_shapes(chosen, x, 11, SHAPES).values())}
               if task.metric_kind == "hamming" else {})
     table = [f"Selection ({args.dataset}, training split, `{select}`, {args.select_images} images, {n} per set; mean {task.metric_kind} error per image, "
              "region = 0: without the prior):", "",

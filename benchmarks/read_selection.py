@@ -49,3 +49,48 @@ def held_out(base: LearnedMemory | None, chosen: LearnedMemory, task: ImageTask,
                              for m in (base, chosen))
         print(f"held out {fill}: {scores[fill][0]:.2f} -> {scores[fill][1]:.2f}", flush=True)
     return scores
+
+
+#: corruptions that are not one square, for :func:`other_shapes`
+SHAPES = ("rows of noise", "rows of zeros", "disc of noise", "disc of ones", "scattered noise 10 %", "scattered noise 25 %",
+          "5 % flipped")
+
+
+def _corrupt(x: torch.Tensor, kind: str, g: torch.Generator) -> torch.Tensor:
+    """``x`` (..., H, W) with ``kind`` applied to every image (positions drawn from ``g``)."""
+    q = x.clone()
+    lead, (h, w) = x.shape[:2], x.shape[-2:]
+    if kind.startswith("rows of"):  # 8 consecutive full rows per image
+        start = torch.randint(0, h - 8, lead, generator=g)
+        rows = torch.arange(h)
+        m = ((rows >= start[..., None]) & (rows < start[..., None] + 8))[:, :, None, :, None].expand(x.shape)
+    elif kind.startswith("disc of"):  # a disc of radius 9 (≈ 254 pixels, about one 16×16 square), centred inside the image
+        cy, cx = (torch.randint(9, s - 9, lead, generator=g).float() for s in (h, w))
+        yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+        m = ((yy - cy[..., None, None]) ** 2 + (xx - cx[..., None, None]) ** 2 <= 81)[:, :, None].expand(x.shape)
+    elif kind.startswith("scattered"):  # pixels replaced by noise independently: no region at all
+        m = torch.rand(x.shape, generator=g) < float(kind.split()[-2]) / 100
+    elif kind == "5 % flipped":
+        m = torch.rand(x.shape, generator=g) < 0.05
+        q[m] = 1 - q[m]
+        return q
+    else:
+        raise ValueError(f"unknown corruption {kind!r}")
+    fill = kind.split()[-1] if not kind.startswith("scattered") else "noise"
+    q[m] = torch.rand(int(m.sum()), generator=g) if fill == "noise" else float(fill == "ones")
+    return q
+
+
+def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int, kinds=SHAPES) -> dict[str, tuple[float, float]]:
+    """Mean Hamming error per image (query, read) of ``memory`` under corruptions that are not
+    one square, ``x`` (episodes, N, 1, H, W) binarised images stored and then read from the
+    corrupted copies (no mask given: the memory finds the corruption). The same ``seed`` gives
+    the same corruptions to every memory."""
+    g = torch.Generator().manual_seed(seed)
+    err = lambda y: ((y > 0.5) != (x > 0.5)).flatten(2).sum(-1).float().mean().item()  # noqa: E731
+    out = {}
+    for kind in kinds:
+        q = _corrupt(x, kind, g)
+        out[kind] = (err(q), err(torch.as_tensor(memory.read(q, memory.write(x)))))
+        print(f"{kind}: query {out[kind][0]:.1f} -> {out[kind][1]:.2f}", flush=True)
+    return out
