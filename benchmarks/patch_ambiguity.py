@@ -63,7 +63,7 @@ def memory_choice(name: str, x: torch.Tensor, q: torch.Tensor) -> dict[str, floa
         theta = write_batch(arch, params, x)
         slots, flat = theta["memory.weight"], q.flatten(-3)
         own = _pieces(static, slots, x.flatten(-3), write=True)[2].argmax(-1)
-        decoded = e._decoded(static, slots)
+        decoded = e.decoded_slots(static, slots)
         top, cost = candidates(e, static, flat, decoded, top_only=True)
         cand = gather_slots(decoded, top)  # (B, N, k, D)
         # a compactness prior on the decoded candidates: the ranking's cost times the bounding box

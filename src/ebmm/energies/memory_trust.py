@@ -44,7 +44,8 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        cost is lowest on the pixels that agree with the first one by the detector's rule.
     With ``known`` (the clamped protocol) the read trusts exactly the known pixels instead of
     the detector's.
-    3. Trust by the whole detector against the chosen candidate; with ``region`` > 0 (the
+    3. Trust by the whole detector against the chosen candidate (a pixel whose logit exceeds
+       ``trust_margin``, 0 by default: the detector's own decision); with ``region`` > 0 (the
        region prior), distrust too every pixel amid distrusted ones (:func:`among_distrusted`:
        about half of a noise square agrees with the blurred decoded image by chance, and an
        occluder is a region); the read holds the trusted pixels and fills the others by the
@@ -53,7 +54,7 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
     slots = theta["memory.weight"]
     lead = queries.shape[:-3]
     flat = queries.flatten(-3)
-    decoded = energy._decoded(static, slots)  # (..., S, D)
+    decoded = energy.decoded_slots(static, slots)  # (..., S, D)
     told = None if known is None else known.expand(queries.shape).flatten(-3).to(flat.dtype)
     cand, cost = candidates(energy, static, flat, decoded, known=told)  # (Q, k, D), (Q, k)
     q = flat.reshape(-1, d)
@@ -78,6 +79,8 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
         held = logits > 0
         if energy.region:  # an occluder is a region: distrust what lies amid distrust
             held = held & ~among_distrusted(~held, energy.shape, energy.region, energy.region_share)
+        if energy.trust_margin:  # and what the detector barely trusts, each pixel alone (not widened by the region prior)
+            held = held & (logits > energy.trust_margin)
             logits = torch.where(held, logits, -logits.abs())
     else:  # told which pixels are intact (the clamped protocol): trust exactly those
         held = known.expand(queries.shape).reshape(-1, d)
@@ -203,7 +206,7 @@ def detection_loss(energy: EnergyModel, static: Params, theta: Params, patterns:
     d = energy.dim
     x, q = patterns.flatten(-3), queries.flatten(-3)  # (B, N, D)
     slots = theta["memory.weight"]
-    all_decoded = energy._decoded(static, slots)
+    all_decoded = energy.decoded_slots(static, slots)
     decoded = torch.gather(all_decoded, -2, own.unsqueeze(-1).expand(*own.shape, d))
     logits = energy._detect(static, q, decoded)
     target = ((q - x).abs() <= energy.detector_tolerance).to(logits.dtype)

@@ -56,7 +56,7 @@ def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor, 
     with torch.no_grad():
         theta = write_batch(model, params, images)
         own = energy.stored_slots(static, theta, images).reshape(-1, 1)  # (Q, 1)
-        decoded = energy._decoded(static, theta["memory.weight"])
+        decoded = energy.decoded_slots(static, theta["memory.weight"])
         top, cost = memory_trust.candidates(energy, static, queries.flatten(-3), decoded, top_only=True)  # (B, N, k)
         k = top.shape[-1]
         q = queries.reshape(-1, d)
