@@ -44,12 +44,15 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        cost is lowest on the pixels that agree with the first one by the detector's rule.
     With ``known`` (the clamped protocol) the read trusts exactly the known pixels instead of
     the detector's.
-    3. Trust by the whole detector against the chosen candidate (a pixel whose logit exceeds
-       ``trust_margin``, 0 by default: the detector's own decision); with ``region`` > 0 (the
+    3. Trust by the whole detector against the chosen candidate; with ``region`` > 0 (the
        region prior), distrust too every pixel amid distrusted ones (:func:`among_distrusted`:
        about half of a noise square agrees with the blurred decoded image by chance, and an
        occluder is a region); the read holds the trusted pixels and fills the others by the
-       Gaussian residual mixture over the candidates, as the other trusts do."""
+       Gaussian residual mixture over the candidates, as the other trusts do. With ``trust_margin``
+       > 0 it also distrusts each pixel whose detector logit does not exceed the margin — pixel by
+       pixel, not widened by the region prior: a detector trained on square occluders trusts
+       isolated disagreement (flipped or noisy pixels one by one) as the code's blur, yet ranks
+       it below the intact pixels."""
     d = energy.dim
     slots = theta["memory.weight"]
     lead = queries.shape[:-3]
