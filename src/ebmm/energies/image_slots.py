@@ -238,8 +238,8 @@ class ImageSlotEnergy(SlotEnergy):
             if region < 0 or (region and region % 2 == 0) or not 0 < region_share < 1:
                 raise ValueError(f"region must be 0 (off) or an odd window width, and region_share in (0, 1); got {region}, {region_share}")
             self.region, self.region_share = int(region), float(region_share)
-            if not math.isfinite(trust_margin):
-                raise ValueError(f"trust_margin must be a finite logit, got {trust_margin}")
+            if not (math.isfinite(trust_margin) and trust_margin >= 0):
+                raise ValueError(f"trust_margin must be a finite logit >= 0 (0: the detector's own decision), got {trust_margin}")
             self.trust_margin = float(trust_margin)
             self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
             if self.choice_weights and (len(self.choice_weights) != len(memory_trust.CHOICE_FEATURES) or not matcher):
