@@ -13,6 +13,17 @@ from ebmm.tasks import Distortion, random_patterns
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _no_ended_process_group_left_behind():
+    """A test that leaves ``ebmm.meta.distributed``'s ended-group flag set would make a later
+    in-process training command under a torchrun-like environment leave with ``os._exit(0)`` —
+    the rest of the suite silently skipped: fail the test that leaked it instead."""
+    from ebmm.meta.distributed import ended_process_group
+
+    yield
+    assert not ended_process_group(), "this test left the ended-process-group flag set (monkeypatch ebmm.meta.distributed._ENDED_GROUP)"
+
+
 @pytest.fixture
 def gen():
     """A seeded torch generator."""

@@ -134,7 +134,10 @@ def test_a_world_ends_only_the_process_group_it_started(monkeypatch):
     barrier when a rank leaves on an error, nothing for a group someone else started."""
     from ebmm.meta.distributed import World
 
+    from ebmm.meta import distributed
+
     calls = []
+    monkeypatch.setattr(distributed, "_ENDED_GROUP", False)  # restored after: a later in-process CLI run must not os._exit
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
     monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))

@@ -85,7 +85,7 @@ def _echo_summary(result, out_dir: Path, **extra):
         click.echo(json.dumps({"step": result.step, "skipped_steps": result.skipped, "train_cpu_s": round(result.train_cpu_s, 1), **extra,
                                f"final_eval_{result.metric}": result.final_eval_error,
                                f"best_eval_{result.metric}": result.best_eval_error, "out": str(out_dir)}))
-    if ended_process_group():
+    if ended_process_group() and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun rank whose group has ended
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
