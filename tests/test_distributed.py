@@ -129,18 +129,26 @@ def test_the_train_command_says_it_in_one_line_from_rank_0_only(one_gpu_two_proc
     assert started == [] and not (tmp_path / CHECKPOINT_NAME).exists()
 
 
-def test_a_world_ends_only_the_process_group_it_started(monkeypatch):
+@pytest.fixture
+def fake_group(monkeypatch):
+    """A process group that exists without gloo: the barriers and destroys it gets, in order;
+    the ended-group flag is restored after (a later in-process CLI run must not os._exit)."""
+    from ebmm.meta import distributed
+
+    calls = []
+    monkeypatch.setattr(distributed, "_ENDED_GROUP", False)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    return calls
+
+
+def test_a_world_ends_only_the_process_group_it_started(fake_group):
     """World.close: a barrier and destroy_process_group for a group world_from_env started, no
     barrier when a rank leaves on an error, nothing for a group someone else started."""
     from ebmm.meta.distributed import World
 
-    from ebmm.meta import distributed
-
-    calls = []
-    monkeypatch.setattr(distributed, "_ENDED_GROUP", False)  # restored after: a later in-process CLI run must not os._exit
-    monkeypatch.setattr(dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
-    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    calls = fake_group
     World(0, 2, torch.device("cpu"), owns_group=True).close()
     assert calls == ["barrier", "destroy"]
     calls.clear()
@@ -152,16 +160,11 @@ def test_a_world_ends_only_the_process_group_it_started(monkeypatch):
     assert calls == []
 
 
-def test_only_ending_a_group_it_started_lets_the_command_line_leave_at_once(monkeypatch):
+def test_only_ending_a_group_it_started_lets_the_command_line_leave_at_once(fake_group):
     """ended_process_group: false until a World destroys a group it started (the CLI then exits
     with os._exit after its output, skipping gloo's teardown at the interpreter's exit)."""
-    from ebmm.meta import distributed
     from ebmm.meta.distributed import World, ended_process_group
 
-    monkeypatch.setattr(distributed, "_ENDED_GROUP", False)
-    monkeypatch.setattr(dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(dist, "barrier", lambda: None)
-    monkeypatch.setattr(dist, "destroy_process_group", lambda: None)
     World(0, 2, torch.device("cpu"), owns_group=False).close()
     World().close()
     assert not ended_process_group()
