@@ -33,8 +33,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
@@ -85,11 +83,7 @@ def main() -> None:
         other = task_from_config("images", 1024, "noise:16", args.transfer)
         transfer = read_selection.held_out(rule, learned, other, 64, [args.transfer_fill], args.images)
         held[f"{args.transfer} {args.transfer_fill}"] = transfer[args.transfer_fill]
-    shapes = {}
-    if args.shapes:
-        x = task.sample(max(1, args.images // 64), 64, split="eval", generator=torch.Generator().manual_seed(3))[0]
-        shapes = {k: (a[0], a[1], b[1]) for (k, a), b in zip(read_selection.other_shapes(base, x, 11).items(),
-                                                               read_selection.other_shapes(learned, x, 11).values())}
+    shapes = read_selection.shapes_side_by_side(base, learned, task, 64, args.images) if args.shapes else {}
     table = [] if fit is None else [f"Fit: {args.episodes} training-split episodes of 64 images per fill ({', '.join(fills)}): the stored image's slot "
              f"chosen for {fit.accuracy:.2%} of the {fit.examples} training queries whose slot was judged ({fit.queries} in all), "
              f"against {fit.fixed_rule_accuracy:.2%} by the fixed rule.", "",
@@ -103,7 +97,7 @@ def main() -> None:
               "`grey` and `patch` were in neither fit):", "", "| fill | fixed rule | learned choice |", "|---|---|---|"]
     table += [f"| {f} | {'—' if a != a else f'{a:.2f}'} | {b:.2f} |" for f, (a, b) in held.items()]
     if shapes:
-        table += ["", f"Corruptions that are not one square ({x.shape[0] * x.shape[1]} held-out images, no mask: the memory finds them; "
+        table += ["", f"Corruptions that are not one square ({max(1, args.images // 64) * 64} held-out images, no mask: the memory finds them; "
                   "neither the memory nor the fit saw them):", "", "| corruption | query | fixed rule | learned choice |", "|---|---|---|---|"]
         table += [f"| {k} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
     table += ["", f"Read with these weights: `{reproduce}`."]

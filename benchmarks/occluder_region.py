@@ -30,11 +30,8 @@ import argparse
 import sys
 import time
 
-import torch
-
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
-from read_selection import other_shapes  # noqa: E402
 
 from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
@@ -70,9 +67,7 @@ def main() -> None:
     (w, s) = min(grid, key=grid.get)
     chosen = memory.with_read_options(region=w, region_share=s) if w else base
     held = read_selection.held_out(base, chosen, task, n, args.fills.split(","), args.images)
-    x = task.sample(max(1, args.images // n), n, split="eval", generator=torch.Generator().manual_seed(3))[0]
-    shapes = ({k: (a[0], a[1], b[1]) for (k, a), b in zip(other_shapes(base, x, 11, SHAPES).items(), other_shapes(chosen, x, 11, SHAPES).values())}
-              if task.metric_kind == "hamming" else {})
+    shapes = read_selection.shapes_side_by_side(base, chosen, task, n, args.images, SHAPES) if task.metric_kind == "hamming" else {}
     table = [f"Selection ({args.dataset}, training split, `{select}`, {args.select_images} images, {n} per set; mean {task.metric_kind} error per image, "
              "region = 0: without the prior):", "",
              "| region \\ share | " + " | ".join(str(s_) for s_ in shares) + " |", "|---|" + "---|" * len(shares),
@@ -82,7 +77,7 @@ def main() -> None:
               "| fill | without | with the region prior |", "|---|---|---|"]
     table += [f"| {f} | {a:.2f} | {b:.2f} |" for f, (a, b) in held.items()]
     if shapes:
-        table += ["", f"Corruptions that are not one square ({x.shape[0] * x.shape[1]} held-out images):", "",
+        table += ["", f"Corruptions that are not one square ({max(1, args.images // n) * n} held-out images):", "",
                   "| corruption | query | without | with |", "|---|---|---|---|"]
         table += [f"| {k} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
     record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "dataset": args.dataset, "patterns": n, "select_fill": select,

@@ -88,9 +88,20 @@ def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int, kinds=SHAPES
     the same corruptions to every memory."""
     g = torch.Generator().manual_seed(seed)
     err = lambda y: ((y > 0.5) != (x > 0.5)).flatten(2).sum(-1).float().mean().item()  # noqa: E731
+    state = memory.write(x)  # the same stored images for every corruption
     out = {}
     for kind in kinds:
         q = _corrupt(x, kind, g)
-        out[kind] = (err(q), err(torch.as_tensor(memory.read(q, memory.write(x)))))
+        out[kind] = (err(q), err(torch.as_tensor(memory.read(q, state))))
         print(f"{kind}: query {out[kind][0]:.1f} -> {out[kind][1]:.2f}", flush=True)
     return out
+
+
+def shapes_side_by_side(base: LearnedMemory, chosen: LearnedMemory, task: ImageTask, patterns: int, images: int,
+                        kinds=SHAPES) -> dict[str, tuple[float, float, float]]:
+    """Mean Hamming error per image (query, ``base``, ``chosen``) under each corruption of
+    ``kinds`` (:func:`other_shapes`), on the same ``max(1, images // patterns)`` held-out sets of
+    ``patterns`` images and the same corruptions for both memories."""
+    x = task.sample(max(1, images // patterns), patterns, split="eval", generator=torch.Generator().manual_seed(3))[0]
+    a, b = other_shapes(base, x, 11, kinds), other_shapes(chosen, x, 11, kinds)
+    return {k: (a[k][0], a[k][1], b[k][1]) for k in kinds}

@@ -70,9 +70,7 @@ def main() -> None:
     chosen = min(relative, key=relative.get)
     base, best = memory.with_read_options(trust_margin=0.0), memory.with_read_options(trust_margin=chosen)
     held = read_selection.held_out(base, best, task, 64, [f for f in args.held_out.split(",") if f], args.images)
-    x = task.sample(max(1, args.images // 64), 64, split="eval", generator=torch.Generator().manual_seed(3))[0]
-    shapes = {k: (a[0], a[1], b[1]) for (k, a), b in zip(read_selection.other_shapes(base, x, 11).items(),
-                                                           read_selection.other_shapes(best, x, 11).values())}
+    shapes = read_selection.shapes_side_by_side(base, best, task, 64, args.images)
     table = [f"Selection (training split, {args.select_images} images per column; mean Hamming error per image):", "",
              "| trust_margin | " + " | ".join(select) + " | mean relative to the first |", "|---|" + "---|" * (len(select) + 1)]
     table += [f"| {m:g} | " + " | ".join(f"{e:.2f}" for e in errs) + f" | {relative[m]:.3f} |" for m, errs in grid.items()]
