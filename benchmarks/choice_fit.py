@@ -84,12 +84,11 @@ def main() -> None:
         transfer = read_selection.held_out(rule, learned, other, 64, [args.transfer_fill], args.images)
         held[f"{args.transfer} {args.transfer_fill}"] = transfer[args.transfer_fill]
     shapes = read_selection.shapes_side_by_side(base, learned, task, 64, args.images) if args.shapes else {}
-    table = [] if fit is None else [f"Fit: {args.episodes} training-split episodes of 64 images per fill ({', '.join(fills)}): the stored image's slot "
-             f"chosen for {fit.accuracy:.2%} of the {fit.examples} training queries whose slot was judged ({fit.queries} in all), "
-             f"against {fit.fixed_rule_accuracy:.2%} by the fixed rule.", "",
-             "| feature | weight |", "|---|---|"]
-    if fit is None:
-        table = ["The memory's own `choice_weights` (not refitted, `--no-fit`):", "", "| feature | weight |", "|---|---|"]
+    source = ("The memory's own `choice_weights` (not refitted, `--no-fit`):" if fit is None else
+              f"Fit: {args.episodes} training-split episodes of 64 images per fill ({', '.join(fills)}): the stored image's slot "
+              f"chosen for {fit.accuracy:.2%} of the {fit.examples} training queries whose slot was judged ({fit.queries} in all), "
+              f"against {fit.fixed_rule_accuracy:.2%} by the fixed rule.")
+    table = [source, "", "| feature | weight |", "|---|---|"]
     table += [f"| {f} | {w:.4g} |" for f, w in zip(CHOICE_FEATURES, weights)]
     both = ("the fixed rule not rescored (`--learned-only`): the same images give the numbers of its earlier evaluations"
             if args.learned_only else "the same for both")
