@@ -350,3 +350,19 @@ def test_binary_configs_from_a_preset_and_overrides():
         energy_memory_config(mcfg, max_patterns=96, hidden=10)
     with pytest.raises(ValueError, match="unknown preset"):
         binary_base("huge")
+
+
+@pytest.mark.parametrize("clamp", [False, True])
+def test_the_trainers_held_out_evaluation_is_the_tables_loop(clamp):
+    """One held-out loop: the trainer's ``evaluate_params`` on a model's parameters and the
+    tables' ``per_set_errors`` on the same memory score the same sets alike, free and clamped."""
+    import ebmm
+    from ebmm.evaluation.binary import per_set_errors
+    from ebmm.tasks import BinaryTask, Distortion
+
+    memory = ebmm.load("memory_networks-binary-erase")
+    spec = Distortion.parse("erase:64")
+    errs, query = per_set_errors(memory, BinaryTask(memory.dim, spec), 24, 6, chunk=6, seed=77, clamp_known=clamp)
+    assert query.mean() > 20 and errs.mean() < query.mean() / 4  # the memory really retrieves
+    trained = evaluate_params(memory.model, memory.params, 24, "erase:64", 6, 77, clamp_known=clamp)
+    assert trained == pytest.approx(float(errs.mean()), abs=1e-5)

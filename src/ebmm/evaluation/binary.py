@@ -11,6 +11,7 @@ import torch
 
 from ..memory import AssociativeMemory
 from ..tasks import BinaryTask, Distortion, EpisodeTask, Occlusion
+from ..tasks.held_out import check_write_parts, held_out_errors
 
 #: Table 1 of the paper (error bits at N = 16, 32, 48, 64, 96; 128-bit patterns, 8256 floats).
 PAPER_TABLE1: dict[str, list[float]] = {
@@ -104,27 +105,18 @@ def per_set_errors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Store ``sets`` independent sets of ``n_patterns`` from ``task`` (``chunk`` sets per call)
     and return each set's mean error of the retrievals and of the queries themselves, both
-    ``(sets,)``. The loop behind :func:`evaluate_task` and the capacity finder. ``write_parts``
-    as in :func:`evaluate_task` (``ValueError`` for a memory that cannot add to a written state)."""
-    if isinstance(write_parts, bool) or not isinstance(write_parts, int) or not 1 <= write_parts <= n_patterns:
-        raise ValueError(f"write_parts must be an integer in [1, {n_patterns}], got {write_parts!r}")
+    ``(sets,)``: :func:`ebmm.tasks.held_out.held_out_errors` (the trainer's loop too) on the
+    memory's ``write`` and ``read``. The loop behind :func:`evaluate_task` and the capacity
+    finder. ``write_parts`` as in :func:`evaluate_task` (``ValueError`` for a memory that cannot
+    add to a written state)."""
+    check_write_parts(write_parts, n_patterns)
     if write_parts > 1 and not memory.supports_incremental_write:
         raise ValueError(f"{memory.name} cannot add patterns to a written state, so it cannot be written in parts")
-    bounds = torch.linspace(0, n_patterns, write_parts + 1).round().long().tolist()
-    gen = torch.Generator().manual_seed(seed)
-    per_set, query = [], []
-    done = 0
-    while done < sets:
-        b = min(chunk, sets - done)
-        x, q, known = task.sample(b, n_patterns, split=split, corruption=corruption, generator=gen, known=True)
-        state = None
-        for a, c in zip(bounds[:-1], bounds[1:]):
-            state = memory.write(x[:, a:c], state=state)
-        r = torch.from_numpy(memory.read(q, state, known=known if clamp_known else None))
-        per_set.append(task.error(r, x).mean(-1))
-        query.append(task.error(q, x).mean(-1))
-        done += b
-    return torch.cat(per_set).numpy(), torch.cat(query).numpy()
+    errs, query = held_out_errors(lambda x, state: memory.write(x, state=state),
+                                  lambda q, state, known: torch.from_numpy(memory.read(q, state, known=known)),
+                                  task, n_patterns, sets, corruption=corruption, chunk=chunk, seed=seed, split=split,
+                                  clamp_known=clamp_known, write_parts=write_parts)
+    return errs.numpy(), query.numpy()
 
 
 def evaluate_binary(

@@ -33,6 +33,7 @@ from ..tasks import (
     task_from_config,
 )
 from ..models.ebmm import EBMM
+from ..tasks.held_out import held_out_errors
 from ..models.protocol import LearnedModel, MetaParams, read_known
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .distributed import world_from_env
@@ -129,17 +130,23 @@ def evaluate_params(
     (default: random binary patterns) under ``distortion``; ``clamp_known``: the read holds the
     intact entries fixed (in its dynamics if the model can, else in its output). The episodes are
     drawn on the CPU (the same on every device) and moved to ``device`` (default: where
-    ``params`` are)."""
+    ``params`` are). The loop is the tables' own (:func:`ebmm.tasks.held_out.held_out_errors`),
+    on the model's write and read."""
     spec = parse_corruption(distortion)
     task = task or BinaryTask(model.dim, spec)
-    gen = torch.Generator().manual_seed(seed)
-    x, q, known = task.sample(episodes, patterns, split="eval", corruption=spec, generator=gen, known=True)
     device = device if device is not None else leaves(params)[0].device
-    x, q, known = x.to(device), q.to(device), known.to(device)
-    with torch.no_grad():
-        state = model.write(params, x)
-        retrieved = read_known(model, params, state, q, False, known) if clamp_known else model.read(params, state, q, False)
-    return float(task.error(retrieved, x).mean())
+
+    def write(x: Tensor, state: None) -> dict[str, Tensor]:  # written at once (write_parts=1): state is None
+        return model.write(params, x.to(device))
+
+    def read(q: Tensor, state: dict[str, Tensor], known: Tensor | None) -> Tensor:
+        q = q.to(device)
+        return model.read(params, state, q, False) if known is None else read_known(model, params, state, q, False, known.to(device))
+
+    with torch.no_grad():  # every episode in one draw, as the held-out sets of every table
+        errors, _ = held_out_errors(write, read, task, patterns, episodes, corruption=spec, chunk=episodes, seed=seed,
+                                    clamp_known=clamp_known)
+    return float(errors.mean())
 
 
 def train(
