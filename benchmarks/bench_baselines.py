@@ -26,7 +26,7 @@ import torch
 
 from harness import dense_matmul, log, machine_info, time_calls  # noqa: E402
 
-from ebmm.learned_memory import LearnedMemory  # noqa: E402
+from ebmm.memory import AssociativeMemory  # noqa: E402
 from ebmm.models.ebmm import EBMM  # noqa: E402
 from ebmm.models import model_from_config, system_kinds  # noqa: E402
 from ebmm.meta.trainer import MetaStep  # noqa: E402
@@ -75,7 +75,7 @@ def bench_latency(models: dict[str, Any], n: int, min_reps: int) -> list[dict[st
     gen = torch.Generator().manual_seed(1)
     x, q = sample_episodes(1, n, 128, DISTORTION, generator=gen)
     patterns, queries = x[0].numpy(), q[0].numpy()
-    memories = {kind: LearnedMemory(model, name=kind) for kind, model in models.items()}
+    memories = {kind: AssociativeMemory(model, name=kind) for kind, model in models.items()}
     memories.update({name: load(name) for name in hopfield_names()})
     rows = []
     for name, memory in memories.items():

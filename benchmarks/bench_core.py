@@ -45,7 +45,8 @@ import torch
 
 from harness import FlatFlopCounter, dense_matmul, git_info, log, machine_info, summary, time_calls
 
-from ebmm.baselines.hopfield import HOPFIELD_RULES, HopfieldMemory
+from ebmm import HopfieldMemory
+from ebmm.models.hopfield import HOPFIELD_RULES
 from ebmm.config import MemoryConfig
 from ebmm import EnergyMemory
 from ebmm.models.ebmm import EBMM, MetaParams, init_params

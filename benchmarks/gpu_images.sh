@@ -35,7 +35,7 @@ mkdir -p "$out"
 
 done_steps=$(python - "$run" <<'PY'
 import sys
-from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.checkpoint import load_checkpoint
 print(load_checkpoint(sys.argv[1] + "/checkpoint.safetensors").step)
 PY
 ) || exit 1

@@ -188,7 +188,7 @@ def main() -> None:
                     (f"the preset before (trust none, κ 0.6, old write), {floats}",
                      variant(floats, trust="none", residual="none", sharpen=0.6, write_norm=2.4, init_scale=1e-3))]
         for name, arch in variants:
-            memories[name] = ebmm.LearnedMemory(arch, arch.init_from_data(arch.init_params(), task.train))
+            memories[name] = ebmm.AssociativeMemory(arch, arch.init_from_data(arch.init_params(), task.train))
         for kind in ("slots", "trust"):
             run = REPO / "results" / "runs" / f"images-{kind}-{floats}"
             if run.is_dir():

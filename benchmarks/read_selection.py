@@ -12,7 +12,7 @@ import torch
 
 import ebmm
 from ebmm.evaluation.images import evaluate_images
-from ebmm.learned_memory import LearnedMemory
+from ebmm.memory import AssociativeMemory
 from ebmm.tasks import ImageTask
 
 
@@ -29,7 +29,7 @@ def add_arguments(ap: argparse.ArgumentParser, select_images: int) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
 
 
-def load(args: argparse.Namespace) -> tuple[LearnedMemory, str]:
+def load(args: argparse.Namespace) -> tuple[AssociativeMemory, str]:
     """The memory of ``--memory`` read with ``--read``'s options (threads set), and the name of
     the output files."""
     torch.set_num_threads(args.threads)
@@ -39,7 +39,7 @@ def load(args: argparse.Namespace) -> tuple[LearnedMemory, str]:
     return memory, args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
 
 
-def held_out(base: LearnedMemory | None, chosen: LearnedMemory, task: ImageTask, patterns: int, fills: list[str],
+def held_out(base: AssociativeMemory | None, chosen: AssociativeMemory, task: ImageTask, patterns: int, fills: list[str],
              images: int) -> dict[str, tuple[float, float]]:
     """Mean held-out error per image of ``base`` and ``chosen`` under each fill, the same
     images and squares for both; ``base=None`` scores ``chosen`` alone (NaN in its place)."""
@@ -81,7 +81,7 @@ def _corrupt(x: torch.Tensor, kind: str, g: torch.Generator) -> torch.Tensor:
     return q
 
 
-def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int, kinds=SHAPES) -> dict[str, tuple[float, float]]:
+def other_shapes(memory: AssociativeMemory, x: torch.Tensor, seed: int, kinds=SHAPES) -> dict[str, tuple[float, float]]:
     """Mean Hamming error per image (query, read) of ``memory`` under corruptions that are not
     one square, ``x`` (episodes, N, 1, H, W) binarised images stored and then read from the
     corrupted copies (no mask given: the memory finds the corruption). The same ``seed`` gives
@@ -97,7 +97,7 @@ def other_shapes(memory: LearnedMemory, x: torch.Tensor, seed: int, kinds=SHAPES
     return out
 
 
-def shapes_side_by_side(base: LearnedMemory, chosen: LearnedMemory, task: ImageTask, patterns: int, images: int,
+def shapes_side_by_side(base: AssociativeMemory, chosen: AssociativeMemory, task: ImageTask, patterns: int, images: int,
                         kinds=SHAPES) -> dict[str, tuple[float, float, float]]:
     """Mean Hamming error per image (query, ``base``, ``chosen``) under each corruption of
     ``kinds`` (:func:`other_shapes`), on the same ``max(1, images // patterns)`` held-out sets of

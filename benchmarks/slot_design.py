@@ -35,7 +35,7 @@ SETTINGS = [(0.8, 1.0), (0.7, 1.0), (0.8, 1.5), (0.6, 2.0), (0.5, 2.4), (0.4, 3.
 NS = (16, 32, 48, 64, 96)
 
 
-def memory(w: float, lam: float) -> ebmm.LearnedMemory:
+def memory(w: float, lam: float) -> ebmm.AssociativeMemory:
     mcfg = PRESETS["slots"][0]
     energy = dataclasses.replace(mcfg.energy, kwargs={**mcfg.energy.kwargs, "curvature": w, "write_norm": lam})
     return ebmm.EnergyMemory(dataclasses.replace(
@@ -43,7 +43,7 @@ def memory(w: float, lam: float) -> ebmm.LearnedMemory:
         write=dataclasses.replace(mcfg.write, rate_init=w)))
 
 
-def failure_classes(mem: ebmm.LearnedMemory, distortion: str, n: int = 16, sets: int = 400) -> dict[str, int]:
+def failure_classes(mem: ebmm.AssociativeMemory, distortion: str, n: int = 16, sets: int = 400) -> dict[str, int]:
     """Count the patterns retrieved with errors at N = ``n``, by the slot their query selects."""
     task = BinaryTask(128, Distortion.parse(distortion))
     x, q = task.sample(sets, n, generator=torch.Generator().manual_seed(5))

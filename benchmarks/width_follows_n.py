@@ -46,7 +46,7 @@ def layout(n: int) -> tuple[int, int]:
     return slots, min(BUDGET // slots, 128)
 
 
-def memory(n: int, steps: int) -> ebmm.LearnedMemory:
+def memory(n: int, steps: int) -> ebmm.AssociativeMemory:
     mcfg = PRESETS["slots"][0]
     slots, code = layout(n)
     energy = dataclasses.replace(mcfg.energy, kwargs={**mcfg.energy.kwargs, "slots": slots, "code": code})

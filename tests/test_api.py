@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import ebmm
-from ebmm import CapacityWarning, CheckpointError, EnergyMemory, UnknownMemoryError
-from ebmm.meta.checkpoint import FORMAT, load_checkpoint
+from ebmm import CapacityWarning, CheckpointError, EnergyMemory, TrainConfig, UnknownMemoryError
+from ebmm.checkpoint import FORMAT, load_checkpoint
 from ebmm.tasks import Distortion, error_bits, random_patterns
 
 
@@ -160,7 +160,7 @@ def test_a_current_checkpoint_missing_a_tensor_is_refused_an_old_one_migrates(tm
     """Migration fills in the tensors an older layout lacked, and only for files of an older
     format version: in a current file a missing tensor is damage."""
     from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
-    from ebmm.meta.checkpoint import FORMAT_VERSION
+    from ebmm.checkpoint import FORMAT_VERSION
 
     kwargs = {"slots": {"slots": 8, "code": 8}, "image_slots": {"shape": [1, 16, 16], "code": 8, "slots": 4}}[energy]
     config = MemoryConfig(energy=EnergyConfig(energy, 32 if energy == "slots" else 256, kwargs),
@@ -193,7 +193,7 @@ def test_every_shipped_memory_loads(gen):
 
 
 def test_a_memory_read_with_other_read_options_shares_its_weights_and_device(gen):
-    """``LearnedMemory.with_read_options``: the same parameters, on the same device, read
+    """``AssociativeMemory.with_read_options``: the same parameters, on the same device, read
     another way; the original keeps its own options; an option the energy does not take, or a
     model without read options, is refused."""
     shipped = ebmm.load("omniglot-slots")
@@ -323,14 +323,43 @@ def test_the_omniglot_search_path_is_relative_to_the_checkout():
         assert path == here.parents[4] / "shared" / "data" / "omniglot"
 
 
-def test_every_learned_memory_is_one_class(tiny_memory_config):
+def test_every_memory_is_one_class(tiny_memory_config):
     energy = ebmm.EnergyMemory(tiny_memory_config, name="tiny")
     shipped = ebmm.load("binary-erase")
     baseline = ebmm.load("memory_networks-binary-erase")
-    assert all(type(m) is ebmm.LearnedMemory for m in (energy, shipped, baseline))
+    hopfield = ebmm.load("hopfield-storkey")
+    assert all(type(m) is ebmm.AssociativeMemory for m in (energy, shipped, baseline, hopfield))
     assert energy.config == tiny_memory_config and shipped.arch.kind == "ebmm"
+    assert hopfield.model.kind == "hopfield" and hopfield.params == {} and hopfield.name == "hopfield-storkey"
     with pytest.raises(AttributeError, match="config_dict"):
         baseline.config
+    with pytest.warns(DeprecationWarning, match="now ebmm.AssociativeMemory"):
+        assert ebmm.LearnedMemory is ebmm.AssociativeMemory
+
+
+def test_a_hopfield_memory_saves_and_reloads_like_any_other(tmp_path, gen):
+    """A Hopfield network is a model with no meta-parameters: it saves to one file like every
+    memory and comes back reading the same, its update mode and sweeps included; a state it
+    wrote reads in a reloaded copy, and in the same rule read asynchronously."""
+    memory = ebmm.HopfieldMemory("storkey", dim=48, update="async", max_sweeps=7, seed=3)
+    x = random_patterns((10, 48), generator=gen).numpy()
+    q = Distortion.parse("flip:6").apply(torch.from_numpy(x), generator=gen).numpy()
+    state = memory.write(x)
+    again = ebmm.load(memory.save(tmp_path / "storkey.safetensors"))
+    assert again.model == memory.model and again.name == "hopfield-storkey"
+    np.testing.assert_array_equal(again.read(q, state), memory.read(q, state))
+    assert ((memory.read(q, state) > 0.5) != x).sum() < (q != x).sum()  # it really retrieves
+    assert ebmm.HopfieldMemory("storkey", dim=48).compatible(memory)  # same rule and d: the same weights
+    assert not ebmm.HopfieldMemory("hebb", dim=48).compatible(memory)
+
+
+def test_a_hopfield_network_has_nothing_to_meta_train():
+    from ebmm.meta.trainer import train
+    from ebmm.models import HopfieldNetwork, system_kinds
+
+    assert HopfieldNetwork().init_params() == {} and "hopfield" not in system_kinds()
+    with pytest.raises(ValueError, match="no meta-parameters to train"):
+        train(HopfieldNetwork(dim=16), TrainConfig(steps=1, patterns=4, episodes=2))
 
 
 def test_the_old_model_name_still_imports_with_a_deprecation_warning():

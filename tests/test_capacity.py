@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ebmm.baselines import HopfieldMemory
+from ebmm import HopfieldMemory
 from ebmm.cli import main
 from ebmm.evaluation.capacity import find_capacity
 

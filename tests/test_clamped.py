@@ -15,10 +15,10 @@ import torch
 from click.testing import CliRunner
 
 import ebmm
-from ebmm.baselines import HopfieldMemory
+from ebmm import HopfieldMemory
 from ebmm.cli import main
 from ebmm.evaluation import evaluate_binary
-from ebmm.learned_memory import LearnedMemory
+from ebmm.memory import AssociativeMemory
 from ebmm.models import model_from_config
 from ebmm.meta.trainer import train
 from ebmm.presets import PRESETS
@@ -60,7 +60,7 @@ def test_hopfield_clamped_read_matches_a_reference_and_keeps_known_units():
     state = mem.write(x.numpy())
     clamped = mem.read(q.numpy(), state, known=known.numpy())
     free = mem.read(q.numpy(), state)
-    w = (ebmm.baselines.hopfield.unpack_symmetric(state.tensors["weights_upper"], 64)
+    w = (ebmm.models.hopfield.unpack_symmetric(state.tensors["weights_upper"], 64)
          + torch.diag_embed(state.tensors["diagonal"]))[0].numpy()
     ref = _hopfield_clamped_reference(2 * q.numpy() - 1, w, known.numpy())
     np.testing.assert_array_equal(clamped, (ref + 1) / 2)
@@ -92,7 +92,7 @@ def test_energy_memory_clamps_inside_the_read_and_completes_better():
 
 def test_learned_baseline_overwrites_known_entries_in_its_output():
     model = model_from_config("memory_networks", {"dim": 32, "max_patterns": 8, "budget": 300})
-    mem = LearnedMemory(model, name="mn")
+    mem = AssociativeMemory(model, name="mn")
     gen = torch.Generator().manual_seed(5)
     x = random_patterns((8, 32), generator=gen)
     q, corrupted = Distortion.parse("erase:8").corrupt(x, generator=gen)

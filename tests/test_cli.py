@@ -115,7 +115,7 @@ def test_train_then_resume_then_eval(runner, tmp_path):
 
 
 def test_group_lr_freezes_a_group_from_the_command_line_and_names_a_bad_one(runner, tmp_path):
-    from ebmm.meta.checkpoint import load_checkpoint
+    from ebmm.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
     args = ["train", "binary", "--preset", "tiny", "--steps", "3", "--eval-every", "0", "--quiet", "--out", str(out)]

@@ -42,8 +42,8 @@ def test_a_custom_energy_meta_trains_beats_its_start_and_the_query_and_reloads(r
                    progress=False)
     arch = EBMM.from_config(cfg)
     assert not arch._closed()  # no hooks declared: the write and the read differentiate forward with torch.func
-    untrained = evaluate_binary(ebmm.LearnedMemory(arch, init_params(arch)), 4, "erase:8", min_patterns=512, seed=1)
-    memory = ebmm.LearnedMemory(arch, result.params)
+    untrained = evaluate_binary(ebmm.AssociativeMemory(arch, init_params(arch)), 4, "erase:8", min_patterns=512, seed=1)
+    memory = ebmm.AssociativeMemory(arch, result.params)
     trained = evaluate_binary(memory, 4, "erase:8", min_patterns=512, seed=1)
     assert trained.mean < 0.5 * untrained.mean and trained.mean < 0.25 * trained.query_mean
     memory.save(tmp_path / "mine.safetensors")

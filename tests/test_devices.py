@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import ebmm
 from ebmm.cli import main
 from ebmm.devices import DeviceError, check_precision, precision_context, resolve_device
-from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.checkpoint import load_checkpoint
 from ebmm.models.ebmm import EBMM
 from ebmm.meta.trainer import MetaStep, train
 from ebmm.presets import PRESETS

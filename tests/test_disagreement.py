@@ -130,31 +130,28 @@ def test_the_slots_preset_trains_every_parameter_its_auxiliary_loss_reaches(gen)
     learned = {n for n in reached if n.startswith(("matcher.", "detector."))}
     assert {n for n in learned if mult[n] == 0} == set()  # the data-derived code and mean stay frozen on purpose
 
-class _Spy(AssociativeMemory):
-    """A memory that returns its queries and records what each read was told."""
+class _SpyModel:
+    """A model that returns its queries and records what each read was told."""
 
-    name = "spy"
+    kind = "spy"
+    dim = 64
+    max_patterns = None
+    event_shape = (1, 8, 8)
+    clamps_in_read = True
 
     def __init__(self):
         self.told = []
 
-    dim = 64
-
-    @property
-    def event_shape(self):
-        return (1, 8, 8)
+    def config_dict(self):
+        return {}
 
     def memory_size(self):
         return 1
 
-    def _write(self, patterns):
+    def write(self, params, patterns):
         return {"x": patterns}
 
-    def _read(self, queries, tensors, trajectory):
-        self.told.append(None)
-        return queries.unsqueeze(1) if trajectory else queries
-
-    def _read_known(self, queries, tensors, trajectory, known):
+    def read(self, params, state, queries, trajectory, known=None):
         self.told.append(known)
         return queries.unsqueeze(1) if trajectory else queries
 
@@ -162,12 +159,13 @@ class _Spy(AssociativeMemory):
 def test_the_free_protocol_tells_no_memory_where_the_square_is(gen):
     task = ImageTask((torch.rand(64, 1, 8, 8, generator=gen) > 0.7).float(), (torch.rand(64, 1, 8, 8, generator=gen) > 0.7).float(),
                      Occlusion("zeros", 4), "hamming")
-    spy = _Spy()
+    model = _SpyModel()
+    spy = AssociativeMemory(model, {}, name="spy")
     free = evaluate_images(spy, task, 4, Occlusion("ones", 4), min_patterns=8, min_batches=2)
-    assert spy.told and all(k is None for k in spy.told)
-    spy.told.clear()
+    assert model.told and all(k is None for k in model.told)
+    model.told.clear()
     clamped = evaluate_images(spy, task, 4, Occlusion("ones", 4), min_patterns=8, min_batches=2, clamp_known=True)
-    assert spy.told and all(k is not None and k.dtype == torch.bool and not bool(k.all()) for k in spy.told)
+    assert model.told and all(k is not None and k.dtype == torch.bool and not bool(k.all()) for k in model.told)
     assert free.mean == clamped.mean > 0  # the spy returns its queries either way: same images, same squares
 
 

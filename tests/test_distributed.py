@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from ebmm.cli import main
 from ebmm.devices import DeviceError
-from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.checkpoint import load_checkpoint
 from ebmm.meta.distributed import world_from_env
 from ebmm.meta.trainer import CHECKPOINT_NAME
 

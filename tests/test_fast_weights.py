@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 import ebmm
-from ebmm import LearnedMemory
+from ebmm import AssociativeMemory
 from ebmm.cli import main
 from ebmm.models import DeltaRuleMemory, MLPMemory, model_kinds, system_kinds
 from ebmm.models.delta_rule import delta_rule_chunked, delta_rule_sequential
@@ -61,7 +61,7 @@ def test_both_are_registered_and_hold_exactly_the_binary_budget(gen):
     assert MLPMemory().memory_size() == 2 * 4128 == BUDGET
     x = random_patterns((5, 128), generator=gen).numpy()
     for model in (DeltaRuleMemory(), MLPMemory()):
-        state = LearnedMemory(model).write(x)
+        state = AssociativeMemory(model).write(x)
         assert state.memory_size() == ebmm.memory_size({k: v[0] for k, v in state.tensors.items()}) == BUDGET
 
 
@@ -196,7 +196,7 @@ def test_streaming_writes_equal_writing_at_once(model, splits, gen, perturbed):
     params = f64(perturbed(model.init_params(), gen))
     x = random_patterns((2, sum(splits), 16), generator=gen).double()
     at_once = model.write(params, x)
-    state, start = model.empty_state(2), 0
+    state, start = model.empty_state(params, 2), 0
     state = {k: v.double() for k, v in state.items()}
     for n in splits:
         state = model.write_more(params, state, x[:, start : start + n])
@@ -207,7 +207,7 @@ def test_streaming_writes_equal_writing_at_once(model, splits, gen, perturbed):
 
 @pytest.mark.parametrize("kind", ["delta_rule", "mlp_memory"])
 def test_streaming_through_the_public_api(kind, gen):
-    memory = LearnedMemory(model_kinds()[kind](dim=16, max_patterns=12, chunk=4))
+    memory = AssociativeMemory(model_kinds()[kind](dim=16, max_patterns=12, chunk=4))
     assert memory.supports_incremental_write
     x = random_patterns((12, 16), generator=gen).numpy()
     q = x.astype(np.float32)
@@ -245,12 +245,12 @@ def test_bad_input_is_refused(gen):
     with pytest.raises(ValueError, match="mask"):
         tiny_delta().write(tiny_delta().init_params(), torch.zeros(2, 4, 16), torch.ones(2, 5))
     for model in (tiny_delta(), tiny_mlp()):
-        memory = LearnedMemory(model)
+        memory = AssociativeMemory(model)
         for bad, match in ((np.zeros((4, 15)), "16-dimensional"), (np.full((4, 16), 1.5), r"\[0, 1\]"),
                            (np.full((4, 16), np.nan), "NaN")):
             with pytest.raises(ValueError, match=match):
                 memory.write(bad)
-        other = LearnedMemory(model, {g: {k: v + 1 for k, v in d.items()} for g, d in model.init_params().items()})
+        other = AssociativeMemory(model, {g: {k: v + 1 for k, v in d.items()} for g, d in model.init_params().items()})
         with pytest.raises(ValueError, match="written by"):
             memory.write(np.zeros((2, 16)), state=other.write(np.zeros((2, 16))))
 
@@ -264,7 +264,7 @@ def test_train_binary_model_runs_saves_and_loads(kind, tmp_path, gen):
     assert res.exit_code == 0, res.output
     for path in (run / "best.safetensors", run / "checkpoint.safetensors"):
         memory = ebmm.load(path)
-        assert isinstance(memory, LearnedMemory) and memory.model.kind == kind and memory.memory_size() == BUDGET
+        assert isinstance(memory, AssociativeMemory) and memory.model.kind == kind and memory.memory_size() == BUDGET
         x = random_patterns((8, 128), generator=gen).numpy()
         q = x.astype(np.float32)
         q[:, :64] = 0.5

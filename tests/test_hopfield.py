@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ebmm.baselines import (
+from ebmm import HopfieldMemory
+from ebmm.models.hopfield import (
     HOPFIELD_RULES,
-    HopfieldMemory,
     hebb_weights,
     hopfield_retrieve,
     pack_symmetric,

@@ -211,7 +211,7 @@ def test_ratedistortion_scores_every_fill_under_a_labelled_protocol_and_starts_t
     fills the square), the protocol in the record and the table; a new run can take its trust
     detector from another run (the detector does not depend on the code size)."""
     from ebmm.evaluation.ratedistortion import run_ratedistortion
-    from ebmm.meta.checkpoint import load_checkpoint
+    from ebmm.checkpoint import load_checkpoint
 
     first = run_ratedistortion("mnist", systems=("image_slots",), sizes=(16 * 24,), steps=1, patterns=16, min_patterns=32,
                                out_dir=tmp_path / "a", log=lambda m: None, fills=("zeros", "ones"))
@@ -224,7 +224,7 @@ def test_ratedistortion_scores_every_fill_under_a_labelled_protocol_and_starts_t
     marked = {n: t + 0.25 for n, t in ck.params["static"].items() if n.startswith("detector.")}
     import dataclasses
 
-    from ebmm.meta.checkpoint import save_checkpoint
+    from ebmm.checkpoint import save_checkpoint
 
     save_checkpoint(tmp_path / "marked.safetensors", dataclasses.replace(ck, params={**ck.params, "static": {**ck.params["static"], **marked}}))
     second = run_ratedistortion("mnist", systems=("image_slots",), sizes=(16 * 144,), steps=1, patterns=16, min_patterns=32,

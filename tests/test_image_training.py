@@ -180,7 +180,7 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
                                               ("delta_rule", 2048, 4 * 512), ("delta_rule", 1001, 4 * 250)])
 def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, kind, floats, size):
     from ebmm.models import image_baseline
-    from ebmm.learned_memory import LearnedMemory
+    from ebmm.memory import AssociativeMemory
 
     model = image_baseline(kind, (1, 16, 16), floats, max_patterns=4)
     assert model.memory_size() == size <= floats and model.event_shape == (1, 16, 16) and model.dim == 256
@@ -188,7 +188,7 @@ def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, 
     params = model.init_params(0)
     loss, retrieved = model.loss(params, x, x)
     assert retrieved.shape == x.shape and torch.isfinite(loss)
-    memory = LearnedMemory(model, params, name=kind)
+    memory = AssociativeMemory(model, params, name=kind)
     path = memory.save(tmp_path / "m.safetensors")
     again = ebmm.load(path)
     assert torch.equal(torch.from_numpy(again.read(x[0], again.write(x[0]))), torch.from_numpy(memory.read(x[0], memory.write(x[0]))))

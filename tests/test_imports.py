@@ -1,6 +1,6 @@
 """The package's import graph has no cycles — module-level or inside functions — so that every
 module can be read (and imported) after the ones it uses, and the folder tree is the layering:
-energies/dynamics -> models -> meta (trainer, checkpoints) -> memories, evaluation -> cli."""
+energies/dynamics -> models -> checkpoint -> memory, registry (the public API) -> meta (trainer) -> evaluation -> cli."""
 
 import ast
 from pathlib import Path
@@ -94,8 +94,20 @@ def test_the_layers_point_one_way():
     below = {"ebmm.energies", "ebmm.dynamics", "ebmm.models"}
     for name, deps in graph.items():
         if any(name == b or name.startswith(b + ".") for b in below):
-            upward = {d for d in deps if d.startswith(("ebmm.meta", "ebmm.cli", "ebmm.evaluation", "ebmm.learned_memory"))}
+            upward = {d for d in deps if d.startswith(("ebmm.checkpoint", "ebmm.memory", "ebmm.registry", "ebmm.meta", "ebmm.cli",
+                                                       "ebmm.evaluation"))}
             assert not upward, f"{name} imports {upward} from a layer above it"
+
+
+def test_the_public_memory_sits_on_one_floor_above_the_models_and_checkpoints():
+    """``memory`` (every memory's one class) and ``registry`` (``load``) import the models and
+    checkpoints, never the trainer, the evaluation or the CLI; checkpoints import no memory."""
+    graph = import_graph()
+    for name in ("ebmm.memory", "ebmm.registry"):
+        upward = {d for d in graph[name] if d.startswith(("ebmm.meta", "ebmm.cli", "ebmm.evaluation"))}
+        assert not upward, f"{name} imports {upward} from a layer above it"
+    assert "ebmm.checkpoint" in graph["ebmm.memory"] and "ebmm.models.hopfield" in graph["ebmm.memory"]
+    assert not {d for d in graph["ebmm.checkpoint"] if d.startswith(("ebmm.memory", "ebmm.registry", "ebmm.meta"))}
 
 
 def _resolves(dotted: str) -> bool:

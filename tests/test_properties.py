@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ebmm
-from ebmm.baselines import HopfieldMemory
+from ebmm import HopfieldMemory
 from ebmm.cli import main
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
 from ebmm.errors import CheckpointError
-from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.checkpoint import load_checkpoint
 from ebmm.meta.trainer import CHECKPOINT_NAME
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 import ebmm
-from ebmm.baselines import HopfieldMemory
+from ebmm import HopfieldMemory
 from ebmm.cli import main
 from ebmm.errors import CheckpointError
 from ebmm.tasks import Distortion, error_bits, random_patterns
@@ -48,10 +48,10 @@ def test_memories_that_cannot_add_patterns_say_so(tiny_memory_config):
     with pytest.raises(ValueError, match="cannot add patterns"):
         m = HopfieldMemory("pseudo_inverse_zero_diagonal", dim=32)
         m.write(_patterns(4, d=32), state=m.write(_patterns(4, d=32)))
-    from ebmm.learned_memory import LearnedMemory
+    from ebmm.memory import AssociativeMemory
     from ebmm.models import model_from_config
 
-    mh = LearnedMemory(model_from_config("modern_hopfield", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mh")
+    mh = AssociativeMemory(model_from_config("modern_hopfield", {"dim": 32, "max_patterns": 8, "budget": 300}), name="mh")
     with pytest.raises(ValueError, match="cannot add patterns"):
         mh.write(_patterns(4, d=32), state=mh.write(_patterns(4, d=32)))
     from ebmm.models.ebmm import EBMM, init_params
@@ -153,16 +153,16 @@ def test_training_in_chunks_writes_episodes_incrementally(tiny_memory_config, ti
 
 
 def test_slot_baselines_continue_their_own_write():
-    from ebmm.learned_memory import LearnedMemory
+    from ebmm.memory import AssociativeMemory
     from ebmm.models import model_from_config
 
     x = _patterns(12, 9, d=32)
-    mann = LearnedMemory(model_from_config("mann", {"dim": 32, "max_patterns": 16, "slots": 16, "width": 20}), name="mann")
+    mann = AssociativeMemory(model_from_config("mann", {"dim": 32, "max_patterns": 16, "slots": 16, "width": 20}), name="mann")
     whole = mann.write(x)
     parts = mann.write(x[8:], state=mann.write(x[:8], state=mann.empty_state()))
     for k in whole.tensors:
         torch.testing.assert_close(parts.tensors[k], whole.tensors[k], rtol=1e-5, atol=1e-6)
-    mn = LearnedMemory(model_from_config("memory_networks", {"dim": 32, "max_patterns": 16, "budget": 16 * 33}), name="mn")
+    mn = AssociativeMemory(model_from_config("memory_networks", {"dim": 32, "max_patterns": 16, "budget": 16 * 33}), name="mn")
     assert mn.model.slots == 16
     whole = mn.write(x)
     parts = mn.write(x[5:], state=mn.write(x[:5]))

@@ -9,7 +9,7 @@ import torch
 import ebmm.meta.trainer as trainer_mod
 from ebmm.config import TrainConfig
 from ebmm.errors import CheckpointError, TrainingInterrupted
-from ebmm.meta.checkpoint import load_checkpoint
+from ebmm.checkpoint import load_checkpoint
 from ebmm.models.ebmm import EBMM, init_params
 from ebmm.meta.trainer import CHECKPOINT_NAME, METRICS_NAME, distortion_at, evaluate_params, lr_lambda, train
 
@@ -291,7 +291,7 @@ def test_a_checkpoint_of_the_older_rate_layout_loads_into_per_term_rates(tiny_me
     from safetensors.torch import load_file, save_file
     from safetensors import safe_open
 
-    from ebmm.meta.checkpoint import Checkpoint, save_checkpoint
+    from ebmm.checkpoint import Checkpoint, save_checkpoint
 
     arch = EBMM.from_config(tiny_memory_config)
     params = init_params(arch)

@@ -10,15 +10,14 @@ Quick start::
     retrieved = memory.read(queries, state)             # retrieve, (32, 128) in [0, 1]
 
 Public names are re-exported here once; submodules hold the pieces (``energies``,
-``dynamics``, ``meta``, ``tasks``, ``baselines``, ``evaluation``).
+``dynamics``, ``models``, ``meta``, ``tasks``, ``evaluation``).
 """
 
 from .config import EnergyConfig, MemoryConfig, ReadConfig, TrainConfig, WriteConfig
 from .energies import EnergyModel, GatedRNNEnergy, LogCoshEnergy, memory_size
-from .learned_memory import EnergyMemory, LearnedMemory
 from .devices import DeviceError, resolve_device
 from .errors import CapacityWarning, CheckpointError, EBMMError, PackageDataError, TrainingInterrupted, UnknownMemoryError
-from .memory import AssociativeMemory, MemoryState, load_state
+from .memory import AssociativeMemory, EnergyMemory, HopfieldMemory, MemoryState, load_state
 from .registry import available, load, pretrained
 
 __version__ = "0.1.0"
@@ -33,7 +32,7 @@ __all__ = [
     "EnergyMemory",
     "EnergyModel",
     "GatedRNNEnergy",
-    "LearnedMemory",
+    "HopfieldMemory",
     "LogCoshEnergy",
     "MemoryConfig",
     "MemoryState",
@@ -50,3 +49,15 @@ __all__ = [
     "pretrained",
     "resolve_device",
 ]
+
+
+def __getattr__(name: str):
+    """``LearnedMemory``, the old name of :class:`AssociativeMemory` (when only learned models
+    stood behind it), for one release (a ``DeprecationWarning``)."""
+    if name == "LearnedMemory":
+        import warnings
+
+        warnings.warn("ebmm.LearnedMemory is now ebmm.AssociativeMemory, the one class of every memory; the old name "
+                      "goes in the next release", DeprecationWarning, stacklevel=2)
+        return AssociativeMemory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,11 +26,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..config import TrainConfig, to_dict, train_config_from_dict
-from ..errors import CheckpointError
-from ..files import read_safetensors, save_safetensors
-from ..models import model_from_config
-from ..models.protocol import LearnedModel, MetaParams
+from .config import TrainConfig, to_dict, train_config_from_dict
+from .errors import CheckpointError
+from .files import read_safetensors, save_safetensors
+from .models import model_from_config
+from .models.protocol import LearnedModel, MetaParams
 
 FORMAT = "ebmm-memory-v1"
 #: the tensor layout's version, recorded in every file written (files without one are version 1:

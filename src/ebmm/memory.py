@@ -1,30 +1,34 @@
 """The public memory interface: ``write(patterns) -> state``, ``read(queries, state)``.
 
-Every memory — the meta-learned energy memory and every baseline — subclasses
-:class:`AssociativeMemory`, which validates inputs at the boundary (numpy arrays or torch
-tensors, values in [0, 1], right dimension, finite, non-empty) and converts results back to
-numpy. Subclasses implement the batched, validated core: ``_write(X: (B, N, d)) -> tensors``
-and ``_read(Q: (B, M, d), tensors, trajectory) -> (B, [K+1,] M, d)``.
+Every memory — the meta-learned energy memory, every learned baseline, every Hopfield network —
+is one :class:`AssociativeMemory`: a model (:mod:`ebmm.models`) and its parameters. It
+validates inputs at the boundary (:mod:`ebmm.inputs`), runs the model's pure, batched
+``write(params, X (B, N, d)) -> state`` and ``read(params, state, Q (B, M, d), trajectory)``,
+and converts results back to numpy. :func:`EnergyMemory` and :func:`HopfieldMemory` build the
+two kinds a user makes by hand; :func:`ebmm.load` every other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .dynamics import keep_known
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .config import MemoryConfig
+from .devices import resolve_device
 from .errors import CapacityWarning, CheckpointError
 from .files import read_safetensors, save_safetensors
-
-ArrayLike = Any  # numpy.ndarray | torch.Tensor | nested sequences of numbers
+from .inputs import ArrayLike, as_known, as_patterns
+from .models.ebmm import EBMM
+from .models.hopfield import HopfieldNetwork
+from .models.protocol import LearnedModel, MetaParams, read_known
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,129 +98,79 @@ def load_state(path: str | Path, memory: AssociativeMemory) -> MemoryState:
     return MemoryState(tensors, n, batch, batched, memory)
 
 
-def _numeric_tensor(values: ArrayLike, what: str, expected: str) -> Tensor:
-    """``values`` (a tensor, numpy array or nested sequence of numbers) as a CPU tensor of its own
-    dtype; ``TypeError`` naming ``what`` for anything that is not numbers."""
-    if isinstance(values, Tensor):
-        return values.detach().to("cpu")
-    try:
-        arr = np.asarray(values)
-    except Exception as e:  # ragged lists and the like
-        raise TypeError(f"{what}: cannot convert to an array ({e})") from e
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{what}: expected {expected}, got dtype {arr.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(arr))
+class AssociativeMemory:
+    """A memory: a model (:class:`~ebmm.models.protocol.LearnedModel` — EBMM, a learned
+    baseline, a Hopfield network) plus its parameters, behind ``write`` / ``read``.
 
+    The one public class of every memory. It validates inputs at the boundary (numpy arrays or
+    torch tensors, values in [0, 1], the right shape, finite, non-empty), runs the model's pure
+    ``write`` / ``read`` on them, and converts results back to numpy; ``known`` (clamped
+    completion) is handled here for every model; ``save`` writes one ``.safetensors`` file that
+    :func:`ebmm.load` reads back.
 
-def as_patterns(values: ArrayLike, event_shape: int | tuple[int, ...], what: str) -> tuple[Tensor, bool]:
-    """Validate and convert user input to a float32 tensor ``(B, N, *event_shape)``.
-
-    ``event_shape`` is one pattern's shape: ``(d,)`` (or just ``d``) for vectors,
-    ``(C, H, W)`` for images. Returns ``(tensor, batched)``. Raises ``ValueError`` /
-    ``TypeError`` with a clear message.
+    **Arguments:** ``model``; ``params`` its meta-parameters (None: ``model.init_params()``, a
+    fresh start; ``{}`` for a Hopfield network); ``name`` for tables (default: the kind);
+    ``info`` free metadata kept in saved files.
     """
-    event = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
-    e = len(event)
-    shown = ", ".join(map(str, event))
-    given = _numeric_tensor(values, what, "numbers")
-    if given.is_complex():
-        raise TypeError(f"{what}: complex values are not patterns")
-    t = given.float()
-    if t.dim() not in (e + 1, e + 2):
-        raise ValueError(f"{what}: expected shape (N, {shown}) or (B, N, {shown}), got {tuple(t.shape)}")
-    if tuple(t.shape[-e:]) != event:
-        got = t.shape[-1] if e == 1 else tuple(t.shape[-e:])
-        kind = f"{event[0]}-dimensional patterns" if e == 1 else f"patterns of shape {event}"
-        raise ValueError(f"{what}: this memory stores {kind}, got {'dimension' if e == 1 else 'shape'} {got}")
-    if t.shape[-e - 1] == 0 or (t.dim() == e + 2 and t.shape[0] == 0):
-        raise ValueError(f"{what}: empty set (shape {tuple(t.shape)})")
-    # range checks in the caller's dtype: a float64 beyond float32's range must be reported
-    # as out of [0, 1], not turned into inf by the cast
-    _check_values(given, what)
-    batched = t.dim() == e + 2
-    return (t if batched else t.unsqueeze(0)).contiguous(), batched
 
-
-def as_known(values: ArrayLike, queries: Tensor, batched: bool) -> Tensor:
-    """Validate a ``known`` mask against validated ``queries (B, M, *event)``: booleans or 0/1
-    numbers of the queries' shape as the user gave them, or of one query's shape (then it applies
-    to every query). Returns a bool tensor ``(B, M, *event)``; raises ``ValueError`` /
-    ``TypeError`` with a clear message."""
-    t = _numeric_tensor(values, "known", "booleans or 0/1")
-    if t.dtype != torch.bool:
-        if t.is_complex() or not torch.isin(t.float(), torch.tensor([0.0, 1.0])).all():
-            raise ValueError("known: expected booleans or 0/1 values (True where the query's entry is intact)")
-        t = t != 0
-    given = tuple(queries.shape if batched else queries.shape[1:])
-    event = tuple(queries.shape[2:])
-    if tuple(t.shape) == given:
-        t = t if batched else t.unsqueeze(0)
-    elif tuple(t.shape) == event:
-        t = t.expand(queries.shape)
-    else:
-        raise ValueError(f"known: expected shape {given} (like the queries) or {event} (one query), got {tuple(t.shape)}")
-    return t.expand(queries.shape).contiguous()
-
-
-def _check_values(t: Tensor, what: str) -> None:
-    """Raise ``ValueError`` unless every value of ``t`` is finite and in [0, 1]."""
-    if t.numel() == 0:
-        return
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{what}: contains NaN or infinite values")
-    if t.min() < 0 or t.max() > 1:
-        raise ValueError(
-            f"{what}: values must lie in [0, 1] (got [{float(t.min()):g}, {float(t.max()):g}]); "
-            "binary patterns are {0, 1}, erased entries 0.5"
-        )
-
-
-class AssociativeMemory(ABC):
-    """A memory that stores a set of patterns and retrieves them from distorted queries."""
-
-    #: floats per pattern d
-    dim: int
+    def __init__(self, model: LearnedModel, params: MetaParams | None = None, *, name: str | None = None,
+                 info: dict | None = None):
+        self.model = model
+        self.params = params if params is not None else model.init_params()
+        #: floats per pattern d
+        self.dim: int = model.dim
+        #: most patterns the memory was built or trained to store (None: no stated limit)
+        self.max_patterns: int | None = model.max_patterns
+        #: a short name for tables
+        self.name: str = name or model.kind
+        self.info = dict(info or {})
+        #: where the memory computes (:meth:`to`); inputs are moved here, results come back as numpy
+        self.device: torch.device = torch.device("cpu")
 
     @property
     def event_shape(self) -> tuple[int, ...]:
         """One pattern's shape: ``(d,)`` for vectors, ``(C, H, W)`` for image memories."""
-        return (self.dim,)
-    #: most patterns the memory was built or trained to store (None: no stated limit)
-    max_patterns: int | None = None
-    #: where the memory computes (:meth:`to`); inputs are moved here, results come back as numpy
-    device: torch.device = torch.device("cpu")
-    #: a short name for tables
-    name: str = "memory"
+        return tuple(getattr(self.model, "event_shape", (self.dim,)))
 
-    # --- the validated, batched core each memory implements ---------------------------------
-    @abstractmethod
-    def _write(self, patterns: Tensor) -> dict[str, Tensor]:
-        """``patterns (B, N, *event_shape)`` in [0, 1] -> memory tensors with a leading axis B."""
-
-    @abstractmethod
-    def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
-        """``queries (B, M, *event)`` -> ``(B, M, *event)`` or, with ``trajectory``, ``(B, S, M, *event)``
-        whose first entry is the query and last the retrieval."""
-
-    @abstractmethod
     def memory_size(self) -> int:
         """Memory size in float32 numbers (see :func:`ebmm.memory_size`)."""
+        return self.model.memory_size()
+
+    @property
+    def config(self) -> MemoryConfig:
+        """The energy memory's :class:`~ebmm.config.MemoryConfig` (EBMM only; another model's
+        configuration is ``model.config_dict()``)."""
+        if not isinstance(self.model, EBMM):
+            raise AttributeError(f"{self.name} is a {self.model.kind} model; its configuration is model.config_dict()")
+        return self.model.config
+
+    @property
+    def arch(self) -> EBMM:
+        """The EBMM model (EBMM only)."""
+        if not isinstance(self.model, EBMM):
+            raise AttributeError(f"{self.name} is a {self.model.kind} model, not EBMM")
+        return self.model
+
+    def with_read_options(self, **options) -> AssociativeMemory:
+        """This memory, its parameters shared, on its device, read with some of its energy's
+        read-time options changed (:meth:`~ebmm.models.EBMM.with_read_options`: the image slot
+        energy's ``recheck``, ``candidates``, ``region``, …). ``ValueError`` for an option the
+        energy does not list, or a model that is not EBMM."""
+        if not isinstance(self.model, EBMM):
+            raise ValueError(f"{self.name} is a {self.model.kind} model: it has no read-time options")
+        memory = AssociativeMemory(self.model.with_read_options(**options), self.params, name=self.name, info=self.info)
+        memory.device = self.device
+        return memory
 
     def to(self, device: str | torch.device) -> AssociativeMemory:
         """Move the memory to ``device`` (``auto|cpu|cuda|cuda:N|mps``, see
         :func:`ebmm.devices.resolve_device`) and return it. Writes and reads then run there; inputs
         may be numpy arrays or tensors on any device, results are numpy arrays as always. States
         written before the move are moved when used."""
-        from .devices import resolve_device
-
         where = resolve_device(device)
-        self._to(where)
+        self.params = {g: {n: t.to(where) for n, t in d.items()} for g, d in self.params.items()}
         self.device = where
         return self
-
-    def _to(self, device: torch.device) -> None:
-        """Move the memory's own tensors (parameters) to ``device``; memories without any keep
-        this default."""
 
     def _on_device(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         return {k: v.to(self.device) for k, v in tensors.items()}
@@ -251,11 +205,17 @@ class AssociativeMemory(ABC):
             )
         x = x.to(self.device)
         with torch.no_grad():
-            tensors = self._write(x) if state is None else self._write_more(x, self._on_device(state.tensors))
+            if state is None:
+                tensors = self.model.write(self.params, x)
+            else:
+                tensors = self.model.write_more(self.params, self._on_device(state.tensors), x)
         return MemoryState({k: v.detach() for k, v in tensors.items()}, n, x.shape[0], batched, self)
 
-    #: whether :meth:`write` can add patterns to a written state
-    supports_incremental_write: bool = False
+    @property
+    def supports_incremental_write(self) -> bool:
+        """Whether :meth:`write` can add patterns to a written state: the model has a
+        ``write_more`` (and, where it depends on the model's settings, ``can_write_more``)."""
+        return hasattr(self.model, "write_more") and getattr(self.model, "can_write_more", True)
 
     def empty_state(self, batch_size: int | None = None) -> MemoryState:
         """A state holding no patterns (``len == 0``), to fill with ``write(patterns,
@@ -266,17 +226,8 @@ class AssociativeMemory(ABC):
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
         b = batch_size or 1
-        tensors = self._on_device(self._empty(b))
+        tensors = self._on_device(self.model.empty_state(self.params, b))
         return MemoryState({k: v.detach().clone() for k, v in tensors.items()}, 0, b, batch_size is not None, self)
-
-    def _empty(self, batch_size: int) -> dict[str, Tensor]:
-        """The tensors of ``batch_size`` empty states (memories with incremental writes)."""
-        raise NotImplementedError
-
-    def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Add ``patterns (B, N, *event)`` to a written state's tensors (memories with
-        :attr:`supports_incremental_write`)."""
-        raise NotImplementedError
 
     def _check_state(self, state: MemoryState) -> None:
         if not isinstance(state, MemoryState):
@@ -286,10 +237,25 @@ class AssociativeMemory(ABC):
             raise ValueError(f"this state was written by {state.owner.name}, not by {self.name}{same}")
 
     def fingerprint(self) -> str:
-        """A string that identifies what this memory's states mean (its kind and, for learned
-        memories, a hash of its parameters): a saved state loads only into a memory with the
+        """What this memory's states mean: the model kind plus a SHA-256 of what a written state
+        depends on (the model's ``state_config()`` where it has one, else its whole
+        configuration) and every meta-parameter. A saved state loads only into a memory with the
         same fingerprint."""
-        return f"{type(self).__name__}:{self.name}:{self.dim}"
+        state_config = getattr(self.model, "state_config", self.model.config_dict)()
+        h = hashlib.sha256(json.dumps({"kind": self.model.kind, "config": state_config}, sort_keys=True,
+                                      default=str).encode())
+        for group in sorted(self.params):
+            for name in sorted(self.params[group]):
+                h.update(f"{group}/{name}".encode())
+                h.update(self.params[group][name].detach().cpu().contiguous().numpy().tobytes())
+        return f"{self.model.kind}:{h.hexdigest()[:32]}"
+
+    def compatible(self, other: AssociativeMemory) -> bool:
+        """Whether a state written by ``other`` can be read by this memory: the same memory, or
+        one with the same fingerprint (e.g. loaded again from its file)."""
+        if other is self or (isinstance(other, AssociativeMemory) and other.model is self.model and other.params is self.params):
+            return True
+        return isinstance(other, AssociativeMemory) and other.fingerprint() == self.fingerprint()
 
     def read(
         self, queries: ArrayLike, state: MemoryState, trajectory: bool = False, known: ArrayLike | None = None
@@ -300,7 +266,8 @@ class AssociativeMemory(ABC):
         apply to all): the entries each query has *right*. The read then completes only the
         other entries — *clamped completion*: the energy memory and the Hopfield networks hold
         the known entries fixed at every step of their dynamics, the other memories overwrite
-        them in their output — so the known entries of the retrieval equal the query's.
+        them in their output (:func:`~ebmm.models.protocol.read_known`) — so the known entries
+        of the retrieval equal the query's.
 
         **Returns:** the retrieved patterns, same shape as ``queries`` (values in [0, 1]); with
         ``trajectory=True``, every iterate: ``(S, M, d)`` (or ``(B, S, M, d)``), where the first
@@ -317,19 +284,63 @@ class AssociativeMemory(ABC):
         mask = None if known is None else as_known(known, q, batched).to(self.device)
         q, tensors = q.to(self.device), self._on_device(state.tensors)
         with torch.no_grad():
-            out = self._read(q, tensors, trajectory) if mask is None else self._read_known(q, tensors, trajectory, mask)
+            if mask is None:
+                out = self.model.read(self.params, tensors, q, trajectory)
+            else:
+                out = read_known(self.model, self.params, tensors, q, trajectory, mask)
         out = out.float().clamp(0, 1).cpu().numpy()  # the API returns numpy arrays, from any device
         return out if batched else out[0]
 
-    def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
-        """:meth:`_read` under clamped completion, ``known (B, M, *event)`` bool. By default the
-        known entries overwrite the output (every iterate of a trajectory); memories whose
-        dynamics can hold them fixed at every step override this."""
-        return keep_known(self._read(queries, tensors, trajectory), queries, known, trajectory)
+    def save(self, path: str | Path) -> Path:
+        """Write the memory to a ``.safetensors`` file (atomically); ``ebmm.load(path)`` reads it."""
+        return save_checkpoint(path, Checkpoint(self.model, self.params, info={"name": self.name, **self.info}))
 
-    def compatible(self, other: AssociativeMemory) -> bool:
-        """Whether a state written by ``other`` can be read by this memory."""
-        return other is self
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> AssociativeMemory:
+        """Load a memory or a training checkpoint (raises :class:`~ebmm.errors.CheckpointError`)."""
+        ck = load_checkpoint(path)
+        info = dict(ck.info)
+        if ck.train_config is not None:
+            info.setdefault("trained_patterns", ck.train_config.patterns)
+            info.setdefault("trained_distortion", str(ck.train_config.distortion))
+            info.setdefault("trained_steps", ck.step)
+        stored_name = info.pop("name", None)
+        name = name or stored_name or Path(path).stem
+        return cls(ck.model, ck.params, name=name, info=info)  # the checkpoint's model, not a rebuilt one
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, memory_size={self.memory_size()})"
+
+
+def EnergyMemory(config: MemoryConfig | EBMM, params: MetaParams | None = None, *, name: str = "ebmm",
+                 info: dict | None = None) -> AssociativeMemory:
+    """EBMM as an :class:`AssociativeMemory`, built from an energy memory's configuration (or
+    its :class:`~ebmm.models.ebmm.EBMM`) and, if given, its meta-parameters (default: a fresh
+    initialisation). Patterns are written into the energy network's writable weights by T
+    meta-learned gradient steps and read back by K steps of projected gradient descent on the
+    energy.
+
+    >>> import numpy as np, ebmm
+    >>> memory = ebmm.load("binary-erase")
+    >>> x = np.random.randint(0, 2, (32, 128))
+    >>> state = memory.write(x)
+    >>> q = x.astype("float32"); q[:, :64] = 0.5
+    >>> memory.read(q, state).shape
+    (32, 128)
+    """
+    model = config if isinstance(config, EBMM) else EBMM.from_config(config)
+    return AssociativeMemory(model, params, name=name, info=info)
+
+
+def HopfieldMemory(rule: str = "hebb", dim: int = 128, update: str = "sync", max_sweeps: int | None = None,
+                   seed: int = 0) -> AssociativeMemory:
+    """A classical Hopfield network (:class:`~ebmm.models.hopfield.HopfieldNetwork`: its rule,
+    dimension, update mode, sweeps and async seed) as an :class:`AssociativeMemory`, named
+    ``hopfield-RULE`` (``ebmm.load("hopfield-hebb")`` is the same memory).
+
+    >>> from ebmm.tasks import sample_episodes
+    >>> x, q = sample_episodes(1, 10, 128, "flip:8")
+    >>> mem = HopfieldMemory("pseudo_inverse", dim=128)
+    >>> out = mem.read(q[0], mem.write(x[0]))  # (10, 128), values in {0, 1}
+    """
+    return AssociativeMemory(HopfieldNetwork(rule, dim, update, max_sweeps, seed), {}, name=f"hopfield-{rule}")

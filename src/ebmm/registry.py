@@ -10,7 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import PackageDataError, UnknownMemoryError
-from .memory import AssociativeMemory
+from .memory import AssociativeMemory, HopfieldMemory
+from .models.hopfield import HOPFIELD_RULES
 
 _PRETRAINED_DIR = "pretrained"
 
@@ -35,8 +36,6 @@ def pretrained() -> dict[str, dict]:
 
 
 def _baselines() -> dict[str, Callable[..., AssociativeMemory]]:
-    from .baselines import HOPFIELD_RULES, HopfieldMemory
-
     return {f"hopfield-{r.replace('_', '-')}": partial(HopfieldMemory, rule=r) for r in HOPFIELD_RULES}
 
 
@@ -68,8 +67,6 @@ def load(name_or_path: str | Path, *, device: str | None = "cpu", **kwargs) -> A
 
 
 def _load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
-    from .learned_memory import LearnedMemory
-
     key = str(name_or_path)
     baselines = _baselines()
     try:
@@ -81,16 +78,16 @@ def _load(name_or_path: str | Path, **kwargs) -> AssociativeMemory:
     if kwargs and key not in baselines:
         raise TypeError(f"keyword arguments {sorted(kwargs)} apply only to baseline names, not to {key!r}")
     if key in shipped:
-        return LearnedMemory.from_file(_pretrained_root() / shipped[key]["file"], name=key)
+        return AssociativeMemory.from_file(_pretrained_root() / shipped[key]["file"], name=key)
     if key in baselines:
         return baselines[key](**kwargs)
     path = Path(key)
     if path.is_dir():
         for candidate in ("best.safetensors", "checkpoint.safetensors", "memory.safetensors"):
             if (path / candidate).is_file():  # a run directory: the memory is named after it
-                return LearnedMemory.from_file(path / candidate, name=path.resolve().name)
+                return AssociativeMemory.from_file(path / candidate, name=path.resolve().name)
     if path.exists() or path.suffix == ".safetensors":
-        return LearnedMemory.from_file(path)
+        return AssociativeMemory.from_file(path)
     raise UnknownMemoryError(
         f"unknown memory {key!r}: not a file, and not one of {', '.join(available()) or '(none)'}"
     )

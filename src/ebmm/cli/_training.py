@@ -57,7 +57,7 @@ def _with_overrides(tcfg, group_lr: tuple[str, ...] = (), **values):
 
 def _resumed(out_dir: Path, task: str):
     """The checkpoint of the ``task`` run saved in ``out_dir`` (for ``--resume``)."""
-    from ..meta.checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
     from ..meta.trainer import CHECKPOINT_NAME
 
     try:

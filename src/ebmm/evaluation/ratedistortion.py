@@ -64,8 +64,8 @@ def run_ratedistortion(
     the protocol, the configs used, the paper's points."""
     from ..models.flat_images import IMAGE_BASELINES, image_baseline
     from ..data import DATASET_SHAPE
-    from ..learned_memory import LearnedMemory
-    from ..meta.checkpoint import load_checkpoint
+    from ..memory import AssociativeMemory
+    from ..checkpoint import load_checkpoint
     from ..models.ebmm import EBMM
     from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME, train
     from ..presets import image_preset
@@ -109,7 +109,7 @@ def run_ratedistortion(
             if run_dir is not None and (run_dir / BEST_NAME).is_file():
                 params = load_checkpoint(run_dir / BEST_NAME).params  # the best held-out evaluation
             scored_model = model.with_read_options(**read_options) if read_options and system == "image_slots" else model
-            memory = LearnedMemory(scored_model, params, name=name).to(device)
+            memory = AssociativeMemory(scored_model, params, name=name).to(device)
             side = task.corruption.count
             for scored in (dataset, *transfer):
                 if scored not in tasks:
@@ -153,7 +153,7 @@ def _detector_weights(source: str | Path) -> dict:
     """The trust detector's slow weights (``detector.*``, and ``matcher.*`` where it has one) of
     an image slot memory's checkpoint or run directory (its best held-out checkpoint when there
     is one)."""
-    from ..meta.checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
     from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME
 
     path = Path(source)

@@ -24,7 +24,7 @@ PAPER_ROWS: dict[str, str | None] = {
     "hopfield-hebb": "Hopfield network, Hebb rule",
     "hopfield-storkey": "Hopfield network, Storkey rule",
     "hopfield-pseudo-inverse": "Hopfield network, pseudo-inverse rule",
-    "hopfield-storkey-local": None,  # the local-field variant (see ebmm.baselines.hopfield)
+    "hopfield-storkey-local": None,  # the local-field variant (see ebmm.models.hopfield)
     "hopfield-pseudo-inverse-zero-diagonal": None,
     "plasticity": "Differentiable Plasticity",
     "mann": "MANN",
@@ -68,7 +68,6 @@ def obtain_memories(
     trained under clamped completion (the shipped ones were trained without it);
     ``train_episodes`` overrides the episodes per training step (smoke tables); ``device``
     is where systems train and every memory computes (``auto|cpu|cuda|cuda:N|mps``)."""
-    from ..learned_memory import LearnedMemory
     from ..models.ebmm import EBMM
     from ..models import model_from_config
     from ..meta.trainer import train
@@ -109,7 +108,7 @@ def obtain_memories(
         run_dir = out_dir / "runs" / kind if out_dir is not None else None
         log(f"{kind}: meta-training {train_steps} steps at N={max_patterns}, {distortion}" + (f" -> {run_dir}" if run_dir else ""))
         result = train(model, tcfg, run_dir, progress=False)
-        memories[kind], sources[kind] = LearnedMemory(model, result.params, name=kind).to(device), f"trained:{train_steps}"
+        memories[kind], sources[kind] = AssociativeMemory(model, result.params, name=kind).to(device), f"trained:{train_steps}"
     return memories, sources
 
 

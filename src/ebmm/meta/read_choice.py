@@ -14,7 +14,7 @@ others (measured at 16,128 floats: the ranking's first choice beats the fixed ru
 query's stored image was written to, among the judged candidates (a softmax over them, which is
 convex in the weights: L-BFGS finds the optimum). It sees training-split episodes only — the
 stored images are known there, as in meta-training; a read never sees them. The result is a
-read option (``choice_weights``): :meth:`ebmm.learned_memory.LearnedMemory.with_read_options`
+read option (``choice_weights``): :meth:`ebmm.memory.AssociativeMemory.with_read_options`
 applies it, ``ebmm export`` stores it.
 """
 

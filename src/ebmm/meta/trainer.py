@@ -35,7 +35,7 @@ from ..tasks import (
 from ..models.ebmm import EBMM
 from ..tasks.held_out import held_out_errors
 from ..models.protocol import LearnedModel, MetaParams, read_known
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .distributed import world_from_env
 from .step import (  # noqa: F401  (MetaStep, leaves, lr_lambda: used by callers of the trainer too)
     Batch,
@@ -170,11 +170,15 @@ def train(
     ``train_config`` names, see :func:`ebmm.tasks.task_from_config`).
 
     **Returns:** a :class:`TrainResult`. **Raises** :class:`~ebmm.errors.TrainingInterrupted` (a
-    ``KeyboardInterrupt``) on SIGTERM or Ctrl-C, after the exit checkpoint is written.
+    ``KeyboardInterrupt``) on SIGTERM or Ctrl-C, after the exit checkpoint is written;
+    ``ValueError`` for a model with nothing to train (a Hopfield network).
     """
     out = Path(out_dir) if out_dir is not None else None
     if isinstance(model, MemoryConfig):
         model = EBMM.from_config(model)
+    if not getattr(model, "trainable", True):
+        raise ValueError(f"a {model.kind} model has no meta-parameters to train (its rule is fixed); use it as it is, "
+                         "e.g. ebmm.load('hopfield-hebb')")
     cfg = train_config
     world = world_from_env(cfg.device)  # several processes under torchrun: each trains on its share of the episodes
     device = world.device if world.size > 1 else resolve_device(cfg.device)

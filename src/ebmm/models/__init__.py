@@ -7,6 +7,7 @@ kind               model                                                        
 delta_rule         fast-weight matrix written by the (gated) delta rule         ``delta_rule``
 ebmm               the meta-learned energy memory (energy network + read/write)  ``ebmm``
 flat_images        a vector baseline on flattened images (adapter)              ``flat_images``
+hopfield           classical Hopfield network (Hebb, Storkey, pseudo-inverse)   ``hopfield``
 kanerva            Kanerva Machine                                              ``kanerva``
 lstm               LSTM                                                         ``lstm``
 mann               MANN (DNC-style memory, least-recently-used writes)          ``mann``
@@ -16,7 +17,9 @@ modern_hopfield    modern Hopfield network / softmax attention                  
 plasticity         Differentiable Plasticity                                    ``plasticity``
 =================  ===========================================================  ==============
 
-Checkpoints store the kind; :func:`model_from_config` rebuilds the model from it. A model is
+Checkpoints store the kind; :func:`model_from_config` rebuilds the model from it. Every kind
+is a memory the same way (:class:`ebmm.AssociativeMemory`: a model plus its parameters); the
+Hopfield networks are models with no meta-parameters (``trainable = False``). A model is
 the *structure* only; its learned numbers are a ``MetaParams`` pytree passed to its pure
 methods (:class:`~ebmm.models.protocol.LearnedModel`).
 """
@@ -28,6 +31,7 @@ from typing import Any
 from .delta_rule import DeltaRuleMemory
 from .ebmm import EBMM
 from .flat_images import IMAGE_BASELINES, FlatImages, image_baseline
+from .hopfield import HOPFIELD_RULES, HOPFIELD_UPDATES, HopfieldNetwork
 from .kanerva import KANERVA_ADDRESSING, KanervaMachine
 from .lstm import LSTM
 from .mann import MANN
@@ -41,7 +45,7 @@ from .protocol import LearnedModel, MetaParams, read_known
 MODELS: dict[str, type] = {
     cls.kind: cls
     for cls in (EBMM, FlatImages, KanervaMachine, LSTM, MANN, MemoryNetwork, ModernHopfield, DifferentiablePlasticity,
-                DeltaRuleMemory, MLPMemory)
+                DeltaRuleMemory, MLPMemory, HopfieldNetwork)
 }
 
 
@@ -51,9 +55,10 @@ def model_kinds() -> dict[str, type]:
 
 
 def system_kinds() -> dict[str, type]:
-    """The kinds that are memory systems of their own (Table 1's rows, ``ebmm train binary
-    --model``), i.e. without adapters such as ``flat_images`` that wrap another kind."""
-    return {k: cls for k, cls in MODELS.items() if not getattr(cls, "adapter", False)}
+    """The kinds that are meta-trained memory systems of their own (Table 1's learned rows,
+    ``ebmm train binary --model``): without adapters such as ``flat_images`` that wrap another
+    kind, and without the Hopfield networks, which have nothing to train."""
+    return {k: cls for k, cls in MODELS.items() if not getattr(cls, "adapter", False) and getattr(cls, "trainable", True)}
 
 
 def model_from_config(kind: str, config: dict[str, Any]) -> LearnedModel:
@@ -64,6 +69,8 @@ def model_from_config(kind: str, config: dict[str, Any]) -> LearnedModel:
 
 
 __all__ = [
+    "HOPFIELD_RULES",
+    "HOPFIELD_UPDATES",
     "IMAGE_BASELINES",
     "KANERVA_ADDRESSING",
     "LSTM",
@@ -73,6 +80,7 @@ __all__ = [
     "DeltaRuleMemory",
     "DifferentiablePlasticity",
     "FlatImages",
+    "HopfieldNetwork",
     "KanervaMachine",
     "LearnedModel",
     "MLPMemory",

@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..dynamics import keep_known
 from ..energies import memory_size
 from ..energies.compressive_slots import code_columns
-from .protocol import MetaParams
+from .protocol import MetaParams, read_known
 
 
 # --- the objective -----------------------------------------------------------------------------
@@ -122,16 +121,16 @@ class LearnedBaseline:
         """:func:`~ebmm.models.memory_networks.reconstruction_loss` of the retrievals;
         ``mask (B, N)`` the stored patterns; ``known (B, N, d)`` the intact query entries, which
         overwrite the output (clamped completion)."""
-        retrieved = self.read(params, self.write(params, patterns, mask), queries, False)
-        if known is not None:
-            retrieved = keep_known(retrieved, queries, known, trajectory=False)
+        state = self.write(params, patterns, mask)
+        retrieved = self.read(params, state, queries, False) if known is None else read_known(self, params, state, queries, False, known)
         return reconstruction_loss(retrieved, patterns, mask), retrieved.detach()
 
     def memory_size(self) -> int:
         return memory_size({name: torch.zeros(shape) for name, shape in self._state_shapes().items()})
 
-    def empty_state(self, batch_size: int) -> dict[str, Tensor]:
-        """The state of ``batch_size`` memories holding nothing: zeros of the declared shapes."""
+    def empty_state(self, params: MetaParams, batch_size: int) -> dict[str, Tensor]:
+        """The state of ``batch_size`` memories holding nothing: zeros of the declared shapes
+        (whatever the parameters)."""
         return {name: torch.zeros(batch_size, *shape) for name, shape in self._state_shapes().items()}
 
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:

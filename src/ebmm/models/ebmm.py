@@ -93,7 +93,7 @@ class EBMM:
 
     def migrate(self, tensors: dict[str, Tensor], version: int) -> dict[str, Tensor]:
         """Checkpoint tensors of an older layout (format ``version`` < the current
-        :data:`~ebmm.meta.checkpoint.FORMAT_VERSION`; only such files are migrated, so a current
+        :data:`~ebmm.checkpoint.FORMAT_VERSION`; only such files are migrated, so a current
         file missing a tensor is refused) in today's. From version 1: ``params/write/rates (T, L, 3)``
         (one rate per step, layer and term) becomes one ``(T, L)`` tensor per term that is on,
         the prior's first row dropped for a batch write (its gradient was always zero); a slot
@@ -137,6 +137,10 @@ class EBMM:
     def write_more(self, params: MetaParams, state: Params, patterns: Tensor) -> Params:
         """Add ``patterns (B, N, *event)`` to written weights ``state`` (leading axis B)."""
         return write_more(self, params, state, patterns)
+
+    def empty_state(self, params: MetaParams, batch_size: int) -> Params:
+        """``batch_size`` memories holding nothing: the meta-learned initial writable weights θ̄."""
+        return {k: v.expand(batch_size, *v.shape) for k, v in params["init"].items()}
 
     def read(
         self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool, known: Tensor | None = None

@@ -46,18 +46,21 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from ..energies import memory_size
-from ..memory import AssociativeMemory
+from ._common import reconstruction_loss
+from .protocol import MetaParams
 
 HOPFIELD_RULES = ("hebb", "storkey", "storkey_local", "pseudo_inverse", "pseudo_inverse_zero_diagonal")
-"""Names of the write rules, as accepted by :class:`HopfieldMemory`."""
+"""Names of the write rules, as accepted by :class:`HopfieldNetwork`."""
 
 HOPFIELD_UPDATES = ("sync", "async")
-"""Names of the update modes, as accepted by :class:`HopfieldMemory`."""
+"""Names of the update modes, as accepted by :class:`HopfieldNetwork`."""
 
 DEFAULT_MAX_SWEEPS = {"sync": 100, "async": 20}
 """Sweeps allowed before reading stops, per update mode, when ``max_sweeps`` is not given."""
@@ -296,112 +299,119 @@ def hopfield_retrieve(
     return torch.stack(states)
 
 
-# --- the memory ---------------------------------------------------------------------------------
-class HopfieldMemory(AssociativeMemory):
-    """A classical Hopfield network behind the ``write`` / ``read`` interface.
+# --- the model ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HopfieldNetwork:
+    """A classical Hopfield network as a :class:`~ebmm.models.protocol.LearnedModel` with no
+    meta-parameters (``init_params() == {}``): the ``"hopfield"`` kind. Its memory is
+    ``ebmm.HopfieldMemory(rule, dim, ...)`` or ``ebmm.load("hopfield-RULE")``.
 
-    **Arguments:**
+    **Fields:**
         rule: one of :data:`HOPFIELD_RULES` (see :data:`WRITE_RULES` and the module docstring).
         dim: pattern dimension d.
         update: ``"sync"`` (all units at once) or ``"async"`` (one at a time, random order).
-        max_sweeps: sweeps before reading stops; default 100 (sync) or 20 (async).
+        max_sweeps: sweeps before reading stops; None: 100 (sync) or 20 (async).
         seed: seeds the async update order; every read starts from it afresh, so reads are
             deterministic.
 
     The state holds ``d(d−1)/2 + d`` floats per episode: ``"weights_upper"`` (the packed
-    strict upper triangle of W) and ``"diagonal"`` (W's diagonal).
-
-    Example:
-        >>> from ebmm.tasks import sample_episodes
-        >>> x, q = sample_episodes(1, 10, 128, "flip:8")
-        >>> mem = HopfieldMemory("pseudo_inverse", dim=128)
-        >>> out = mem.read(q[0], mem.write(x[0]))  # (10, 128), values in {0, 1}
+    strict upper triangle of W) and ``"diagonal"`` (W's diagonal). The read holds a clamped
+    query's known units fixed (``clamps_in_read``): they are never updated.
     """
 
-    max_patterns = None
+    kind: ClassVar[str] = "hopfield"
+    #: nothing to meta-train: not a ``--model`` of ``ebmm train`` (:func:`ebmm.models.system_kinds`)
+    trainable: ClassVar[bool] = False
+    clamps_in_read: ClassVar[bool] = True
+    rule: str = "hebb"
+    dim: int = 128
+    update: str = "sync"
+    max_sweeps: int | None = None
+    seed: int = 0
+    #: no stated limit: a Hopfield network holds any number of patterns (and degrades)
+    max_patterns: ClassVar[None] = None
 
-    def __init__(
-        self,
-        rule: str = "hebb",
-        dim: int = 128,
-        update: str = "sync",
-        max_sweeps: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        if rule not in HOPFIELD_RULES:
-            raise ValueError(f"unknown Hopfield rule {rule!r}; choose one of {HOPFIELD_RULES}")
-        if update not in HOPFIELD_UPDATES:
-            raise ValueError(f"unknown update {update!r}; choose one of {HOPFIELD_UPDATES}")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
-            raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
-        if max_sweeps is None:
-            max_sweeps = DEFAULT_MAX_SWEEPS[update]
-        if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
-            raise ValueError(f"max_sweeps must be a positive integer, got {max_sweeps!r}")
-        self.rule = rule
-        self.dim = dim
-        self.update = update
-        self.max_sweeps = max_sweeps
-        self.seed = int(seed)
-        self.name = f"hopfield-{rule}"
+    def __post_init__(self):
+        if self.rule not in HOPFIELD_RULES:
+            raise ValueError(f"unknown Hopfield rule {self.rule!r}; choose one of {HOPFIELD_RULES}")
+        if self.update not in HOPFIELD_UPDATES:
+            raise ValueError(f"unknown update {self.update!r}; choose one of {HOPFIELD_UPDATES}")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 2:
+            raise ValueError(f"dim must be an integer >= 2, got {self.dim!r}")
+        sweeps = DEFAULT_MAX_SWEEPS[self.update] if self.max_sweeps is None else self.max_sweeps
+        if isinstance(sweeps, bool) or not isinstance(sweeps, int) or sweeps < 1:
+            raise ValueError(f"max_sweeps must be a positive integer, got {sweeps!r}")
+        object.__setattr__(self, "max_sweeps", sweeps)
+        object.__setattr__(self, "seed", int(self.seed))
 
-    def _write(self, patterns: Tensor) -> dict[str, Tensor]:
-        s = to_spins(patterns)  # (B, N, d)
-        return self._state(WRITE_RULES[self.rule](s))  # W (B, d, d)
+    # --- LearnedModel protocol ----------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_config_dict(cls, d: dict[str, Any]) -> HopfieldNetwork:
+        return cls(**d)
+
+    def init_params(self, seed: int = 0) -> MetaParams:
+        """No meta-parameters: the write rule is fixed."""
+        return {}
+
+    def loss(self, params: MetaParams, patterns: Tensor, queries: Tensor, mask: Tensor | None = None,
+             known: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The reconstruction error of the read (nothing in it has a gradient: no parameters)."""
+        if mask is not None and not bool(mask.all()):
+            raise ValueError("a Hopfield network writes every pattern it is given; pass only the patterns to store")
+        retrieved = self.read(params, self.write(params, patterns), queries, False, known=known)
+        return reconstruction_loss(retrieved, patterns), retrieved
+
+    def write(self, params: MetaParams, patterns: Tensor) -> dict[str, Tensor]:
+        """``patterns (B, N, d)`` -> ``{"weights_upper": (B, d(d−1)/2), "diagonal": (B, d)}``."""
+        return self._state(WRITE_RULES[self.rule](to_spins(patterns)))  # W (B, d, d)
 
     @property
-    def supports_incremental_write(self) -> bool:  # type: ignore[override]
+    def can_write_more(self) -> bool:
         """Hebb, both Storkey rules and the pseudo-inverse (with its diagonal) add patterns to a
         written state exactly as if all had been written at once; the zero-diagonal
         pseudo-inverse cannot (its zeroed diagonal is lost)."""
         return self.rule in WRITE_MORE_RULES
 
-    def _write_more(self, patterns: Tensor, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-        return self._state(WRITE_MORE_RULES[self.rule](self._matrix(tensors), to_spins(patterns)))
+    def write_more(self, params: MetaParams, state: dict[str, Tensor], patterns: Tensor) -> dict[str, Tensor]:
+        """Add ``patterns (B, N, d)`` to a written state (``ValueError`` unless :attr:`can_write_more`)."""
+        if not self.can_write_more:
+            raise ValueError(f"the {self.rule} rule cannot add patterns to a written state")
+        return self._state(WRITE_MORE_RULES[self.rule](self._matrix(state), to_spins(patterns)))
 
-    def fingerprint(self) -> str:
-        return f"HopfieldMemory:{self.rule}:{self.dim}"
+    def empty_state(self, params: MetaParams, batch_size: int) -> dict[str, Tensor]:
+        """``batch_size`` empty networks: W = 0."""
+        d = self.dim
+        return {"weights_upper": torch.zeros(batch_size, d * (d - 1) // 2), "diagonal": torch.zeros(batch_size, d)}
 
+    def state_config(self) -> dict[str, Any]:
+        """What a written state depends on: the rule and d (a state written with one update mode
+        reads with the other)."""
+        return {"rule": self.rule, "dim": self.dim}
+
+    def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool,
+             known: Tensor | None = None) -> Tensor:
+        """``queries (B, M, d)`` -> ``(B, M, d)`` in {0, 1}, or ``(B, S, M, d)`` with ``trajectory``;
+        ``known (B, M, d)`` bool: units never updated."""
+        generator = torch.Generator(device=queries.device).manual_seed(self.seed)
+        traj = hopfield_retrieve(to_spins(queries), self._matrix(state), update=self.update, max_sweeps=self.max_sweeps,
+                                 generator=generator, known=known)  # (S, B, M, d)
+        out = from_spins(traj)
+        return out.transpose(0, 1) if trajectory else out[-1]
+
+    def memory_size(self) -> int:
+        d = self.dim
+        return memory_size({"weights_upper": torch.empty(d * (d - 1) // 2, device="meta"),
+                            "diagonal": torch.empty(d, device="meta")})
+
+    # --- helpers ------------------------------------------------------------------------------
     @staticmethod
     def _state(w: Tensor) -> dict[str, Tensor]:
         """``W (B, d, d)`` -> the state's ``weights_upper`` and ``diagonal``."""
         return {"weights_upper": pack_symmetric(w), "diagonal": torch.diagonal(w, dim1=-2, dim2=-1).clone()}
 
-    def _matrix(self, tensors: dict[str, Tensor]) -> Tensor:
+    def _matrix(self, state: dict[str, Tensor]) -> Tensor:
         """The state's tensors -> ``W (B, d, d)``."""
-        return unpack_symmetric(tensors["weights_upper"], self.dim) + torch.diag_embed(tensors["diagonal"])
-
-    def _empty(self, batch_size: int) -> dict[str, Tensor]:
-        d = self.dim
-        return {"weights_upper": torch.zeros(batch_size, d * (d - 1) // 2), "diagonal": torch.zeros(batch_size, d)}
-
-    def _read(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool) -> Tensor:
-        return self._retrieve(queries, tensors, trajectory, None)
-
-    def _read_known(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor) -> Tensor:
-        return self._retrieve(queries, tensors, trajectory, known)  # known units are never updated
-
-    def _retrieve(self, queries: Tensor, tensors: dict[str, Tensor], trajectory: bool, known: Tensor | None) -> Tensor:
-        w = self._matrix(tensors)  # (B, d, d)
-        generator = torch.Generator(device=queries.device).manual_seed(self.seed)
-        traj = hopfield_retrieve(
-            to_spins(queries),
-            w,
-            update=self.update,
-            max_sweeps=self.max_sweeps,
-            generator=generator,
-            known=known,
-        )  # (S, B, M, d)
-        out = from_spins(traj)
-        return out.transpose(0, 1) if trajectory else out[-1]  # (B, S, M, d) or (B, M, d)
-
-    def memory_size(self) -> int:
-        d = self.dim
-        state = {
-            "weights_upper": torch.empty(d * (d - 1) // 2, device="meta"),
-            "diagonal": torch.empty(d, device="meta"),
-        }
-        return memory_size(state)
-
-    def compatible(self, other: AssociativeMemory) -> bool:
-        return isinstance(other, HopfieldMemory) and other.rule == self.rule and other.dim == self.dim
+        return unpack_symmetric(state["weights_upper"], self.dim) + torch.diag_embed(state["diagonal"])

@@ -48,7 +48,7 @@ from torch import Tensor
 from ..dynamics import logit
 from .protocol import MetaParams
 from ._common import LearnedBaseline, blend, reconstruction_loss
-from ..baselines.hopfield import pack_symmetric, unpack_symmetric
+from .hopfield import pack_symmetric, unpack_symmetric
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,20 @@ one public memory class serve the energy memory and every learned baseline alike
 model kinds is :data:`ebmm.models.MODELS`.)
 
 A model is the *structure* (a frozen config plus modules whose own weights are unused); all
-learned numbers live in a ``MetaParams`` pytree passed explicitly to its pure methods.
+learned numbers live in a ``MetaParams`` pytree passed explicitly to its pure methods. Every
+memory, :class:`ebmm.AssociativeMemory`, is a model plus its parameters.
+
+**Optional members**, which :class:`ebmm.AssociativeMemory` and the trainer use where a model has them:
+
+- ``write_more(params, state, patterns) -> state``: add patterns to a written state (streaming
+  writes); with ``empty_state(params, batch_size) -> state``, the state holding nothing, and
+  ``can_write_more`` (bool, default True) where it depends on the model's settings;
+- ``clamps_in_read = True``: its ``read`` takes ``known=`` and holds those entries fixed
+  (else :func:`read_known` overwrites them in the output);
+- ``event_shape``: one pattern's shape, where it is not ``(dim,)`` (image memories);
+- ``state_config() -> dict``: what a written state depends on, where that is less than the
+  whole configuration (a state's fingerprint);
+- ``trainable = False``: nothing to meta-train (the Hopfield networks: ``init_params() == {}``).
 """
 
 from __future__ import annotations
