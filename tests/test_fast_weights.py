@@ -19,7 +19,7 @@ from ebmm import AssociativeMemory
 from ebmm.cli import main
 from ebmm.models import DeltaRuleMemory, MLPMemory, model_kinds, system_kinds
 from ebmm.models.delta_rule import delta_rule_chunked, delta_rule_sequential
-from ebmm.models.mlp_memory import mlp_size
+from ebmm.models.mlp_memory import NORMALIZED_EPS, mlp_size
 from ebmm.models._fast_weights import keys_of, values_of
 from ebmm.tasks import random_patterns
 
@@ -119,24 +119,31 @@ def reference_mlp_write(model, params, x, update, momentum):
     out_u, out_m = [], []
     for b in range(x.shape[0]):
         u, m = update[b], momentum[b]
-        for start in range(0, x.shape[1], model.chunk):
-            at = (w0 + u).detach().requires_grad_()
-            grads = []
-            for t in range(start, min(start + model.chunk, x.shape[1])):
-                loss = (model.apply(at, keys[b, t][None]) - values[b, t]).pow(2).sum()
-                grads.append(torch.autograd.grad(loss, at)[0])
-            for j, g in enumerate(grads):
-                t = start + j
-                m = eta[b, t] * m - step[b, t] * g
-                u = (1 - alpha[b, t]) * u + m
+        for _ in range(model.passes):
+            for start in range(0, x.shape[1], model.chunk):
+                at = (w0 + u).detach().requires_grad_()
+                grads, losses = [], []
+                for t in range(start, min(start + model.chunk, x.shape[1])):
+                    loss = (model.apply(at, keys[b, t][None]) - values[b, t]).pow(2).sum()
+                    grads.append(torch.autograd.grad(loss, at)[0])
+                    losses.append(loss.detach())
+                for j, g in enumerate(grads):
+                    t = start + j
+                    rate = step[b, t] * (losses[j] / (g.pow(2).sum() + NORMALIZED_EPS) if model.normalized else 1.0)
+                    m = eta[b, t] * m - rate * g
+                    u = (1 - alpha[b, t]) * u + m
         out_u.append(u)
         out_m.append(m)
     return torch.stack(out_u), torch.stack(out_m)
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 16])
-def test_mlp_write_equals_the_reference_loop(gen, perturbed, chunk):
-    model = tiny_mlp(chunk=chunk)
+@pytest.mark.parametrize("changes", [dict(chunk=1), dict(chunk=3), dict(chunk=16),
+                                     dict(chunk=3, passes=2, normalized=True, residual=True)],
+                         ids=["chunk1", "chunk3", "chunk16", "passes-normalized-residual"])
+def test_mlp_write_equals_the_reference_loop(gen, perturbed, changes):
+    """The write, its options included (passes over the patterns, Polyak's step, the linear
+    residual path), equals the rule written as a plain loop."""
+    model = tiny_mlp(**changes)
     params = f64(perturbed(model.init_params(), gen))
     x = random_patterns((2, 7, 16), generator=gen).double()
     update = 0.1 * torch.randn(2, model.mlp_size, generator=gen, dtype=torch.float64)
@@ -166,8 +173,9 @@ def test_mlp_write_passes_gradcheck(gen, perturbed):
 
 
 # --- meta-gradients ----------------------------------------------------------------------------
-@pytest.mark.parametrize("model", [tiny_delta(), tiny_delta(decay=True, chunk=3), tiny_delta(chunk=0), tiny_mlp(chunk=3)],
-                         ids=["delta", "gated", "sequential", "mlp"])
+@pytest.mark.parametrize("model", [tiny_delta(), tiny_delta(decay=True, chunk=3), tiny_delta(chunk=0), tiny_mlp(chunk=3),
+                                   tiny_mlp(chunk=3, passes=2, normalized=True, residual=True)],
+                         ids=["delta", "gated", "sequential", "mlp", "mlp-passes-normalized-residual"])
 def test_meta_gradient_reaches_every_slow_weight(model, gen, perturbed, episodes):
     params = perturbed(model.init_params(), gen)
     leaves = [(g, n, t.requires_grad_()) for g, d in params.items() for n, t in d.items()]
@@ -227,6 +235,8 @@ def test_streaming_through_the_public_api(kind, gen):
         (lambda: DeltaRuleMemory(beta_init=1.0), "beta_init"), (lambda: DeltaRuleMemory(read_steps=0), "read_steps"),
         (lambda: MLPMemory(memory_hidden=0), "memory_hidden"), (lambda: MLPMemory(chunk=0), "chunk"),
         (lambda: MLPMemory(step_init=0.0), "step_init"), (lambda: MLPMemory(momentum_init=1.0), "momentum_init"),
+        (lambda: MLPMemory(passes=0), "passes"), (lambda: MLPMemory(normalized="yes"), "normalized"),
+        (lambda: MLPMemory(residual=1), "residual"),
     ],
 )
 def test_bad_configurations_are_refused(make, match):

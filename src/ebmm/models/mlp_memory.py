@@ -26,6 +26,14 @@ its own weights); the momentum and decay then run over the chunk's patterns in o
 write is built from ``torch.func`` transforms and tensor algebra, so the meta-gradient
 differentiates through it (through the gradient, i.e. to second order).
 
+**Options beyond Titans' rule** (all off by default): ``passes`` P sweeps the chunked rule over
+the patterns P times (TTT's inner epochs; P = 2 equals writing the patterns, then writing them
+again with ``write_more``); ``normalized`` takes Polyak's step for each pattern,
+``θ_t ℓ_t / ‖∇ℓ_t‖²`` (θ_t = 1 brings the linearised loss of x_t to zero: for a linear memory
+with unit keys, the delta rule's step), so that the rate no longer depends on the scale of the
+gradient; ``residual`` adds a linear path, ``M_W(k) = W_r k + W_2 gelu(W_1 k + b_1) + b_2``
+(TTT-MLP's residual connection; ``v·k`` more weights in the budget).
+
 Reading a query iterates the retrieval ``M_W(k(x))`` to a fixed point through the shared
 decoder: ``x_0 = q``, ``x_{t+1} = σ(decoder([M_W(k(x_t)), 2q − 1]))``, ``read_steps`` times.
 
@@ -72,19 +80,27 @@ from ._common import LearnedBaseline, blend, dense
 from ._fast_weights import check_mask, fixed_point_read, init_decoder, init_encoder, keys_of, values_of
 
 
-def mlp_size(key_dim: int, hidden: int, value_dim: int) -> int:
-    """Weights of the MLP ``key_dim → hidden → value_dim`` with biases: ``h(k + 1) + v(h + 1)``."""
-    return hidden * (key_dim + 1) + value_dim * (hidden + 1)
+#: keeps Polyak's step finite where a pattern's gradient vanishes
+NORMALIZED_EPS = 1e-6
 
 
-def mlp(weights: Tensor, keys: Tensor, key_dim: int, hidden: int, value_dim: int) -> Tensor:
-    """``M_W(k) = W_2 gelu(W_1 k + b_1) + b_2``: flat ``weights (*B, P)`` and ``keys (*B, M, k)``
-    -> ``(*B, M, v)``. The flat layout is ``[W_1 (h, k), b_1 (h), W_2 (v, h), b_2 (v)]``."""
-    w1, b1, w2, b2 = torch.split(weights, [hidden * key_dim, hidden, value_dim * hidden, value_dim], dim=-1)
+def mlp_size(key_dim: int, hidden: int, value_dim: int, residual: bool = False) -> int:
+    """Weights of the MLP ``key_dim → hidden → value_dim`` with biases, ``h(k + 1) + v(h + 1)``,
+    plus ``v·k`` for a linear residual path."""
+    return hidden * (key_dim + 1) + value_dim * (hidden + 1) + (value_dim * key_dim if residual else 0)
+
+
+def mlp(weights: Tensor, keys: Tensor, key_dim: int, hidden: int, value_dim: int, residual: bool = False) -> Tensor:
+    """``M_W(k) = W_2 gelu(W_1 k + b_1) + b_2`` (``+ W_r k`` with ``residual``): flat ``weights
+    (*B, P)`` and ``keys (*B, M, k)`` -> ``(*B, M, v)``. The flat layout is ``[W_1 (h, k), b_1
+    (h), W_2 (v, h), b_2 (v)]``, then ``W_r (v, k)``."""
+    sizes = [hidden * key_dim, hidden, value_dim * hidden, value_dim] + ([value_dim * key_dim] if residual else [])
+    w1, b1, w2, b2, *wr = torch.split(weights, sizes, dim=-1)
     w1 = w1.unflatten(-1, (hidden, key_dim))
     w2 = w2.unflatten(-1, (value_dim, hidden))
     h = F.gelu(keys @ w1.transpose(-1, -2) + b1.unsqueeze(-2))
-    return h @ w2.transpose(-1, -2) + b2.unsqueeze(-2)
+    out = h @ w2.transpose(-1, -2) + b2.unsqueeze(-2)
+    return out + keys @ wr[0].unflatten(-1, (value_dim, key_dim)).transpose(-1, -2) if residual else out
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,8 @@ class MLPMemory(LearnedBaseline):
     k, ``memory_hidden`` h and ``value_dim`` v of the memory MLP (state ``2·(h(k + 1) +
     v(h + 1))`` floats: 8256 at the defaults); ``hidden`` the decoder's hidden units;
     ``read_steps`` fixed-point iterations per read; ``chunk`` patterns whose gradients are
-    taken at the same weights; ``step_init``, ``momentum_init``, ``decay_init`` the initial
+    taken at the same weights; ``passes`` sweeps over the patterns; ``normalized`` Polyak's step;
+    ``residual`` the linear path (module docstring); ``step_init``, ``momentum_init``, ``decay_init`` the initial
     θ, η and α.
 
     ``MetaParams`` (``P`` the MLP's weights)::
@@ -118,13 +135,19 @@ class MLPMemory(LearnedBaseline):
     hidden: int = 256  # the decoder's
     read_steps: int = 3
     chunk: int = 8
+    passes: int = 1
+    normalized: bool = False
+    residual: bool = False
     step_init: float = 0.01
     momentum_init: float = 0.5
     decay_init: float = 0.01
 
     def __post_init__(self):
         self._check_positive_ints("dim", "max_patterns", "key_dim", "memory_hidden", "value_dim", "hidden", "read_steps",
-                                  "chunk")
+                                  "chunk", "passes")
+        for name in ("normalized", "residual"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"MLPMemory.{name} must be True or False, got {getattr(self, name)!r}")
         if not self.step_init > 0:
             raise ValueError(f"MLPMemory.step_init must be positive, got {self.step_init!r}")
         for name in ("momentum_init", "decay_init"):
@@ -134,7 +157,7 @@ class MLPMemory(LearnedBaseline):
     @property
     def mlp_size(self) -> int:
         """P, the memory MLP's weights: ``h(k + 1) + v(h + 1)``."""
-        return mlp_size(self.key_dim, self.memory_hidden, self.value_dim)
+        return mlp_size(self.key_dim, self.memory_hidden, self.value_dim, self.residual)
 
     # --- LearnedModel protocol (config, loss, memory_size: LearnedBaseline's) -----------------
     def init_params(self, seed: int = 0) -> MetaParams:
@@ -145,7 +168,8 @@ class MLPMemory(LearnedBaseline):
         gen = torch.Generator().manual_seed(seed)
         k, h, v, d = self.key_dim, self.memory_hidden, self.value_dim, self.dim
         enc = init_encoder(gen, d, k, v)
-        w0 = torch.cat([torch.randn(h * k, generator=gen), torch.zeros(h), dense(gen, v, h).flatten(), torch.zeros(v)])
+        w0 = torch.cat([torch.randn(h * k, generator=gen), torch.zeros(h), dense(gen, v, h).flatten(), torch.zeros(v)]
+                       + ([torch.zeros(v * k)] if self.residual else []))  # the residual path starts empty
         write = {
             "step_weight": torch.zeros(d), "step_bias": torch.tensor(inverse_softplus(self.step_init)),
             "momentum_weight": torch.zeros(d), "momentum_bias": torch.tensor(logit(self.momentum_init)),
@@ -174,11 +198,14 @@ class MLPMemory(LearnedBaseline):
         else:
             update, surprise = state["update"], state["momentum"]
         grads = self._per_sample_grads()
-        for start in range(0, n, self.chunk):
+        for start in [s for _ in range(self.passes) for s in range(0, n, self.chunk)]:
             stop = min(start + self.chunk, n)
-            g = grads(w0 + update, keys[:, start:stop], values[:, start:stop])  # (B, c, P) at W_{t'}
+            g, loss = grads(w0 + update, keys[:, start:stop], values[:, start:stop])  # (B, c, P), (B, c) at W_{t'}
+            rate = step[:, start:stop]
+            if self.normalized:  # Polyak's step: θ_t = 1 takes the linearised loss of x_t to 0
+                rate = rate * loss / (g.pow(2).sum(-1) + NORMALIZED_EPS)
             for j, t in enumerate(range(start, stop)):
-                new_surprise = momentum[:, t, None] * surprise - step[:, t, None] * g[:, j]
+                new_surprise = momentum[:, t, None] * surprise - rate[:, j, None] * g[:, j]
                 new_update = (1 - forget[:, t, None]) * update + new_surprise
                 if mask is None:
                     surprise, update = new_surprise, new_update
@@ -203,14 +230,14 @@ class MLPMemory(LearnedBaseline):
     # --- helpers ------------------------------------------------------------------------------
     def apply(self, weights: Tensor, keys: Tensor) -> Tensor:
         """The memory MLP: flat ``weights (*B, P)``, ``keys (*B, M, k)`` -> ``(*B, M, v)``."""
-        return mlp(weights, keys, self.key_dim, self.memory_hidden, self.value_dim)
+        return mlp(weights, keys, self.key_dim, self.memory_hidden, self.value_dim, self.residual)
 
     def loss_of_one(self, weights: Tensor, key: Tensor, value: Tensor) -> Tensor:
         """``ℓ(W; x) = ‖M_W(k) − v‖²`` for one pattern: ``weights (P,)``, ``key (k,)``, ``value (v,)``."""
         return (self.apply(weights, key.unsqueeze(0)).squeeze(0) - value).pow(2).sum()
 
     def _per_sample_grads(self):
-        """``(weights (B, P), keys (B, c, k), values (B, c, v))`` -> ``∇_W ℓ (B, c, P)``: each
-        episode's own weights, each pattern's gradient at them."""
-        per_pattern = torch.func.vmap(torch.func.grad(self.loss_of_one), in_dims=(None, 0, 0))
+        """``(weights (B, P), keys (B, c, k), values (B, c, v))`` -> ``(∇_W ℓ (B, c, P), ℓ (B, c))``:
+        each episode's own weights, each pattern's gradient and loss at them."""
+        per_pattern = torch.func.vmap(torch.func.grad_and_value(self.loss_of_one), in_dims=(None, 0, 0))
         return torch.func.vmap(per_pattern, in_dims=(0, 0, 0))
