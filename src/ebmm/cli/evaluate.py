@@ -77,10 +77,6 @@ def eval_binary(memory_name, patterns, distortion, baselines, clamp_known, min_p
 def _with_read_options(memory, options: dict):
     """``memory`` read with ``options`` (:meth:`~ebmm.memory.AssociativeMemory.with_read_options`);
     a usage error for a memory without read options or an option its energy does not take."""
-    from ..memory import AssociativeMemory
-
-    if not isinstance(memory, AssociativeMemory):
-        raise click.BadParameter(f"{memory.name} has no read-time options", param_hint="--read")
     try:
         return memory.with_read_options(**options)
     except ValueError as e:

@@ -112,11 +112,7 @@ def write(memory_name, store_path, state_path, state_out, device):
 def export(source, dest, name, note, read_options):
     """Write the memory of a run directory or checkpoint (SOURCE) to DEST without optimiser
     state: a small file that ebmm.load reads."""
-    from ..memory import AssociativeMemory
-
     memory = _load_memory(str(source))
-    if not isinstance(memory, AssociativeMemory):
-        raise click.BadParameter(f"{source} is not a trained memory", param_hint="SOURCE")
     if read_options:
         try:
             memory = memory.with_read_options(**_read_options(read_options))
