@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from harness import git_info, write_results  # noqa: E402
+import read_selection  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies import image_slots, memory_trust  # noqa: E402
@@ -95,7 +96,7 @@ def main() -> None:
         options["choice_weights"] = [weights[k] for k in memory_trust.CHOICE_FEATURES]
     memory = ebmm.load(args.memory).with_read_options(**options)
     task = task_from_config("images", 1024, "mix:16", "omniglot")
-    x = task.sample(max(1, args.images // 64), 64, split="eval", generator=torch.Generator().manual_seed(3))[0]
+    x = read_selection.held_out_images(task, 64, args.images)
     err = lambda r: ((torch.as_tensor(r) > 0.5) != (x > 0.5)).flatten(2).sum(-1).float().mean().item()  # noqa: E731
     state = memory.write(x)
     decoded = memory.model.energy.decoded_slots(memory.params["static"], state.tensors["memory.weight"])  # (B, S, D)

@@ -97,11 +97,21 @@ def other_shapes(memory: AssociativeMemory, x: torch.Tensor, seed: int, kinds=SH
     return out
 
 
+#: the seed of :func:`other_shapes`' corruptions in every comparison here (the same for every memory)
+SHAPES_SEED = 11
+
+
+def held_out_images(task: ImageTask, patterns: int, images: int) -> torch.Tensor:
+    """The held-out images every comparison here stores: ``max(1, images // patterns)`` sets of
+    ``patterns`` from the task's eval split, always the same draw, ``(sets, patterns, C, H, W)``."""
+    return task.sample(max(1, images // patterns), patterns, split="eval", generator=torch.Generator().manual_seed(3))[0]
+
+
 def shapes_side_by_side(base: AssociativeMemory, chosen: AssociativeMemory, task: ImageTask, patterns: int, images: int,
                         kinds=SHAPES) -> dict[str, tuple[float, float, float]]:
     """Mean Hamming error per image (query, ``base``, ``chosen``) under each corruption of
-    ``kinds`` (:func:`other_shapes`), on the same ``max(1, images // patterns)`` held-out sets of
-    ``patterns`` images and the same corruptions for both memories."""
-    x = task.sample(max(1, images // patterns), patterns, split="eval", generator=torch.Generator().manual_seed(3))[0]
-    a, b = other_shapes(base, x, 11, kinds), other_shapes(chosen, x, 11, kinds)
+    ``kinds`` (:func:`other_shapes`), on the same :func:`held_out_images` and the same
+    corruptions for both memories."""
+    x = held_out_images(task, patterns, images)
+    a, b = other_shapes(base, x, SHAPES_SEED, kinds), other_shapes(chosen, x, SHAPES_SEED, kinds)
     return {k: (a[k][0], a[k][1], b[k][1]) for k in kinds}

@@ -52,13 +52,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     task = task_from_config("images", 1024, "noise:16", args.dataset)
-    x = task.sample(max(1, args.images // args.patterns), args.patterns, split="eval", generator=torch.Generator().manual_seed(3))[0]
+    x = read_selection.held_out_images(task, args.patterns, args.images)
     scores, sizes = {}, {}
     for label, name in args.system:
         memory = ebmm.load(name)
         sizes[label] = memory.memory_size()
         print(f"{label} ({name}, {sizes[label]} floats)", flush=True)
-        scores[label] = read_selection.other_shapes(memory, x, seed=11)  # the same corruptions for every system
+        scores[label] = read_selection.other_shapes(memory, x, read_selection.SHAPES_SEED)  # the same corruptions for every system
     query = {k: v[0] for k, v in next(iter(scores.values())).items()}
     labels = [label for label, _ in args.system]
     table = [f"{args.dataset.capitalize()}, {x.shape[0] * x.shape[1]} held-out images, {args.patterns} stored per memory; "
