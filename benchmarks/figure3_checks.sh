@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 24: every number the README gives beside Figure 3 at the small sizes, and the shapes
+# comparison, made again from the committed runs (~3 CPU-hours on one thread; not a test):
+#   results/figure3-2048     the 2304 and 4608 rows on 2048 other held-out images, and 2304 with trust_margin=2
+#   results/oracle-choice    each row's error split three ways (benchmarks/oracle_choice.py)
+#   results/trust-margin     the margin chosen on training squares at 2304 and 4608
+#   results/occluder-region  the region prior chosen again at 2304 and 4608
+#   results/shapes-every-system, results/figure3
+# usage: bash benchmarks/figure3_checks.sh   (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run() { echo "$ $*" >&2; "$@"; }
+weights() {  # the learned choice of a size, as a --read value
+  python -c "import json; from ebmm.energies.memory_trust import CHOICE_FEATURES as F; w=json.load(open('results/choice-fit/choice_fit_slots-$1.json'))['weights']; print(json.dumps([w[k] for k in F]))"
+}
+slots() { echo "results/ratedistortion-omniglot-region-wide/runs/image_slots-$1"; }
+READ=(--read candidates=16 --read recheck=16 --read region=3 --read region_share=0.1)
+SQUARES=noise:16,binary:16,zeros:16,ones:16,mix:16
+for n in 2304 4608; do
+  w=$(weights $n)
+  run ebmm eval images --memory "$(slots $n)" --dataset omniglot --distortion $SQUARES --min-patterns 2048 --seed 2026 \
+    "${READ[@]}" --read "choice_weights=$w" --threads 1 --out results/figure3-2048/slots-$n
+  run python benchmarks/oracle_choice.py --memory "$(slots $n)" --choice-fit results/choice-fit/choice_fit_slots-$n.json \
+    --name slots-$n --images 256 --out results/oracle-choice
+  run python benchmarks/trust_margin.py --memory "$(slots $n)" --name slots-$n "${READ[@]}" --read "choice_weights=$w" \
+    --select mix:16 --held-out $SQUARES --images 256 --threads 1 --out results/trust-margin
+  run python benchmarks/occluder_region.py --memory "$(slots $n)" --name slots-$n --read candidates=16 --read recheck=16 \
+    --read "choice_weights=$w" --windows 3,5,7 --shares 0.05,0.1,0.15,0.2 --fills $SQUARES --images 256 --threads 1 \
+    --out results/occluder-region
+done
+run ebmm eval images --memory "$(slots 2304)" --dataset omniglot --distortion $SQUARES --min-patterns 2048 --seed 2026 \
+  "${READ[@]}" --read "choice_weights=$(weights 2304)" --read trust_margin=2 --threads 1 --out results/figure3-2048/slots-2304-trust-margin-2
+run python benchmarks/shapes_every_system.py --system 'EBMM image slots=omniglot-slots' \
+  --system 'Memory Networks=results/ratedistortion-omniglot-mn-grey-patch/runs/memory_networks-9216' \
+  --system 'MANN=results/ratedistortion-omniglot-mann/runs/mann-9216' \
+  --system 'delta rule=results/ratedistortion-omniglot-delta-rule/runs/delta_rule-9216' \
+  --images 512 --threads 1 --out results/shapes-every-system
+run python benchmarks/figure3_plot.py --out results/figure3
