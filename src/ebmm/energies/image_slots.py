@@ -88,7 +88,9 @@ and ``choice_weights``, a learned choice among the rechecked candidates (one wei
 :data:`~ebmm.energies.memory_trust.CHOICE_FEATURES`; fit on training episodes by :func:`ebmm.meta.read_choice.fit_choice_weights`;
 empty: the fixed rule), and ``trust_margin``, the detector logit a pixel must exceed to be trusted by
 the read's final trust (0: the detector's own decision; a margin above 0 distrusts what it barely trusts,
-each such pixel then filled from the stored image and its trusted neighbours).
+each such pixel then filled from the stored image and its trusted neighbours), ``region_keep``, the
+detector logit above which the region prior leaves a pixel trusted (0: the prior overrules any trust),
+and ``rerank``, ranking the candidates again on the finally trusted pixels before the fill.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class ImageSlotEnergy(SlotEnergy):
     closed_form_terms = ("energy",)
     has_write_energy = True
     #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
-    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin")
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin", "region_keep", "rerank")
 
     def __init__(
         self,
@@ -172,6 +174,8 @@ class ImageSlotEnergy(SlotEnergy):
         region_share: float = 0.2,
         choice_weights: tuple[float, ...] | list[float] | None = None,
         trust_margin: float = 0.0,
+        region_keep: float = 0.0,
+        rerank: bool = False,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -241,6 +245,9 @@ class ImageSlotEnergy(SlotEnergy):
             if not (math.isfinite(trust_margin) and trust_margin >= 0):
                 raise ValueError(f"trust_margin must be a finite logit >= 0 (0: the detector's own decision), got {trust_margin}")
             self.trust_margin = float(trust_margin)
+            if not (math.isfinite(region_keep) and region_keep >= 0):
+                raise ValueError(f"region_keep must be a finite logit >= 0 (0: the region prior overrules any trust), got {region_keep}")
+            self.region_keep, self.rerank = float(region_keep), bool(rerank)
             self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
             if self.choice_weights and (len(self.choice_weights) != len(memory_trust.CHOICE_FEATURES) or not matcher):
                 raise ValueError(f"choice_weights weighs the matcher's rechecked candidates: it needs matcher=True and one weight for each "
