@@ -31,7 +31,6 @@ import argparse
 import sys
 import time
 
-
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
