@@ -3,14 +3,16 @@
     python benchmarks/figure3_plot.py --out results/figure3
 
 One line per (system, fill) of the five fills, memory size on the x axis:
-- EBMM image slots with the learned choice: ``results/choice-fit/choice_fit_slots-N.json``
-  (2304, 4608, 13824, 16128), and the shipped ``omniglot-slots`` with its trust margin at 9216
-  (``results/trust-margin/trust_margin_omniglot-slots.json``);
+- EBMM image slots with the learned choice: at 2304 and 4608 also with the occluder's ring spared
+  and the second ranking (``results/occluder-ring/figure3-512/slots-N/results.json``), at 13824
+  and 16128 ``results/choice-fit/choice_fit_slots-N.json``, and the shipped ``omniglot-slots`` with
+  its trust margin at 9216 (``results/trust-margin/trust_margin_omniglot-slots.json``);
 - Memory Networks: ``results/ratedistortion-omniglot-fills/ratedistortion.json``;
 - the paper's EBMM conv and Memory Networks points (noise).
 
-Every EBMM point is a mean over 512 held-out images (the files keep no percentiles); Memory
-Networks' points carry their 5th–95th percentile bars over sets. Writes ``figure3.png`` and
+Every EBMM point is a mean over 512 held-out images (the same images for every size and system);
+the points from ``ebmm eval images`` and Memory Networks' carry their 5th–95th percentile bars
+over sets (the other files keep none). Writes ``figure3.png`` and
 ``figure3.json`` (the plotted numbers). Draws only: it reads results, it computes none.
 """
 
@@ -41,6 +43,13 @@ def ebmm_points() -> dict[str, list[tuple[int, SimpleNamespace]]]:
     """The README's EBMM rows, per fill: ``[(memory floats, point), ...]``."""
     out = {f: [] for f in FILLS}
     for n in SIZES:
+        ring = REPO / f"results/occluder-ring/figure3-512/slots-{n}/results.json"
+        if ring.exists():  # region_keep and rerank chosen on the training split (benchmarks/occluder_ring.py)
+            cells = next(iter(json.loads(ring.read_text())["results"].values()))["omniglot"]
+            for f in FILLS:
+                c = cells[f"{f}:16"]
+                out[f].append((n, _point(c["mean"], c["p5"], c["p95"])))
+            continue
         if n == 9216:  # the shipped memory, read with its trust margin
             held = json.loads((REPO / "results/trust-margin/trust_margin_omniglot-slots.json").read_text())["held_out"]
             means = {f: held[f"{f}:16"]["chosen"] for f in FILLS}
