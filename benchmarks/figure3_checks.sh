@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Issue 24: every number the README gives beside Figure 3 at the small sizes, and the shapes
-# comparison, made again from the committed runs (~3 CPU-hours on one thread; not a test):
+# comparison, made again from the committed runs (~5 CPU-hours on one thread; not a test):
 #   results/figure3-2048     the 2304 and 4608 rows on 2048 other held-out images, and 2304 with trust_margin=2
 #   results/oracle-choice    each row's error split three ways (benchmarks/oracle_choice.py)
 #   results/trust-margin     the margin chosen on training squares at 2304 and 4608
 #   results/occluder-region  the region prior chosen again at 2304 and 4608
+#   results/occluder-ring    region_keep and rerank chosen at every size; the 2304 and 4608 rows with them
+#                            (512 images, the README's table; 2048 images in results/figure3-2048/slots-N-ring)
 #   results/shapes-every-system, results/figure3
 # usage: bash benchmarks/figure3_checks.sh   (from the repository root)
 set -euo pipefail
@@ -28,6 +30,26 @@ for n in 2304 4608; do
     --read "choice_weights=$w" --windows 3,5,7 --shares 0.05,0.1,0.15,0.2 --fills $SQUARES --images 256 --threads 1 \
     --out results/occluder-region
 done
+for n in 2304 4608 13824 16128; do
+  run python benchmarks/occluder_ring.py --memory "$(slots $n)" --name slots-$n "${READ[@]}" --read "choice_weights=$(weights $n)" \
+    --keeps 0,3,4,5,6,8 --images 256 --threads 1 $([ $n -gt 4608 ] && echo --no-shapes) --out results/occluder-ring
+done
+run python benchmarks/occluder_ring.py --memory omniglot-slots --keeps 0,5,6,8 --images 256 --threads 1 --no-shapes --out results/occluder-ring
+for n in 2304 4608; do   # the chosen options: region_keep 4 at both, rerank at 2304
+  RING=("${READ[@]}" --read "choice_weights=$(weights $n)" --read region_keep=4 --read rerank=$([ $n = 2304 ] && echo true || echo false))
+  run ebmm eval images --memory "$(slots $n)" --dataset omniglot --distortion $SQUARES,grey:16 --min-patterns 512 "${RING[@]}" \
+    --threads 1 --out results/occluder-ring/figure3-512/slots-$n
+  run ebmm eval images --memory "$(slots $n)" --dataset mnist --distortion mix:16 --min-patterns 512 "${RING[@]}" \
+    --threads 1 --out results/occluder-ring/figure3-512/slots-$n-mnist
+  run ebmm eval images --memory "$(slots $n)" --dataset omniglot --distortion $SQUARES --min-patterns 2048 --seed 2026 "${RING[@]}" \
+    --threads 1 --out results/figure3-2048/slots-$n-ring
+done
+run python benchmarks/oracle_choice.py --memory "$(slots 2304)" --choice-fit results/choice-fit/choice_fit_slots-2304.json \
+  --name slots-2304-ring --read region_keep=4 --read rerank=true --images 256 --threads 2 --out results/oracle-choice
+U=results/ratedistortion-omniglot-untrained-region/runs/image_slots-2304   # the untrained start's best read, with and without them
+run ebmm eval images --memory $U --dataset omniglot --distortion mix:16 --min-patterns 512 --read region=0 --threads 1 --out results/occluder-ring/untrained-2304/plain
+run ebmm eval images --memory $U --dataset omniglot --distortion mix:16 --min-patterns 512 --read region=0 --read rerank=true --threads 1 --out results/occluder-ring/untrained-2304/rerank
+run ebmm eval images --memory $U --dataset omniglot --distortion mix:16 --min-patterns 512 --read region_keep=4 --read rerank=true --threads 1 --out results/occluder-ring/untrained-2304/ring
 run ebmm eval images --memory "$(slots 2304)" --dataset omniglot --distortion $SQUARES --min-patterns 2048 --seed 2026 \
   "${READ[@]}" --read "choice_weights=$(weights 2304)" --read trust_margin=2 --threads 1 --out results/figure3-2048/slots-2304-trust-margin-2
 run python benchmarks/shapes_every_system.py --system 'EBMM image slots=omniglot-slots' \
