@@ -55,7 +55,8 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        it below the intact pixels. With ``region_keep`` > 0 the region prior spares each pixel whose
        detector logit exceeds it: the prior otherwise distrusts the intact ring around an occluder
        too, the pixels that say most about how strokes continue under it (told the square at 2304
-       floats, distrusting that one-pixel ring as well raises the error from 14.1 to 20.6).
+       floats, 128 held-out images, distrusting that one-pixel ring as well raises the error from 14.1
+       to 20.6).
     4. With ``rerank``, the candidates are ranked again by the squared distance on the pixels now
        trusted, as under the clamped protocol, before the fill: the first ranking sees the
        occluder too, and a square of ink pushes the right image out of the 16 candidates for
