@@ -31,7 +31,6 @@ import time
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
-from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 PAIRS = ((8, 1), (8, 4), (8, 8), (16, 8), (16, 16), (32, 16), (32, 32))
@@ -51,8 +50,7 @@ def main() -> None:
     grid = {}
     for c, r in PAIRS:
         t = time.time()
-        err = evaluate_images(base.with_read_options(candidates=c, recheck=r), task, 64, select, min_patterns=args.select_images,
-                              min_batches=1, split="train").mean
+        err = read_selection.train_error(base.with_read_options(candidates=c, recheck=r), task, 64, select, args.select_images)
         grid[(c, r)] = (err, (time.time() - t) / args.select_images * 1e3)
         print(f"train {select} candidates={c} recheck={r}: {err:.2f} ({grid[(c, r)][1]:.1f} ms per image)", flush=True)
     c, r = min(grid, key=lambda k: grid[k][0])

@@ -33,7 +33,6 @@ import time
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
-from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 WINDOWS = (3, 5, 7, 9)
@@ -57,12 +56,12 @@ def main() -> None:
     n = args.patterns
     task = task_from_config("images", base.model.dim, "noise:16", args.dataset)
     select = f"{args.select_fill}:16"
-    grid = {(0, 0.0): evaluate_images(base, task, n, select, min_patterns=args.select_images, min_batches=1, split="train").mean}
+    grid = {(0, 0.0): read_selection.train_error(base, task, n, select, args.select_images)}
     windows, shares = [int(v) for v in args.windows.split(",")], [float(v) for v in args.shares.split(",")]
     for w in windows:
         for s in shares:
             m = memory.with_read_options(region=w, region_share=s)
-            grid[(w, s)] = evaluate_images(m, task, n, select, min_patterns=args.select_images, min_batches=1, split="train").mean
+            grid[(w, s)] = read_selection.train_error(m, task, n, select, args.select_images)
             print(f"train {select} region={w} share={s}: {grid[(w, s)]:.2f}", flush=True)
     (w, s) = min(grid, key=grid.get)
     chosen = memory.with_read_options(region=w, region_share=s) if w else base

@@ -34,7 +34,6 @@ import time
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
-from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 KEEPS = (0.0, 3.0, 4.0, 5.0, 6.0, 8.0)
@@ -56,7 +55,7 @@ def main() -> None:
     for rerank in (False, True):
         for keep in (float(k) for k in args.keeps.split(",")):
             read = memory.with_read_options(region_keep=keep, rerank=rerank)
-            grid[(keep, rerank)] = evaluate_images(read, task, 64, select, min_patterns=args.select_images, min_batches=1, split="train").mean
+            grid[(keep, rerank)] = read_selection.train_error(read, task, 64, select, args.select_images)
             print(f"train region_keep={keep:g} rerank={rerank}: {select} {grid[(keep, rerank)]:.2f}", flush=True)
     chosen = min(grid, key=grid.get)
     best = memory.with_read_options(region_keep=chosen[0], rerank=chosen[1])
@@ -69,8 +68,7 @@ def main() -> None:
     table += ["", f"Chosen: region_keep = {chosen[0]:g}, rerank = {str(chosen[1]).lower()}. Held out ({args.images} images per row, "
               "the same for both; no mask: the memory finds the corruption):", "",
               "| corruption | query | as given | chosen |", "|---|---|---|---|"]
-    table += [f"| {f} square | | {a:.2f} | {b:.2f} |" for f, (a, b) in held.items()]
-    table += [f"| {k} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
+    table += read_selection.side_by_side_rows(held, shapes)
     record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "select": select,
               "selection": [{"region_keep": k, "rerank": r, "error": e} for (k, r), e in grid.items()],
               "chosen": {"region_keep": chosen[0], "rerank": chosen[1]},

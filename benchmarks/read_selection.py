@@ -39,6 +39,20 @@ def load(args: argparse.Namespace) -> tuple[AssociativeMemory, str]:
     return memory, args.name or (Path(args.memory).stem if "/" in args.memory else args.memory)
 
 
+def train_error(memory: AssociativeMemory, task: ImageTask, patterns: int, fill: str, images: int) -> float:
+    """Mean error per image of ``memory`` under ``fill`` on ``images`` training-split images (sets of
+    ``patterns``): what every selection here chooses on."""
+    return evaluate_images(memory, task, patterns, fill, min_patterns=images, min_batches=1, split="train").mean
+
+
+def side_by_side_rows(held: dict[str, tuple[float, float]], shapes: dict[str, tuple[float, float, float]],
+                      marked: tuple[str, ...] = (), mark: str = " (selected on)") -> list[str]:
+    """Markdown rows ``| corruption | query | base | chosen |`` of :func:`held_out` (square fills,
+    no query column) and :func:`shapes_side_by_side`; corruptions in ``marked`` get ``mark``."""
+    rows = [f"| {f} square | | {a:.2f} | {b:.2f} |" for f, (a, b) in held.items()]
+    return rows + [f"| {k}{mark if k in marked else ''} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
+
+
 def held_out(base: AssociativeMemory | None, chosen: AssociativeMemory, task: ImageTask, patterns: int, fills: list[str],
              images: int) -> dict[str, tuple[float, float]]:
     """Mean held-out error per image of ``base`` and ``chosen`` under each fill, the same

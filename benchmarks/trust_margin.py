@@ -34,7 +34,6 @@ import torch
 from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
 
-from ebmm.evaluation.images import evaluate_images  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
@@ -62,7 +61,7 @@ def main() -> None:
             if kind in read_selection.SHAPES:
                 errs.append(read_selection.other_shapes(read, x_train, 5, (kind,))[kind][1])
             else:
-                errs.append(evaluate_images(read, task, 64, kind, min_patterns=args.select_images, min_batches=1, split="train").mean)
+                errs.append(read_selection.train_error(read, task, 64, kind, args.select_images))
         grid[m] = errs
         print(f"train margin={m}: " + ", ".join(f"{k} {e:.2f}" for k, e in zip(select, errs)), flush=True)
     ref = grid[0.0] if 0.0 in grid else next(iter(grid.values()))
@@ -76,8 +75,7 @@ def main() -> None:
     table += [f"| {m:g} | " + " | ".join(f"{e:.2f}" for e in errs) + f" | {relative[m]:.3f} |" for m, errs in grid.items()]
     table += ["", f"Chosen: trust_margin = {chosen:g}. Held out ({args.images} images per row, the same for both; no mask: the memory "
               "finds the corruption):", "", "| corruption | query | margin 0 | chosen |", "|---|---|---|---|"]
-    table += [f"| {f} square | | {a:.2f} | {b:.2f} |" for f, (a, b) in held.items()]
-    table += [f"| {k}{' (selected on)' if k in select else ''} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} |" for k, v in shapes.items()]
+    table += read_selection.side_by_side_rows(held, shapes, marked=tuple(select))
     record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "select": select,
               "selection": [{"trust_margin": m, "errors": dict(zip(select, errs)), "relative": relative[m]} for m, errs in grid.items()], "chosen": chosen,
               "held_out": {f: {"margin_0": a, "chosen": b} for f, (a, b) in held.items()},
