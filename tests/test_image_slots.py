@@ -9,7 +9,6 @@ import torch
 
 import ebmm
 from ebmm.config import EnergyConfig, MemoryConfig, ReadConfig, WriteConfig
-from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy, memory_size, pca_encoder, split_params
 from ebmm.energies.gaussian_fill import read_plan, residual_precision
 from ebmm.energies.image_slots import roughness
@@ -114,12 +113,6 @@ def test_image_preset_sizes_the_slots_from_the_budget():
     assert EBMM.from_config(mcfg).memory_size() == 16 * 144
     with pytest.raises(ValueError, match="energies"):
         image_preset("slots", "resnet_conv", "omniglot", (1, 32, 32), 9232)
-
-
-@pytest.fixture(scope="module")
-def mnist_task():
-    train, held = image_splits("mnist")
-    return ImageTask(torch.from_numpy(train), torch.from_numpy(held), Occlusion("noise", 16), "hamming")
 
 
 def _with_energy(mcfg: MemoryConfig, **kwargs) -> MemoryConfig:

