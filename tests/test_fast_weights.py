@@ -3,7 +3,7 @@ gradient-written MLP memory (Titans / TTT). Their writes equal their reference f
 chunk-parallel delta rule the sequential one; the MLP's vmapped per-sample gradients a plain
 loop of autograd gradients), they hold 8256 floats at the binary defaults, streaming writes
 continue exactly, the meta-gradient reaches every slow weight through the write (to second
-order), bad input is refused, and a tiny CLI training saves a memory that loads and reads.
+order), the box read decodes a value by the value encoder, bad input is refused, and a tiny CLI training saves a memory that loads and reads.
 (The contract every learned baseline shares is also checked in test_learned_baselines.py.)"""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ebmm.cli import main
 from ebmm.models import DeltaRuleMemory, MLPMemory, model_kinds, system_kinds
 from ebmm.models.delta_rule import delta_rule_chunked, delta_rule_sequential
 from ebmm.models.mlp_memory import NORMALIZED_EPS, mlp_size
-from ebmm.models._fast_weights import keys_of, values_of
-from ebmm.tasks import random_patterns
+from ebmm.models._fast_weights import box_decode, init_encoder, keys_of, values_of
+from ebmm.tasks import Distortion, error_bits, random_patterns
 
 BUDGET = 128 * 127 // 2 + 128  # 8256, every row of Table 1
 
@@ -174,8 +174,9 @@ def test_mlp_write_passes_gradcheck(gen, perturbed):
 
 # --- meta-gradients ----------------------------------------------------------------------------
 @pytest.mark.parametrize("model", [tiny_delta(), tiny_delta(decay=True, chunk=3), tiny_delta(chunk=0), tiny_mlp(chunk=3),
-                                   tiny_mlp(chunk=3, passes=2, normalized=True, residual=True)],
-                         ids=["delta", "gated", "sequential", "mlp", "mlp-passes-normalized-residual"])
+                                   tiny_mlp(chunk=3, passes=2, normalized=True, residual=True),
+                                   tiny_delta(decoder="box", decode_steps=4, passes=2), tiny_mlp(chunk=3, decoder="box", decode_steps=4)],
+                         ids=["delta", "gated", "sequential", "mlp", "mlp-passes-normalized-residual", "delta-box", "mlp-box"])
 def test_meta_gradient_reaches_every_slow_weight(model, gen, perturbed, episodes):
     params = perturbed(model.init_params(), gen)
     leaves = [(g, n, t.requires_grad_()) for g, d in params.items() for n, t in d.items()]
@@ -189,6 +190,61 @@ def test_meta_gradient_reaches_every_slow_weight(model, gen, perturbed, episodes
     functional = torch.func.grad(lambda p: model.loss(p, x, q)[0])(detached)
     for (g, n, _), grad in zip(leaves, grads):
         torch.testing.assert_close(functional[g][n], grad, rtol=1e-4, atol=1e-6)
+
+
+# --- the box read ------------------------------------------------------------------------------
+def test_box_decode_inverts_an_exact_value_and_holds_what_the_query_says(gen):
+    """With more values than erased bits, the box decode of a pattern's own value is the pattern:
+    the erased bits come back, the intact ones stay; and it solves the box-constrained problem
+    (projected-gradient optimality) where the value is perturbed."""
+    enc = init_encoder(gen, 128, 96, 86)
+    x = random_patterns((4, 10, 128), generator=gen)
+    q = Distortion.parse("erase:64").apply(x, generator=gen)
+    log_pull = torch.tensor(0.0)
+    s = box_decode(enc, log_pull, values_of(enc, x), 2 * q - 1, steps=200)
+    assert error_bits((s + 1) / 2, x).max() == 0
+    assert error_bits(q, x).mean() > 25  # the query itself is far off
+    # a perturbed value: s is a fixed point of the projected-gradient map (the box optimum)
+    noisy = values_of(enc, x) + 0.5 * torch.randn(4, 10, 86, generator=gen)
+    s_q = 2 * q - 1
+    s = box_decode(enc, log_pull, noisy, s_q, steps=2000)
+    lam = log_pull.exp()
+    grad = (s @ enc["value_weight"].T + enc["value_bias"] - noisy) @ enc["value_weight"] + lam * s_q.abs() * (s - s_q)
+    torch.testing.assert_close((s - 0.01 * grad).clamp(-1, 1), s, atol=2e-4, rtol=0)
+
+
+def test_delta_rule_sweeps_are_the_rule_written_again(gen, perturbed):
+    """``passes = 3`` is writing the patterns, then writing them twice more with ``write_more``;
+    each sweep brings the associative residuals ``v_t − S k_t`` down (β = 1, N < d_k)."""
+    swept = tiny_delta(passes=3, beta_init=0.99)
+    once = tiny_delta(beta_init=0.99)
+    params = f64(perturbed(once.init_params(), gen))
+    x = random_patterns((2, 5, 16), generator=gen).double()
+    state = once.write(params, x)
+    residuals = []
+    for _ in range(2):
+        keys, values, *_ = once.rule_inputs(params, x)
+        residuals.append(float((values - keys @ state["fast_weights"].transpose(-1, -2)).norm()))
+        state = once.write_more(params, state, x)
+    torch.testing.assert_close(swept.write(params, x)["fast_weights"], state["fast_weights"], rtol=1e-10, atol=1e-12)
+    keys, values, *_ = once.rule_inputs(params, x)
+    residuals.append(float((values - keys @ state["fast_weights"].transpose(-1, -2)).norm()))
+    assert residuals[2] < residuals[1] < residuals[0]
+
+
+def test_box_read_of_a_written_delta_rule_beats_its_query_and_the_untrained_learned_decoder(gen):
+    """Untrained, at the binary defaults (86 × 96), N = 16 under erase:64: the box read restores
+    most erased bits; the same memory read by its untrained learned decoder does not."""
+    x = random_patterns((4, 16, 128), generator=gen)
+    q = Distortion.parse("erase:64").apply(x, generator=gen)
+    errors = {}
+    for decoder in ("box", "learned"):
+        model = DeltaRuleMemory(decoder=decoder)
+        params = model.init_params(0)
+        with torch.no_grad():
+            errors[decoder] = float(error_bits(model.read(params, model.write(params, x), q, False), x).mean())
+    assert errors["box"] < 0.3 * float(error_bits(q, x).mean())
+    assert errors["box"] < 0.7 * errors["learned"]
 
 
 # --- streaming ---------------------------------------------------------------------------------
@@ -237,6 +293,8 @@ def test_streaming_through_the_public_api(kind, gen):
         (lambda: MLPMemory(step_init=0.0), "step_init"), (lambda: MLPMemory(momentum_init=1.0), "momentum_init"),
         (lambda: MLPMemory(passes=0), "passes"), (lambda: MLPMemory(normalized="yes"), "normalized"),
         (lambda: MLPMemory(residual=1), "residual"),
+        (lambda: DeltaRuleMemory(decoder="boxed"), "decoder"), (lambda: MLPMemory(decoder=None), "decoder"),
+        (lambda: DeltaRuleMemory(decode_steps=0), "decode_steps"), (lambda: DeltaRuleMemory(passes=0), "passes"),
     ],
 )
 def test_bad_configurations_are_refused(make, match):

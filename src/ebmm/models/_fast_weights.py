@@ -10,7 +10,23 @@ With ``s = 2x − 1`` the ±1 image of a pattern (an erased bit 0.5 → 0)::
 
 ``R`` is the memory's retrieval (``S k`` for the delta rule, ``MLP_W(k)`` for the MLP memory).
 The decoder is Memory Networks' (:func:`ebmm.models.memory_networks.decode`: one hidden ReLU
-layer plus a linear skip) and sees the query beside the retrieved value. Each iterate lies
+layer plus a linear skip) and sees the query beside the retrieved value.
+
+**The box read** (``decoder="box"``, :func:`box_read`) decodes the retrieved value instead by
+the value encoder itself: the pattern in ``[−1, 1]^d`` whose value is nearest the retrieved
+one, pulled towards the query's bits,
+
+    s = argmin_{s ∈ [−1, 1]^d}  ½‖W_v s + b_v − R‖² + ½λ Σ_i |s_q,i| (s_i − s_q,i)²
+
+by ``decode_steps`` steps of projected gradient with Nesterov momentum (FISTA, step
+``1 / (‖W_v‖₂² + λ)``), then ``x = (s + 1) / 2``; the key of that estimate is read again,
+``read_steps`` times. The pull weighs each bit by ``|s_q,i|``, what the query's value says of
+it (an erased bit, 0.5, is not pulled; under ``replace`` every bit is, equally): no mask is
+given. ``λ = exp(log_pull)`` is learned (in log scale, so that meta-training can move it by
+orders of magnitude: ``erase`` wants it large, ``replace`` small). Where ``d_v`` values are at least as many as the unknown
+bits the box makes the decode exact for a clean retrieval; the learned decoder, one hidden layer,
+does not solve that system (``benchmarks/mlp_memory_ceiling.py``: 0.46 error bits at N = 16
+against the trained learned decoder's 7.1). Each iterate lies
 in [0, 1]: the logistic read-out is the projection onto [0, 1] (a hard clamp would stop the
 meta-gradient at every saturated bit). A stored pattern ``x_i`` whose value is retrieved
 exactly and decodes to itself is a fixed point: ``k(x_i)`` is the key it was written under.
@@ -19,6 +35,8 @@ Private: the models' modules document their own parameters.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +98,62 @@ def fixed_point_read(params: dict[str, dict[str, Tensor]], retrieve, queries: Te
         x = torch.sigmoid(decode(params["decoder"], torch.cat([value, s_q], dim=-1)))
         iterates.append(x)
     return torch.stack(iterates, dim=1) if trajectory else x
+
+
+#: the box read's initial query pull λ: between what an untrained delta rule (86 × 96, N = 16–96)
+#: reads best with under ``erase:64`` (10–100) and under ``replace:64`` (0.3–1)
+PULL_INIT = 3.0
+
+
+def init_box_decoder(pull: float = PULL_INIT) -> dict[str, Tensor]:
+    """The box read's one parameter: ``{"log_pull": ()}``, ``λ = exp(log_pull)``."""
+    return {"log_pull": torch.tensor(math.log(pull))}
+
+
+def box_decode(enc: dict[str, Tensor], log_pull: Tensor, retrieved: Tensor, s_q: Tensor, steps: int) -> Tensor:
+    """``argmin_{s ∈ [−1, 1]^d} ½‖W_v s + b_v − R‖² + ½λ Σ_i |s_q,i| (s_i − s_q,i)²`` by ``steps``
+    FISTA steps from ``s_q``: ``retrieved (..., d_v)``, ``s_q (..., d)`` the query's ±1 image
+    (0 where erased) -> ``s (..., d)`` in [−1, 1]."""
+    w, b = enc["value_weight"], enc["value_bias"]
+    lam = log_pull.exp()
+    step = 1.0 / (torch.linalg.matrix_norm(w, ord=2).pow(2) + lam)
+    weight = lam * s_q.abs()
+    target = retrieved - b
+    s = y = s_q
+    t = 1.0
+    for _ in range(steps):
+        grad = (y @ w.T - target) @ w + weight * (y - s_q)
+        new = (y - step * grad).clamp(-1.0, 1.0)
+        t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        y = new + ((t - 1) / t_next) * (new - s)
+        s, t = new, t_next
+    return s
+
+
+def box_read(params: dict[str, dict[str, Tensor]], retrieve, queries: Tensor, steps: int, decode_steps: int,
+             trajectory: bool) -> Tensor:
+    """Iterate ``x ← (box_decode(retrieve(k(x))) + 1) / 2`` ``steps`` times from ``x = q``
+    (module docstring). Returns the last iterate ``(B, M, d)``, or every iterate
+    ``(B, steps + 1, M, d)`` (the query first)."""
+    enc, log_pull = params["encoder"], params["decoder"]["log_pull"]
+    s_q = 2 * queries - 1
+    x = queries
+    iterates = [queries]
+    for _ in range(steps):
+        x = (box_decode(enc, log_pull, retrieve(keys_of(enc, x)), s_q, decode_steps) + 1) / 2
+        iterates.append(x)
+    return torch.stack(iterates, dim=1) if trajectory else x
+
+
+#: the fast-weight memories' decoders: Memory Networks' learned one, or the box read
+DECODERS = ("learned", "box")
+
+
+def check_decoder(owner: str, decoder: str, decode_steps: int) -> None:
+    if decoder not in DECODERS:
+        raise ValueError(f"{owner}.decoder must be one of {DECODERS}, got {decoder!r}")
+    if isinstance(decode_steps, bool) or not isinstance(decode_steps, int) or decode_steps < 1:
+        raise ValueError(f"{owner}.decode_steps must be a positive integer, got {decode_steps!r}")
 
 
 def check_mask(mask: Tensor | None, patterns: Tensor) -> Tensor:

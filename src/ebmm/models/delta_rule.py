@@ -45,6 +45,14 @@ Networks at N = 96. The encoder, β and α projections and decoder are slow weig
 writing every pattern in one call (exactly so in exact arithmetic; the chunked form regroups
 the sums, so to float rounding).
 
+**Sweeps and the box read** (both off by default). ``passes = P`` applies the rule to a call's
+patterns P times in turn, as writing them again with ``write_more`` would: each sweep takes every
+``v_t − S k_t`` residual further towards zero (with β = 1, the Kaczmarz method for ``S K = V``),
+so the written matrix nears the least-squares fit of the associative loss. With P > 1 writing in
+parts sweeps each part on its own, so it no longer equals writing at once. ``decoder="box"``
+decodes a retrieved value by the value encoder itself (box-constrained least squares,
+:func:`~ebmm.models._fast_weights.box_read`) instead of Memory Networks' learned decoder.
+
 References:
     I. Schlag, K. Irie, J. Schmidhuber, "Linear transformers are secretly fast weight
     programmers", ICML 2021.
@@ -66,7 +74,8 @@ from torch import Tensor
 from ..dynamics import logit
 from .protocol import MetaParams
 from ._common import LearnedBaseline
-from ._fast_weights import check_mask, fixed_point_read, init_decoder, init_encoder, keys_of, values_of
+from ._fast_weights import (box_read, check_decoder, check_mask, fixed_point_read, init_box_decoder, init_decoder,
+                            init_encoder, keys_of, values_of)
 
 
 # --- the two forms of the write ----------------------------------------------------------------
@@ -151,7 +160,9 @@ class DeltaRuleMemory(LearnedBaseline):
     the decoder's hidden units; ``read_steps`` fixed-point iterations per read; ``chunk``
     patterns per chunk of the chunk-parallel write (0: the sequential form); ``decay`` whether
     the Gated DeltaNet forgetting gate α is used; ``beta_init`` and ``decay_init`` the initial
-    β and α.
+    β and α; ``decoder`` ``"learned"`` (Memory Networks' decoder) or ``"box"`` (the box read of
+    :mod:`ebmm.models._fast_weights`, ``decode_steps`` FISTA steps per iterate); ``passes`` how
+    many times each call sweeps the rule over its patterns (module docstring).
 
     ``MetaParams``::
 
@@ -160,6 +171,7 @@ class DeltaRuleMemory(LearnedBaseline):
                      "decay_weight": (d,), "decay_bias": ()},          # the last two only with decay
          "decoder": {"hidden_weight": (h, d_v + d), "hidden_bias": (h,),
                      "out_weight": (d, h), "out_bias": (d,), "skip_weight": (d, d_v + d)}}
+                    # or, with decoder="box": {"log_pull": ()}
     """
 
     kind: ClassVar[str] = "delta_rule"
@@ -173,9 +185,13 @@ class DeltaRuleMemory(LearnedBaseline):
     decay: bool = False
     beta_init: float = 0.9
     decay_init: float = 0.99
+    decoder: str = "learned"
+    decode_steps: int = 30
+    passes: int = 1
 
     def __post_init__(self):
-        self._check_positive_ints("dim", "max_patterns", "key_dim", "value_dim", "hidden", "read_steps")
+        check_decoder("DeltaRuleMemory", self.decoder, self.decode_steps)
+        self._check_positive_ints("dim", "max_patterns", "key_dim", "value_dim", "hidden", "read_steps", "passes")
         if isinstance(self.chunk, bool) or not isinstance(self.chunk, int) or self.chunk < 0:
             raise ValueError(f"DeltaRuleMemory.chunk must be an integer >= 0 (0: sequential), got {self.chunk!r}")
         if not isinstance(self.decay, bool):
@@ -193,8 +209,9 @@ class DeltaRuleMemory(LearnedBaseline):
         write = {"beta_weight": torch.zeros(self.dim), "beta_bias": torch.tensor(logit(self.beta_init))}
         if self.decay:
             write |= {"decay_weight": torch.zeros(self.dim), "decay_bias": torch.tensor(logit(self.decay_init))}
-        return {"encoder": enc, "write": write,
-                "decoder": init_decoder(gen, self.dim, self.value_dim, self.hidden, enc["value_weight"])}
+        decoder = (init_box_decoder() if self.decoder == "box"
+                   else init_decoder(gen, self.dim, self.value_dim, self.hidden, enc["value_weight"]))
+        return {"encoder": enc, "write": write, "decoder": decoder}
 
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None,
               state: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
@@ -204,10 +221,11 @@ class DeltaRuleMemory(LearnedBaseline):
         keys, values, beta, log_alpha = self.rule_inputs(params, patterns, mask)
         b = patterns.shape[0]
         s = patterns.new_zeros(b, self.value_dim, self.key_dim) if state is None else state["fast_weights"]
-        if self.chunk == 0:
-            s = delta_rule_sequential(s, keys, values, beta, log_alpha)
-        else:
-            s = delta_rule_chunked(s, keys, values, beta, log_alpha, self.chunk)
+        for _ in range(self.passes):
+            if self.chunk == 0:
+                s = delta_rule_sequential(s, keys, values, beta, log_alpha)
+            else:
+                s = delta_rule_chunked(s, keys, values, beta, log_alpha, self.chunk)
         return {"fast_weights": s}
 
     def write_more(self, params: MetaParams, state: dict[str, Tensor], patterns: Tensor) -> dict[str, Tensor]:
@@ -217,6 +235,9 @@ class DeltaRuleMemory(LearnedBaseline):
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)``, or every iterate ``(B, read_steps + 1, M, d)``."""
         s = state["fast_weights"]
+        if self.decoder == "box":
+            return box_read(params, lambda k: k @ s.transpose(-1, -2), queries, self.read_steps, self.decode_steps,
+                            trajectory)
         return fixed_point_read(params, lambda k: k @ s.transpose(-1, -2), queries, self.read_steps, trajectory)
 
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:

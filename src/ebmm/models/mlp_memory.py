@@ -77,7 +77,8 @@ from torch import Tensor
 from ..dynamics import inverse_softplus, logit
 from .protocol import MetaParams
 from ._common import LearnedBaseline, blend, dense
-from ._fast_weights import check_mask, fixed_point_read, init_decoder, init_encoder, keys_of, values_of
+from ._fast_weights import (box_read, check_decoder, check_mask, fixed_point_read, init_box_decoder, init_decoder,
+                            init_encoder, keys_of, values_of)
 
 
 #: keeps Polyak's step finite where a pattern's gradient vanishes
@@ -141,8 +142,11 @@ class MLPMemory(LearnedBaseline):
     step_init: float = 0.01
     momentum_init: float = 0.5
     decay_init: float = 0.01
+    decoder: str = "learned"
+    decode_steps: int = 30
 
     def __post_init__(self):
+        check_decoder("MLPMemory", self.decoder, self.decode_steps)
         self._check_positive_ints("dim", "max_patterns", "key_dim", "memory_hidden", "value_dim", "hidden", "read_steps",
                                   "chunk", "passes")
         for name in ("normalized", "residual"):
@@ -176,7 +180,7 @@ class MLPMemory(LearnedBaseline):
             "decay_weight": torch.zeros(d), "decay_bias": torch.tensor(logit(self.decay_init)),
         }
         return {"encoder": enc, "initial_memory": {"weights": w0}, "write": write,
-                "decoder": init_decoder(gen, d, v, self.hidden, enc["value_weight"])}
+                "decoder": init_box_decoder() if self.decoder == "box" else init_decoder(gen, d, v, self.hidden, enc["value_weight"])}
 
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None,
               state: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
@@ -222,6 +226,8 @@ class MLPMemory(LearnedBaseline):
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)``, or every iterate ``(B, read_steps + 1, M, d)``."""
         weights = params["initial_memory"]["weights"] + state["update"]  # (B, P)
+        if self.decoder == "box":
+            return box_read(params, lambda k: self.apply(weights, k), queries, self.read_steps, self.decode_steps, trajectory)
         return fixed_point_read(params, lambda k: self.apply(weights, k), queries, self.read_steps, trajectory)
 
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:
