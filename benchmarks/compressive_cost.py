@@ -2,6 +2,8 @@
 and the shipped ``binary-erase``, measured side by side in one run.
 
     python benchmarks/compressive_cost.py [--memory binary-compressive] [--sets 32] [--ns 64,256]
+    python benchmarks/compressive_cost.py --also delta_rule-binary-erase,delta_rule-box-binary-erase \
+        --stem fast_weights_cost          # the fast-weight memories beside them (issue 23's README section)
 
 For each N: ``sets`` sets of N random 128-bit patterns written through the public API
 (``memory.write``) and read back from ``erase:64`` queries (``memory.read``), median wall time of
@@ -31,13 +33,15 @@ def main() -> None:
     ap.add_argument("--memory", default="binary-compressive", help="the memory measured (a shipped name or a file)")
     ap.add_argument("--sets", type=int, default=32, help="sets written per call (the evaluation's batch)")
     ap.add_argument("--ns", default="64,256")
+    ap.add_argument("--also", default="", help="comma-separated further memories measured in the same run")
+    ap.add_argument("--stem", default="compressive_cost", help="name of the result files")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each takes the median of 3 calls")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
-    names = [args.memory, "binary-erase", "memory_networks-binary-erase"]
+    names = [args.memory, "binary-erase", *filter(None, args.also.split(",")), "memory_networks-binary-erase"]
     memories = {n: ebmm.load(n) for n in names}
     gen = torch.Generator().manual_seed(0)
     rows = []
@@ -65,7 +69,7 @@ def main() -> None:
     for r in rows:
         table.append(f"| {r['memory']} | {r['N']} | {1e3 * r['write_s']:.2f} | {1e3 * r['read_s']:.2f} | "
                      f"{r['write_vs_memory_networks']:.2f} | {r['read_vs_memory_networks']:.2f} | {r['write_us_per_pattern']:.2f} |")
-    write_results(args.out, "compressive_cost", record,
+    write_results(args.out, args.stem, record,
                   f"Write and read cost ({args.sets} sets per call, {args.threads} thread(s), medians of interleaved rounds)", table)
 
 
