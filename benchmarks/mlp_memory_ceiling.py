@@ -9,8 +9,8 @@ with that shape, by replacing both learned parts of the memory with idealised on
   on the associative loss ``Σ_t ‖M_W(k_t) − v_t‖²`` of the episode's patterns, from the shipped
   initialisation ``W_0`` (``MLPMemory.init_params``); the delta rule's matrix is the ridge
   least-squares fit of the same loss (``S = V ᵀK (KᵀK + λI)⁻¹``, the delta rule's fixed point);
-- **the read** is the library's box read (``decoder="box"``,
-  :func:`ebmm.models._fast_weights.box_read`) at its initial query pull: the retrieved value is
+- **the read** is the library's box read (``decoder="box"`` of
+  :func:`ebmm.models._fast_weights.fixed_point_read`) at each query pull of ``--pulls``: the retrieved value is
   decoded by box-constrained least squares on the value encoder, ``min ‖W_v s + b_v − R‖² +
   λ Σ_i |s_q,i| (s_i − s_q,i)²`` over ``s ∈ [−1, 1]^d`` (no mask: a bit is pulled as far as the
   query's value says), and the key of that estimate is read again, ``--iterations`` times.
@@ -39,7 +39,7 @@ import torch
 from harness import git_info, log, machine_info, write_results  # noqa: E402
 
 from ebmm.models.mlp_memory import MLPMemory, mlp, mlp_size  # noqa: E402
-from ebmm.models._fast_weights import box_read, init_box_decoder, init_encoder, keys_of, values_of  # noqa: E402
+from ebmm.models._fast_weights import fixed_point_read, init_box_decoder, init_encoder, keys_of, values_of  # noqa: E402
 from ebmm.tasks import Distortion, error_bits, random_patterns  # noqa: E402
 
 #: (label, key_dim k, hidden h, value_dim v, weights counted twice: update and momentum)
@@ -55,12 +55,13 @@ DELTA_SHAPE = ("delta rule 86 × 96 (ridge fit)", 96, 86)
 
 def best_read(retrieve, enc: dict, x: torch.Tensor, query: torch.Tensor, iterations: int, decode_steps: int,
               pulls: list[float]) -> tuple[float, float]:
-    """The library's box read (:func:`ebmm.models._fast_weights.box_read`) at each query pull λ:
+    """The library's box read (:func:`ebmm.models._fast_weights.fixed_point_read`) at each query pull λ:
     the lowest mean error bits and its λ (an idealisation: the pull chosen on the scored episodes)."""
     scores = []
     for pull in pulls:
         params = {"encoder": enc, "decoder": init_box_decoder(pull)}
-        r = box_read(params, retrieve, query, iterations, decode_steps, trajectory=False)
+        r = fixed_point_read(params, retrieve, query, iterations, trajectory=False, decoder="box",
+                             decode_steps=decode_steps)
         scores.append((float(error_bits(r, x).mean()), pull))
     return min(scores)
 

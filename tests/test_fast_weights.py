@@ -3,7 +3,8 @@ gradient-written MLP memory (Titans / TTT). Their writes equal their reference f
 chunk-parallel delta rule the sequential one; the MLP's vmapped per-sample gradients a plain
 loop of autograd gradients), they hold 8256 floats at the binary defaults, streaming writes
 continue exactly, the meta-gradient reaches every slow weight through the write (to second
-order), the box read decodes a value by the value encoder, bad input is refused, and a tiny CLI training saves a memory that loads and reads.
+order), the box read decodes a value by the value encoder, bad input is refused, and a tiny CLI
+training saves a memory that loads and reads.
 (The contract every learned baseline shares is also checked in test_learned_baselines.py.)"""
 
 from __future__ import annotations

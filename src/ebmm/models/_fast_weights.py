@@ -15,7 +15,7 @@ layer plus a linear skip) and sees the query beside the retrieved value. Each it
 meta-gradient at every saturated bit). A stored pattern ``x_i`` whose value is retrieved
 exactly and decodes to itself is a fixed point: ``k(x_i)`` is the key it was written under.
 
-**The box read** (``decoder="box"``, :func:`box_read`) decodes the retrieved value instead by
+**The box read** (``decoder="box"`` of :func:`fixed_point_read`) decodes the retrieved value instead by
 the value encoder itself: the pattern in ``[−1, 1]^d`` whose value is nearest the retrieved
 one, pulled towards the query's bits,
 
@@ -65,9 +65,13 @@ def init_encoder(gen: torch.Generator, dim: int, key_dim: int, value_dim: int) -
     }
 
 
-def init_decoder(gen: torch.Generator, dim: int, value_dim: int, hidden: int, value_weight: Tensor) -> dict[str, Tensor]:
-    """Memory Networks' decoder on ``[value (value_dim), query (dim)]``, its skip at
-    ``SKIP_GAIN · W_vᵀ`` on the value and ``QUERY_GAIN · I`` on the query."""
+def init_decoder(gen: torch.Generator, dim: int, value_dim: int, hidden: int, value_weight: Tensor,
+                 decoder: str = "learned") -> dict[str, Tensor]:
+    """``decoder="learned"``: Memory Networks' decoder on ``[value (value_dim), query (dim)]``, its
+    skip at ``SKIP_GAIN · W_vᵀ`` on the value and ``QUERY_GAIN · I`` on the query;
+    ``decoder="box"``: the box read's one parameter (:func:`init_box_decoder`)."""
+    if decoder == "box":
+        return init_box_decoder()
     return {
         "hidden_weight": dense(gen, hidden, value_dim + dim), "hidden_bias": torch.zeros(hidden),
         "out_weight": dense(gen, dim, hidden, gain=0.1), "out_bias": torch.zeros(dim),
@@ -86,17 +90,25 @@ def values_of(enc: dict[str, Tensor], x: Tensor) -> Tensor:
 
 
 def fixed_point_read(params: dict[str, dict[str, Tensor]], retrieve, queries: Tensor, steps: int,
-                     trajectory: bool) -> Tensor:
-    """Iterate ``x ← σ(decoder([retrieve(k(x)), 2q − 1]))`` ``steps`` times from ``x = q``.
+                     trajectory: bool, decoder: str = "learned", decode_steps: int = 30) -> Tensor:
+    """Iterate ``x ← decode(retrieve(k(x)))`` ``steps`` times from ``x = q``: with
+    ``decoder="learned"`` ``decode(R) = σ(decoder([R, 2q − 1]))``, with ``decoder="box"``
+    ``decode(R) = (box_decode(R) + 1) / 2`` by ``decode_steps`` FISTA steps (module docstring).
 
     ``retrieve``: keys ``(B, M, key_dim)`` -> values ``(B, M, value_dim)``. Returns the last
     iterate ``(B, M, d)``, or every iterate ``(B, steps + 1, M, d)`` (the query first)."""
+    enc, dec = params["encoder"], params["decoder"]
     s_q = 2 * queries - 1
+    if decoder == "box":
+        def decode_value(value):
+            return (box_decode(enc, dec["log_pull"], value, s_q, decode_steps) + 1) / 2
+    else:
+        def decode_value(value):
+            return torch.sigmoid(decode(dec, torch.cat([value, s_q], dim=-1)))
     x = queries
     iterates = [queries]
     for _ in range(steps):
-        value = retrieve(keys_of(params["encoder"], x))
-        x = torch.sigmoid(decode(params["decoder"], torch.cat([value, s_q], dim=-1)))
+        x = decode_value(retrieve(keys_of(enc, x)))
         iterates.append(x)
     return torch.stack(iterates, dim=1) if trajectory else x
 
@@ -131,30 +143,13 @@ def box_decode(enc: dict[str, Tensor], log_pull: Tensor, retrieved: Tensor, s_q:
     return s
 
 
-def box_read(params: dict[str, dict[str, Tensor]], retrieve, queries: Tensor, steps: int, decode_steps: int,
-             trajectory: bool) -> Tensor:
-    """Iterate ``x ← (box_decode(retrieve(k(x))) + 1) / 2`` ``steps`` times from ``x = q``
-    (module docstring). Returns the last iterate ``(B, M, d)``, or every iterate
-    ``(B, steps + 1, M, d)`` (the query first)."""
-    enc, log_pull = params["encoder"], params["decoder"]["log_pull"]
-    s_q = 2 * queries - 1
-    x = queries
-    iterates = [queries]
-    for _ in range(steps):
-        x = (box_decode(enc, log_pull, retrieve(keys_of(enc, x)), s_q, decode_steps) + 1) / 2
-        iterates.append(x)
-    return torch.stack(iterates, dim=1) if trajectory else x
-
-
 #: the fast-weight memories' decoders: Memory Networks' learned one, or the box read
 DECODERS = ("learned", "box")
 
 
-def check_decoder(owner: str, decoder: str, decode_steps: int) -> None:
+def check_decoder(owner: str, decoder: str) -> None:
     if decoder not in DECODERS:
         raise ValueError(f"{owner}.decoder must be one of {DECODERS}, got {decoder!r}")
-    if isinstance(decode_steps, bool) or not isinstance(decode_steps, int) or decode_steps < 1:
-        raise ValueError(f"{owner}.decode_steps must be a positive integer, got {decode_steps!r}")
 
 
 def check_mask(mask: Tensor | None, patterns: Tensor) -> Tensor:

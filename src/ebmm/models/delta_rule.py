@@ -51,7 +51,7 @@ patterns P times in turn, as writing them again with ``write_more`` would: each 
 so the written matrix nears the least-squares fit of the associative loss. With P > 1 writing in
 parts sweeps each part on its own, so it no longer equals writing at once. ``decoder="box"``
 decodes a retrieved value by the value encoder itself (box-constrained least squares,
-:func:`~ebmm.models._fast_weights.box_read`) instead of Memory Networks' learned decoder.
+:func:`~ebmm.models._fast_weights.fixed_point_read`) instead of Memory Networks' learned decoder.
 
 References:
     I. Schlag, K. Irie, J. Schmidhuber, "Linear transformers are secretly fast weight
@@ -74,8 +74,7 @@ from torch import Tensor
 from ..dynamics import logit
 from .protocol import MetaParams
 from ._common import LearnedBaseline
-from ._fast_weights import (box_read, check_decoder, check_mask, fixed_point_read, init_box_decoder, init_decoder,
-                            init_encoder, keys_of, values_of)
+from ._fast_weights import check_decoder, check_mask, fixed_point_read, init_decoder, init_encoder, keys_of, values_of
 
 
 # --- the two forms of the write ----------------------------------------------------------------
@@ -190,8 +189,9 @@ class DeltaRuleMemory(LearnedBaseline):
     passes: int = 1
 
     def __post_init__(self):
-        check_decoder("DeltaRuleMemory", self.decoder, self.decode_steps)
-        self._check_positive_ints("dim", "max_patterns", "key_dim", "value_dim", "hidden", "read_steps", "passes")
+        check_decoder("DeltaRuleMemory", self.decoder)
+        self._check_positive_ints("dim", "max_patterns", "key_dim", "value_dim", "hidden", "read_steps", "passes",
+                                  "decode_steps")
         if isinstance(self.chunk, bool) or not isinstance(self.chunk, int) or self.chunk < 0:
             raise ValueError(f"DeltaRuleMemory.chunk must be an integer >= 0 (0: sequential), got {self.chunk!r}")
         if not isinstance(self.decay, bool):
@@ -209,9 +209,8 @@ class DeltaRuleMemory(LearnedBaseline):
         write = {"beta_weight": torch.zeros(self.dim), "beta_bias": torch.tensor(logit(self.beta_init))}
         if self.decay:
             write |= {"decay_weight": torch.zeros(self.dim), "decay_bias": torch.tensor(logit(self.decay_init))}
-        decoder = (init_box_decoder() if self.decoder == "box"
-                   else init_decoder(gen, self.dim, self.value_dim, self.hidden, enc["value_weight"]))
-        return {"encoder": enc, "write": write, "decoder": decoder}
+        return {"encoder": enc, "write": write,
+                "decoder": init_decoder(gen, self.dim, self.value_dim, self.hidden, enc["value_weight"], self.decoder)}
 
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None,
               state: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
@@ -235,10 +234,8 @@ class DeltaRuleMemory(LearnedBaseline):
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)``, or every iterate ``(B, read_steps + 1, M, d)``."""
         s = state["fast_weights"]
-        if self.decoder == "box":
-            return box_read(params, lambda k: k @ s.transpose(-1, -2), queries, self.read_steps, self.decode_steps,
-                            trajectory)
-        return fixed_point_read(params, lambda k: k @ s.transpose(-1, -2), queries, self.read_steps, trajectory)
+        return fixed_point_read(params, lambda k: k @ s.transpose(-1, -2), queries, self.read_steps, trajectory,
+                                self.decoder, self.decode_steps)
 
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"fast_weights": (self.value_dim, self.key_dim)}

@@ -37,7 +37,7 @@ gradient; ``residual`` adds a linear path, ``M_W(k) = W_r k + W_2 gelu(W_1 k + b
 Reading a query iterates the retrieval ``M_W(k(x))`` to a fixed point through the shared
 decoder: ``x_0 = q``, ``x_{t+1} = σ(decoder([M_W(k(x_t)), 2q − 1]))``, ``read_steps`` times.
 With ``decoder="box"`` the retrieved value is decoded by box-constrained least squares on the
-value encoder instead (:func:`~ebmm.models._fast_weights.box_read`). Why the memory is not
+value encoder instead (:func:`~ebmm.models._fast_weights.fixed_point_read`). Why the memory is not
 shipped even so — an exactly fitted MLP of this budget recalls 18.8 error bits at N = 32 — is
 measured by ``benchmarks/mlp_memory_ceiling.py`` (docs/fast-weights.md).
 
@@ -81,8 +81,7 @@ from torch import Tensor
 from ..dynamics import inverse_softplus, logit
 from .protocol import MetaParams
 from ._common import LearnedBaseline, blend, dense
-from ._fast_weights import (box_read, check_decoder, check_mask, fixed_point_read, init_box_decoder, init_decoder,
-                            init_encoder, keys_of, values_of)
+from ._fast_weights import check_decoder, check_mask, fixed_point_read, init_decoder, init_encoder, keys_of, values_of
 
 
 #: keeps Polyak's step finite where a pattern's gradient vanishes
@@ -151,9 +150,9 @@ class MLPMemory(LearnedBaseline):
     decode_steps: int = 30
 
     def __post_init__(self):
-        check_decoder("MLPMemory", self.decoder, self.decode_steps)
+        check_decoder("MLPMemory", self.decoder)
         self._check_positive_ints("dim", "max_patterns", "key_dim", "memory_hidden", "value_dim", "hidden", "read_steps",
-                                  "chunk", "passes")
+                                  "chunk", "passes", "decode_steps")
         for name in ("normalized", "residual"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"MLPMemory.{name} must be True or False, got {getattr(self, name)!r}")
@@ -185,7 +184,7 @@ class MLPMemory(LearnedBaseline):
             "decay_weight": torch.zeros(d), "decay_bias": torch.tensor(logit(self.decay_init)),
         }
         return {"encoder": enc, "initial_memory": {"weights": w0}, "write": write,
-                "decoder": init_box_decoder() if self.decoder == "box" else init_decoder(gen, d, v, self.hidden, enc["value_weight"])}
+                "decoder": init_decoder(gen, d, v, self.hidden, enc["value_weight"], self.decoder)}
 
     def write(self, params: MetaParams, patterns: Tensor, mask: Tensor | None = None,
               state: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
@@ -231,9 +230,8 @@ class MLPMemory(LearnedBaseline):
     def read(self, params: MetaParams, state: dict[str, Tensor], queries: Tensor, trajectory: bool) -> Tensor:
         """``queries (B, M, d)`` -> ``(B, M, d)``, or every iterate ``(B, read_steps + 1, M, d)``."""
         weights = params["initial_memory"]["weights"] + state["update"]  # (B, P)
-        if self.decoder == "box":
-            return box_read(params, lambda k: self.apply(weights, k), queries, self.read_steps, self.decode_steps, trajectory)
-        return fixed_point_read(params, lambda k: self.apply(weights, k), queries, self.read_steps, trajectory)
+        return fixed_point_read(params, lambda k: self.apply(weights, k), queries, self.read_steps, trajectory,
+                                self.decoder, self.decode_steps)
 
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"update": (self.mlp_size,), "momentum": (self.mlp_size,)}
