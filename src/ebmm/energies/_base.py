@@ -24,12 +24,19 @@ class ConditionedRead:
     """A read conditioned on its queries (:meth:`EnergyModel.condition_read`): ``start`` where it
     starts (like the queries), ``held`` the entries it keeps (bool, like the queries), ``trust
     (..., M, D)`` the per-entry trust that ``forward`` then takes as ``trust=``, and
-    ``direction(theta, x)`` the step direction when it is not ``∇ₓE`` (None: ∇ₓE)."""
+    ``direction(theta, x)`` the step direction when it is not ``∇ₓE`` (None: ∇ₓE).
+
+    ``choose`` (None: one descent per query) makes it a read of several descents per query: then
+    ``start``, ``held`` and ``trust`` hold R rows per query (``(..., M·R, *event)``; ``held``
+    already includes the clamped protocol's ``known``), and ``choose`` maps the descents'
+    iterates ``(K, ..., M·R, *event)`` to the read's ``(K, ..., M, *event)``
+    (:class:`~ebmm.energies.CompressiveSlotEnergy`'s ``candidates``: the descent of lowest energy)."""
 
     start: Tensor
     held: Tensor
     trust: Tensor
     direction: Callable[[Params, Tensor], Tensor] | None
+    choose: Callable[[Tensor], Tensor] | None = None
 
 
 class EnergyModel(nn.Module):

@@ -44,11 +44,23 @@ entry is 0 or 1, the term weighs them all alike, and only the code can tell a wr
 value of an entry marks it. Under erasure the ½ of an erased bit is what the erasure channel
 means — the query says it does not know that bit — and every system is given the same query.
 
+**Candidates** (``candidates`` R > 0, a read-time option). With β large the read commits at
+once to the slot whose code is nearest the query's, and a query whose code lies nearer another
+slot's — a replaced query with more wrong bits than most, or a narrow code — then descends into
+that slot's basin although its own slot explains the query at a lower energy. With R candidates
+the read descends once towards each of the R slots whose codes are nearest the query's (on the
+energy of that slot alone plus the query term) and keeps the descent that ends at the lowest
+energy — the whole energy, every slot, plus the query term. Every descent is the same projected
+gradient descent; the energy chooses among their ends. Measured on the shipped memories (R = 4,
+read time 2.6–3.7× one descent): under ``replace:64`` at N = 96 every wrong-slot capture goes
+(0.63 → 0.00 error bits), under ``erase:64`` at N = 256 the error falls by a fifth.
+
 **Arguments:** ``dim`` d; ``budget`` B (floats the table may hold); ``capacity`` the most
 patterns one state holds (the table's rows; more raise ``ValueError``); ``beta`` initial β;
 ``curvature`` initial μ; ``anchor`` the initial η at full width and ``anchor_slope`` the initial b
 (η = softplus(a + b log(d / c))); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
-query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``).
+query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``); ``candidates`` R, descents per query (0: one descent on the whole
+energy; a read-time option, ``memory.with_read_options(candidates=R)``).
 """
 
 from __future__ import annotations
@@ -76,12 +88,17 @@ class CompressiveSlotEnergy(EnergyModel):
 
     closed_form_terms = ("energy",)
 
+    READ_OPTIONS = ("candidates",)
+
     def __init__(self, dim: int = 128, budget: int = 8256, capacity: int = 512, beta: float = 1e5,
-                 curvature: float = 1.0, anchor: float = 4.0, anchor_norm: int = 1, anchor_slope: float = 0.0):
+                 curvature: float = 1.0, anchor: float = 4.0, anchor_norm: int = 1, anchor_slope: float = 0.0,
+                 candidates: int = 0):
         super().__init__()
         for name, v in (("dim", dim), ("budget", budget), ("capacity", capacity)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 0:
+            raise ValueError(f"candidates must be an integer >= 0 (0: one descent on the whole energy), got {candidates!r}")
         if capacity > budget:
             raise ValueError(f"capacity ({capacity}) cannot exceed the budget ({budget} floats): each pattern needs one")
         for name, v in (("beta", beta), ("curvature", curvature), ("anchor", anchor)):
@@ -90,6 +107,7 @@ class CompressiveSlotEnergy(EnergyModel):
         if anchor_norm not in (1, 2):
             raise ValueError(f"anchor_norm must be 1 or 2, got {anchor_norm!r}")
         self.dim, self.budget, self.capacity, self.anchor_norm = dim, budget, capacity, anchor_norm
+        self.candidates = candidates
         self.memory = CompressiveTable(capacity, dim)
         self.encoder = nn.Linear(dim, dim)
         with torch.no_grad():
@@ -110,24 +128,25 @@ class CompressiveSlotEnergy(EnergyModel):
     def forward(self, x: Tensor, trust: Tensor | None = None) -> Tensor:
         """``x (..., M, d) -> (..., M)`` (``(d,) -> ()``); ``trust (..., M, 2, d)`` the read's
         query evidence — per-entry weights w (η|2q − 1|, or η(2q − 1)² with ``anchor_norm = 2``)
-        and the query q (:meth:`condition_read`)."""
+        and the query q (:meth:`condition_read`) — or ``(..., M, 3, d)``, the third row a slot's
+        code k: then the energy of that slot alone (the candidate read's descents)."""
         static = {"encoder.weight": self.encoder.weight, "encoder.bias": self.encoder.bias,
                   "log_beta": self.log_beta, "curvature_raw": self.curvature_raw}
         theta = {"memory.weight": self.memory.weight, "memory.count": self.memory.count}
-        phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
-        e = 0.5 * mu * phi.pow(2).sum(-1) - torch.logsumexp(beta * sims, dim=-1) / beta
-        if trust is not None:
-            gap = x - trust[..., 1, :]
-            held = gap.abs() if self.anchor_norm == 1 else 0.5 * gap.pow(2)
-            e = e + (trust[..., 0, :] * held).sum(-1)
-        return e.squeeze(0) if x.dim() == 1 else e
+        return _energy(static, theta, x, trust, self.budget, self.anchor_norm)
 
     def grad_x(self, static: Params, theta: Params, x: Tensor, trust: Tensor | None = None) -> Tensor:
         """``∇ₓE = 2 Aᵀ P_c (μ φ_c − Σ_j r_j k_j)`` plus the query term's ``w ⊙ sign(x − q)``
-        (``w ⊙ (x − q)`` with ``anchor_norm = 2``)."""
-        phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
-        r = torch.softmax(beta * sims, dim=-1)  # (..., M, S)
-        g = 2.0 * (mu * phi - r @ held_slots(theta)) @ static["encoder.weight"]
+        (``w ⊙ (x − q)`` with ``anchor_norm = 2``); with a slot's code in ``trust`` (three
+        rows) ``r`` is that slot alone."""
+        if trust is not None and trust.shape[-2] == 3:
+            mu = nn.functional.softplus(static["curvature_raw"])
+            phi = _code(static, theta, x, self.budget)
+            g = 2.0 * (mu * phi - trust[..., 2, :]) @ static["encoder.weight"]
+        else:
+            phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
+            r = torch.softmax(beta * sims, dim=-1)  # (..., M, S)
+            g = 2.0 * (mu * phi - r @ held_slots(theta)) @ static["encoder.weight"]
         if x.dim() == 1:
             g = g.squeeze(0)
         if trust is not None:
@@ -137,12 +156,44 @@ class CompressiveSlotEnergy(EnergyModel):
 
     def condition_read(self, static: Params, theta: Params, queries: Tensor,
                        known: Tensor | None = None) -> ConditionedRead:
-        """The read starts at the query and descends E plus the query's evidence (module docstring)."""
+        """The read starts at the query and descends E plus the query's evidence (module
+        docstring); with ``candidates`` R > 0, once towards each of the R slots whose codes are
+        nearest the query's, keeping the descent that ends at the lowest E."""
         eta = anchor_weight(static, theta["memory.count"], self.dim, self.budget).unsqueeze(-1).unsqueeze(-1)  # (..., 1, 1)
         confidence = (2.0 * queries - 1.0).abs()
         weights = eta * (confidence if self.anchor_norm == 1 else confidence.pow(2))
-        held = torch.zeros_like(queries, dtype=torch.bool)
-        return ConditionedRead(queries, held, torch.stack([weights, queries], dim=-2), None)
+        trust = torch.stack([weights, queries], dim=-2)  # (..., M, 2, d)
+        if self.candidates == 0:
+            return ConditionedRead(queries, torch.zeros_like(queries, dtype=torch.bool), trust, None)
+        _, sims, _, _ = _pieces(static, theta, queries, self.budget)  # (..., M, S)
+        r = min(self.candidates, sims.shape[-1])
+        near, top = sims.topk(r, dim=-1)  # (..., M, R): the slots nearest the query's code
+        empty = near < -1e8  # fewer slots written than R in this episode: no descent there counts
+        slots = held_slots(theta)  # (..., S, d)
+        codes = torch.gather(slots.unsqueeze(-3).expand(*top.shape[:-1], *slots.shape[-2:]), -2,
+                             top.unsqueeze(-1).expand(*top.shape, slots.shape[-1]))  # (..., M, R, d)
+
+        m_axis = top.dim() - 2  # the queries' axis M
+
+        def rows(t: Tensor) -> Tensor:  # (..., M, *rest) -> (..., M·R, *rest), each query R times
+            t = t.unsqueeze(m_axis + 1)
+            return t.expand(*top.shape, *t.shape[m_axis + 2:]).flatten(m_axis, m_axis + 1)
+
+        start = rows(queries)
+        held = torch.zeros_like(start, dtype=torch.bool) if known is None else rows(known.expand(queries.shape))
+        rows_trust = torch.cat([rows(trust), codes.flatten(-3, -2).unsqueeze(-2)], dim=-2)  # (..., M·R, 3, d)
+
+        def choose(iterates: Tensor) -> Tensor:
+            """``(K, ..., M·R, d) -> (K, ..., M, d)``: each query's descent of lowest energy (the
+            whole energy, every slot, at its last iterate)."""
+            last = _energy(static, theta, iterates[-1], rows(trust), self.budget, self.anchor_norm)
+            last = last.unflatten(-1, top.shape[-2:]).masked_fill(empty, float("inf"))  # (..., M, R)
+            pick = last.argmin(-1)  # (..., M)
+            steps = iterates.unflatten(-2, top.shape[-2:])  # (K, ..., M, R, d)
+            index = pick.unsqueeze(-1).unsqueeze(-1).expand(*pick.shape, 1, steps.shape[-1])
+            return torch.gather(steps, -2, index.expand(steps.shape[0], *index.shape)).squeeze(-2)
+
+        return ConditionedRead(start, held, rows_trust, None, choose)
 
     # --- the write ------------------------------------------------------------------------------
     def direct_write(self, static: Params, theta: Params, patterns: Tensor, rates: dict[str, Tensor],
@@ -197,16 +248,35 @@ def code_columns(count: Tensor, dim: int, budget: int, overhead: int = 0) -> Ten
     return (torch.arange(dim, device=count.device, dtype=count.dtype) < width.unsqueeze(-1)).to(count.dtype)
 
 
+def _energy(static: Params, theta: Params, x: Tensor, trust: Tensor | None, budget: int, anchor_norm: int) -> Tensor:
+    """E(x) plus the query term: ``x (..., M, d) -> (..., M)`` (``(d,) -> ()``); ``trust`` as in
+    :meth:`CompressiveSlotEnergy.forward` (a third row: the energy of that slot's code alone)."""
+    if trust is not None and trust.shape[-2] == 3:
+        mu = nn.functional.softplus(static["curvature_raw"])
+        phi, k = _code(static, theta, x, budget), trust[..., 2, :]
+        e = 0.5 * mu * phi.pow(2).sum(-1) - (phi * k).sum(-1) + 0.5 * k.pow(2).sum(-1)
+    else:
+        phi, sims, beta, mu = _pieces(static, theta, x, budget)
+        e = 0.5 * mu * phi.pow(2).sum(-1) - torch.logsumexp(beta * sims, dim=-1) / beta
+    if trust is not None:
+        gap = x - trust[..., 1, :]
+        held = gap.abs() if anchor_norm == 1 else 0.5 * gap.pow(2)
+        e = e + (trust[..., 0, :] * held).sum(-1)
+    return e.squeeze(0) if x.dim() == 1 else e
+
+
+def _code(static: Params, theta: Params, x: Tensor, budget: int) -> Tensor:
+    """``φ_c (..., M, d)``: the query's code, zero past the code width (``x (d,)`` gives ``(1, d)``)."""
+    cols = code_columns(theta["memory.count"], static["encoder.weight"].shape[-1], budget).unsqueeze(-2)  # (..., 1, d)
+    phi = (2.0 * x - 1.0) @ static["encoder.weight"].T + static["encoder.bias"]
+    return (phi.unsqueeze(0) if phi.dim() == 1 else phi) * cols
+
+
 def _pieces(static: Params, theta: Params, x: Tensor, budget: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``φ_c (..., M, d)`` (zero past the code width), slot similarities ``(..., M, S)`` (−10⁹ for
     slots not written), β and μ."""
     slots, count = held_slots(theta), theta["memory.count"]
-    dim = slots.shape[-1]
-    cols = code_columns(count, dim, budget).unsqueeze(-2)  # (..., 1, d)
-    phi = ((2.0 * x - 1.0) @ static["encoder.weight"].T + static["encoder.bias"])
-    if phi.dim() == 1:
-        phi = phi.unsqueeze(0)
-    phi = phi * cols
+    phi = _code(static, theta, x, budget)
     held = torch.arange(slots.shape[-2], device=slots.device, dtype=count.dtype) < count.unsqueeze(-1)  # (..., S)
     sims = phi @ slots.transpose(-1, -2) - 0.5 * slots.pow(2).sum(-1).unsqueeze(-2)
     sims = torch.where(held.unsqueeze(-2), sims, torch.full_like(sims, -1e9))

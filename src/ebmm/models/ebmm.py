@@ -276,7 +276,8 @@ def read_episode(
     ``known`` (bool, like ``queries``): entries held at the query's values (clamped completion).
     An energy with a ``condition_read`` (:meth:`ebmm.energies.ImageSlotEnergy.condition_read`)
     may condition the read on the query: its pixel trust enters the energy, the read starts from
-    its start point, also holds the entries it trusts, and may step along a direction of its own."""
+    its start point, also holds the entries it trusts, and may step along a direction of its own,
+    or descend several times per query and choose among the descents (``ConditionedRead.choose``)."""
     gammas, momenta = read_schedule(params)
     static = params["static"]
     cond = arch.energy.condition_read(static, theta, queries, known)
@@ -284,9 +285,11 @@ def read_episode(
         return read(arch.energy_fn(static), theta, queries, gammas, momenta, leak, arch.grad_x_fn(static), known)
     # the energy trusts some of the query's entries (ImageSlotEnergy): it holds them, starts elsewhere,
     # and may step along a direction of its own (a Newton direction) instead of ∇ₓE
-    known = cond.held if known is None else known | cond.held
+    known = cond.held if known is None or cond.choose is not None else known | cond.held
     grad = cond.direction or arch.grad_x_fn(static, cond.trust)
-    return read(arch.energy_fn(static, cond.trust), theta, cond.start, gammas, momenta, leak, grad, known)
+    iterates = read(arch.energy_fn(static, cond.trust), theta, cond.start, gammas, momenta, leak, grad, known)
+    # several descents per query (CompressiveSlotEnergy's candidates): the energy chooses among them
+    return iterates if cond.choose is None else cond.choose(iterates)
 
 
 def write_batch(arch: EBMM, params: MetaParams, patterns: Tensor, mask: Tensor | None = None) -> Params:
