@@ -204,3 +204,20 @@ def test_the_candidate_read_keeps_the_known_entries_and_returns_one_row_per_quer
     out = read_batch(arch, params, write_batch(arch, params, x), q, known=~corrupted)
     assert out.shape == (2, arch.config.read.steps, 20, 32)
     torch.testing.assert_close(out[:, -1][~corrupted], q[~corrupted])
+
+
+def test_a_cpu_read_in_chunks_of_episodes_gives_the_read_of_all_at_once(gen, monkeypatch):
+    """The candidate read runs a few episodes at a time on a CPU (cache); the outputs, the
+    trajectory and a clamped read are those of one call over every episode."""
+    import ebmm.models.ebmm as ebmm_model
+
+    memory = ebmm.EnergyMemory(small_config(candidates=3))
+    x = random_patterns((5, 20, 32), generator=gen)
+    q, corrupted = Distortion.parse("replace:8").corrupt(x, generator=gen)
+    state = memory.write(x.numpy())
+    monkeypatch.setattr(ebmm_model, "READ_CHUNK_FLOATS", 1 << 40)
+    whole = memory.read(q.numpy(), state, trajectory=True), memory.read(q.numpy(), state, known=(~corrupted).numpy())
+    monkeypatch.setattr(ebmm_model, "READ_CHUNK_FLOATS", 2 * 20 * 32 * 3)  # two episodes at a time
+    chunked = memory.read(q.numpy(), state, trajectory=True), memory.read(q.numpy(), state, known=(~corrupted).numpy())
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)

@@ -74,6 +74,8 @@ class EnergyModel(nn.Module):
     READ_OPTIONS: tuple[str, ...] = ()
     #: the floats a written state holds, when that is not the count of writable entries (None: it is)
     stored_floats: int | None = None
+    #: descents a read runs per query (several with :attr:`ConditionedRead.choose`); sizes a CPU read's chunks
+    read_descents: int = 1
 
     @property
     def event_shape(self) -> tuple[int, ...]:

@@ -108,6 +108,7 @@ class CompressiveSlotEnergy(EnergyModel):
             raise ValueError(f"anchor_norm must be 1 or 2, got {anchor_norm!r}")
         self.dim, self.budget, self.capacity, self.anchor_norm = dim, budget, capacity, anchor_norm
         self.candidates = candidates
+        self.read_descents = max(1, candidates)
         self.memory = CompressiveTable(capacity, dim)
         self.encoder = nn.Linear(dim, dim)
         with torch.no_grad():

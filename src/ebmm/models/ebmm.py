@@ -145,7 +145,15 @@ class EBMM:
     def read(
         self, params: MetaParams, state: Params, queries: Tensor, trajectory: bool, known: Tensor | None = None
     ) -> Tensor:
-        iterates = read_batch(self, params, state, queries, known=known)  # (B, K, M, *event)
+        b, descents = queries.shape[0], self.energy.read_descents
+        size = max(1, READ_CHUNK_FLOATS // (queries[0].numel() * descents)) if descents > 1 and queries.device.type == "cpu" else b
+        if known is not None:
+            known = known.expand(queries.shape)
+        iterates = torch.cat([  # (B, K, M, *event), a few episodes at a time on a CPU
+            read_batch(self, params, {k: v[i:i + size] for k, v in state.items()}, queries[i:i + size],
+                       known=None if known is None else known[i:i + size])
+            for i in range(0, b, size)
+        ])
         return torch.cat([queries.unsqueeze(1), iterates], dim=1) if trajectory else iterates[:, -1]
 
     def memory_size(self) -> int:
@@ -225,6 +233,12 @@ def init_params(arch: EBMM, *, seed: int = 0) -> MetaParams:
         },
         "write": {t: torch.full((rows[t], n_layers), rate) for t in WRITE_TERMS if t in wc.terms},
     }
+
+
+#: a read of several descents per query (``EnergyModel.read_descents`` > 1) on a CPU takes at most
+#: this many floats of iterate at a time (episodes in chunks): its element-wise steps then stay in
+#: cache (the compressive memory's candidate read, 16 sets at N = 200: 1.6–1.8× faster, the same outputs)
+READ_CHUNK_FLOATS = 1 << 18
 
 
 def read_schedule(params: MetaParams) -> tuple[Tensor, Tensor]:
