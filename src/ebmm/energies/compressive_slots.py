@@ -143,11 +143,11 @@ class CompressiveSlotEnergy(EnergyModel):
         if trust is not None and trust.shape[-2] == 3:
             mu = nn.functional.softplus(static["curvature_raw"])
             phi = _code(static, theta, x, self.budget)
-            g = 2.0 * (mu * phi - trust[..., 2, :]) @ static["encoder.weight"]
+            target = trust[..., 2, : phi.shape[-1]]
         else:
             phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
-            r = torch.softmax(beta * sims, dim=-1)  # (..., M, S)
-            g = 2.0 * (mu * phi - r @ held_slots(theta)) @ static["encoder.weight"]
+            target = torch.softmax(beta * sims, dim=-1) @ held_slots(theta)[..., : phi.shape[-1]]  # (..., M, w)
+        g = 2.0 * (mu * phi - target) @ static["encoder.weight"][: phi.shape[-1]]
         if x.dim() == 1:
             g = g.squeeze(0)
         if trust is not None:
@@ -254,7 +254,8 @@ def _energy(static: Params, theta: Params, x: Tensor, trust: Tensor | None, budg
     :meth:`CompressiveSlotEnergy.forward` (a third row: the energy of that slot's code alone)."""
     if trust is not None and trust.shape[-2] == 3:
         mu = nn.functional.softplus(static["curvature_raw"])
-        phi, k = _code(static, theta, x, budget), trust[..., 2, :]
+        phi = _code(static, theta, x, budget)
+        k = trust[..., 2, : phi.shape[-1]]
         e = 0.5 * mu * phi.pow(2).sum(-1) - (phi * k).sum(-1) + 0.5 * k.pow(2).sum(-1)
     else:
         phi, sims, beta, mu = _pieces(static, theta, x, budget)
@@ -267,17 +268,21 @@ def _energy(static: Params, theta: Params, x: Tensor, trust: Tensor | None, budg
 
 
 def _code(static: Params, theta: Params, x: Tensor, budget: int) -> Tensor:
-    """``φ_c (..., M, d)``: the query's code, zero past the code width (``x (d,)`` gives ``(1, d)``)."""
-    cols = code_columns(theta["memory.count"], static["encoder.weight"].shape[-1], budget).unsqueeze(-2)  # (..., 1, d)
-    phi = (2.0 * x - 1.0) @ static["encoder.weight"].T + static["encoder.bias"]
+    """``φ_c (..., M, w)``: the query's code, zero past each episode's code width c, computed only
+    up to the widest code of the batch, w (``x (d,)`` gives ``(1, w)``): at N = 256 a quarter of
+    the encoder's rows."""
+    count, dim = theta["memory.count"], static["encoder.weight"].shape[-1]
+    w = int(code_width(count.min(), dim, budget).item()) if count.numel() else dim
+    cols = code_columns(count, dim, budget)[..., :w].unsqueeze(-2)  # (..., 1, w)
+    phi = (2.0 * x - 1.0) @ static["encoder.weight"][:w].T + static["encoder.bias"][:w]
     return (phi.unsqueeze(0) if phi.dim() == 1 else phi) * cols
 
 
 def _pieces(static: Params, theta: Params, x: Tensor, budget: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``φ_c (..., M, d)`` (zero past the code width), slot similarities ``(..., M, S)`` (−10⁹ for
-    slots not written), β and μ."""
-    slots, count = held_slots(theta), theta["memory.count"]
-    phi = _code(static, theta, x, budget)
+    """``φ_c (..., M, w)`` (:func:`_code`), slot similarities ``(..., M, S)`` (−10⁹ for slots not
+    written), β and μ."""
+    phi, count = _code(static, theta, x, budget), theta["memory.count"]
+    slots = held_slots(theta)[..., : phi.shape[-1]]
     held = torch.arange(slots.shape[-2], device=slots.device, dtype=count.dtype) < count.unsqueeze(-1)  # (..., S)
     sims = phi @ slots.transpose(-1, -2) - 0.5 * slots.pow(2).sum(-1).unsqueeze(-2)
     sims = torch.where(held.unsqueeze(-2), sims, torch.full_like(sims, -1e9))
