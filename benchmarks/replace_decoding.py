@@ -1,0 +1,90 @@
+"""Issue 22: why the compressive memory misses `replace:64` at N = 192 and 256 — finding the
+slot, or decoding from it?
+
+    python benchmarks/replace_decoding.py [--memory binary-compressive-replace] [--ns 96,128,160,192,256] [--sets 8]
+
+For each N: ``sets`` sets of N random 128-bit patterns, written through the memory's own write,
+queried under ``replace:64`` (64 positions replaced by fresh random bits: about 32 wrong bits at
+unknown places). Measures
+
+- how often the query's own slot is the nearest by code distance (where one descent goes), and
+  among the 4 nearest (where the candidate read looks);
+- the error bits of one descent per query, of the candidate read (4 descents, the lowest energy
+  kept), and of one descent *given the query's own slot* (the candidate read's descent towards
+  the right slot: what decoding alone can do once the slot is found).
+
+Writes ``replace_decoding.json`` and ``.md``. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from harness import git_info, write_results  # noqa: E402
+
+import ebmm  # noqa: E402
+from ebmm.dynamics.read import read  # noqa: E402
+from ebmm.energies.compressive_slots import _pieces, code_width, held_slots  # noqa: E402
+from ebmm.models.ebmm import read_batch, read_schedule, write_batch  # noqa: E402
+from ebmm.tasks import Distortion, error_bits, random_patterns  # noqa: E402
+
+
+def measure(memory: ebmm.AssociativeMemory, n: int, sets: int, seed: int) -> dict[str, float]:
+    gen = torch.Generator().manual_seed(seed + n)
+    x = random_patterns((sets, n, memory.dim), generator=gen)
+    q = Distortion.parse("replace:64").apply(x, generator=gen)
+    one, four = memory.model.with_read_options(candidates=0), memory.model.with_read_options(candidates=4)
+    params, static = memory.params, memory.params["static"]
+    theta = write_batch(one, params, x)
+    _, sims, _, _ = _pieces(static, theta, q, one.energy.budget)  # (B, N, S): slot i holds pattern i
+    own = sims.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # (B, N, 1)
+    rank = (sims > own).sum(-1)  # slots nearer than the own one
+    trust = one.energy.condition_read(static, theta, q).trust  # (B, N, 2, d): the query's evidence
+    own_codes = held_slots(theta)[:, :n]  # (B, N, d)
+    given = torch.cat([trust, own_codes.unsqueeze(-2)], dim=-2)  # the descent towards the own slot
+    gammas, momenta = read_schedule(params)
+    oracle = read(one.energy_fn(static, given), theta, q, gammas, momenta, 0.0, one.grad_x_fn(static, given))[-1]
+    return {
+        "code_width": int(code_width(torch.tensor(float(n)), memory.dim, one.energy.budget).item()),
+        "own_slot_nearest": float((rank == 0).float().mean()),
+        "own_slot_in_4_nearest": float((rank < 4).float().mean()),
+        "query": float(error_bits(q, x).mean()),
+        "one_descent": float(error_bits(read_batch(one, params, theta, q)[:, -1], x).mean()),
+        "candidates_4": float(error_bits(read_batch(four, params, theta, q)[:, -1], x).mean()),
+        "own_slot_given": float(error_bits(oracle, x).mean()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--memory", default="binary-compressive-replace", help="a compressive memory (shipped name or file)")
+    ap.add_argument("--ns", default="96,128,160,192,256")
+    ap.add_argument("--sets", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    memory = ebmm.load(args.memory)
+    rows = {}
+    with torch.no_grad():
+        for n in (int(v) for v in args.ns.split(",")):
+            rows[n] = measure(memory, n, args.sets, args.seed)
+            print(n, {k: round(v, 3) for k, v in rows[n].items()}, flush=True)
+    table = ["| N | code floats | own slot nearest | own slot among the 4 nearest | query | one descent | 4 candidates | own slot given |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n, r in rows.items():
+        table.append(f"| {n} | {r['code_width']} | {100 * r['own_slot_nearest']:.1f} % | {100 * r['own_slot_in_4_nearest']:.1f} % | "
+                     f"{r['query']:.2f} | {r['one_descent']:.2f} | {r['candidates_4']:.2f} | {r['own_slot_given']:.2f} |")
+    record = {"command": "python benchmarks/replace_decoding.py " + " ".join(sys.argv[1:]), "git": git_info(),
+              "memory": args.memory, "sets": args.sets, "seed": args.seed, "rows": rows}
+    write_results(args.out, "replace_decoding", record,
+                  f"`replace:64`: finding the slot or decoding from it ({args.memory}, {args.sets} sets per N, error bits)", table)
+
+
+if __name__ == "__main__":
+    main()
