@@ -152,6 +152,13 @@ def test_demo_writes_a_figure_and_compares_with_hopfield(runner, tmp_path, tiny_
         assert im.size[0] > 400 and im.size[1] > 200
 
 
+#: shipped baselines held to a weaker bar than half the query's error, and why: the Titans-style
+#: MLP memory is shipped for the comparison issue 23 asks for, and even fitted exactly and read
+#: the best way its 4128 weights (the momentum is state too) recall 18.8 error bits at N = 32
+#: (benchmarks/mlp_memory_ceiling.py, docs/fast-weights.md); it must still beat the query
+WEAKER_BAR = {"mlp_memory-binary-erase": 0.85}
+
+
 @pytest.mark.parametrize("name", sorted(ebmm.pretrained()))
 def test_shipped_memories_load_and_retrieve(name):
     memory = ebmm.load(name)
@@ -171,7 +178,7 @@ def test_shipped_memories_load_and_retrieve(name):
         x = random_patterns((32, memory.dim), generator=gen)
         q = Distortion.parse("erase:64").apply(x, generator=gen)
         r = torch.from_numpy(memory.read(q.numpy(), memory.write(x.numpy())))
-        assert float(error_bits(r, x).mean()) < 0.5 * float(error_bits(q, x).mean())
+        assert float(error_bits(r, x).mean()) < WEAKER_BAR.get(name, 0.5) * float(error_bits(q, x).mean())
 
 
 def test_export_strips_optimiser_state_and_keeps_outputs(runner, tmp_path, gen):

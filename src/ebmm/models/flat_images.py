@@ -123,7 +123,10 @@ def image_baseline(kind: str, image_shape: tuple[int, int, int], memory_floats: 
         hidden = (memory_floats // 2 - v) // (k + v + 1)
         if hidden < 1:
             raise ValueError(f"the MLP memory needs more than {2 * mlp_size(k, 1, v)} floats, got {memory_floats}")
-        inner = {"dim": dim, "max_patterns": max_patterns, "key_dim": k, "memory_hidden": hidden, "value_dim": v}
+        # the normalised (Polyak) write step: with the raw step, images' shared background makes the
+        # learned step rate a coherent sum over every pixel and meta-training diverged (NaN by step 10)
+        inner = {"dim": dim, "max_patterns": max_patterns, "key_dim": k, "memory_hidden": hidden, "value_dim": v,
+                 "normalized": True}
     else:
         raise ValueError(f"no image version of {kind!r}; choose one of {IMAGE_BASELINES}")
     return FlatImages(kind, inner, tuple(image_shape))
