@@ -2,8 +2,9 @@
 
     python benchmarks/device_speed.py [--cpu-steps 2] [--gpu-steps 10] [--out benchmarks/results]
 
-For each case — the binary presets ``fast`` and ``paper``, the image presets ``fast`` and
-``paper`` (ResNet-conv energy) and the image ``slots`` preset — one meta-step exactly as the
+For each case — the binary presets ``fast``, ``paper``, ``slots`` and ``compressive`` (the
+chunk-parallel one-step write), the image presets ``fast`` and ``paper`` (ResNet-conv energy)
+and the image ``slots`` preset — one meta-step exactly as the
 trainer runs it (:class:`ebmm.meta.trainer.MetaStep`: write, read, back-propagate through both,
 the preset's episodes and N) is timed on the CPU and on CUDA (synchronised) after one warm-up
 step, on the same episodes. Images are random binary 1×32×32 images (the time of a step does not
@@ -31,6 +32,7 @@ CASES = [  # (name, task, preset, image energy)
     ("binary fast", "binary", "fast", None),
     ("binary paper", "binary", "paper", None),
     ("binary slots", "binary", "slots", None),
+    ("binary compressive", "binary", "compressive", None),  # the one-step, chunk-parallel write (issue 23, item 4)
     ("images fast (B.3)", "images", "fast", "resnet_conv"),
     ("images paper (B.3)", "images", "paper", "resnet_conv"),
     ("images slots", "images", "slots", "image_slots"),
