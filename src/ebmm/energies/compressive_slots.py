@@ -60,8 +60,9 @@ descent at N = 64 and less at N = 256.
 patterns one state holds (the table's rows; more raise ``ValueError``); ``beta`` initial β;
 ``curvature`` initial μ; ``anchor`` the initial η at full width and ``anchor_slope`` the initial b
 (η = softplus(a + b log(d / c))); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
-query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``); ``candidates`` R, descents per query (0: one descent on the whole
-energy; a read-time option, ``memory.with_read_options(candidates=R)``).
+query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``);
+``candidates`` R, descents per query (0: one descent on the whole energy; a read-time option,
+``memory.with_read_options(candidates=R)``).
 """
 
 from __future__ import annotations
