@@ -73,6 +73,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import ConditionedRead, EnergyModel, Params
+from .memory_trust import gather_slots
 
 
 class CompressiveTable(nn.Module):
@@ -110,7 +111,6 @@ class CompressiveSlotEnergy(EnergyModel):
             raise ValueError(f"anchor_norm must be 1 or 2, got {anchor_norm!r}")
         self.dim, self.budget, self.capacity, self.anchor_norm = dim, budget, capacity, anchor_norm
         self.candidates = candidates
-        self.read_descents = max(1, candidates)
         self.memory = CompressiveTable(capacity, dim)
         self.encoder = nn.Linear(dim, dim)
         with torch.no_grad():
@@ -126,6 +126,11 @@ class CompressiveSlotEnergy(EnergyModel):
     def stored_floats(self) -> int:
         """The floats a written state holds at most (the budget), what :func:`memory_size` counts."""
         return self.budget
+
+    @property
+    def read_descents(self) -> int:
+        """Descents per query: one per candidate (one without candidates)."""
+        return max(1, self.candidates)
 
     # --- the energy -----------------------------------------------------------------------------
     def forward(self, x: Tensor, trust: Tensor | None = None) -> Tensor:
@@ -172,9 +177,7 @@ class CompressiveSlotEnergy(EnergyModel):
         r = min(self.candidates, sims.shape[-1])
         near, top = sims.topk(r, dim=-1)  # (..., M, R): the slots nearest the query's code
         empty = near < -1e8  # fewer slots written than R in this episode: no descent there counts
-        slots = held_slots(theta)  # (..., S, d)
-        codes = torch.gather(slots.unsqueeze(-3).expand(*top.shape[:-1], *slots.shape[-2:]), -2,
-                             top.unsqueeze(-1).expand(*top.shape, slots.shape[-1]))  # (..., M, R, d)
+        codes = gather_slots(held_slots(theta), top)  # (..., M, R, d)
 
         m_axis = top.dim() - 2  # the queries' axis M
 
@@ -189,7 +192,7 @@ class CompressiveSlotEnergy(EnergyModel):
         def choose(iterates: Tensor) -> Tensor:
             """``(K, ..., M·R, d) -> (K, ..., M, d)``: each query's descent of lowest energy (the
             whole energy, every slot, at its last iterate)."""
-            last = _energy(static, theta, iterates[-1], rows(trust), self.budget, self.anchor_norm)
+            last = _energy(static, theta, iterates[-1], rows_trust[..., :2, :], self.budget, self.anchor_norm)
             last = last.unflatten(-1, top.shape[-2:]).masked_fill(empty, float("inf"))  # (..., M, R)
             pick = last.argmin(-1)  # (..., M)
             steps = iterates.unflatten(-2, top.shape[-2:])  # (K, ..., M, R, d)
