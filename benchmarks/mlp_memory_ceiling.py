@@ -1,8 +1,9 @@
 """Issue 23: what a gradient-written MLP memory (Titans / TTT) of our budget could recall at best,
-beside a delta-rule matrix of the same floats — the reason ``mlp_memory`` is not shipped.
+beside a delta-rule matrix of the same floats — why the shipped ``mlp_memory-binary-erase`` is the
+weakest learned memory.
 
-The trained MLP memory stays at 19–22 error bits at N = 16–32 under ``erase:64`` (the query alone:
-32), whatever its write (docs/fast-weights.md). This asks whether any write could do much better
+The trained MLP memory stays at 19–23 error bits at N = 16–32 under ``erase:64`` (the query alone:
+32; the shipped one 20.8 / 23.1), whatever its write (docs/fast-weights.md). This asks whether any write could do much better
 with that shape, by replacing both learned parts of the memory with idealised ones:
 
 - **the write** is an exact fit: the MLP's weights are optimised to convergence (Adam, ``--fit-steps``)

@@ -37,9 +37,10 @@ gradient; ``residual`` adds a linear path, ``M_W(k) = W_r k + W_2 gelu(W_1 k + b
 Reading a query iterates the retrieval ``M_W(k(x))`` to a fixed point through the shared
 decoder: ``x_0 = q``, ``x_{t+1} = σ(decoder([M_W(k(x_t)), 2q − 1]))``, ``read_steps`` times.
 With ``decoder="box"`` the retrieved value is decoded by box-constrained least squares on the
-value encoder instead (:func:`~ebmm.models._fast_weights.fixed_point_read`). Why the memory is not
-shipped even so — an exactly fitted MLP of this budget recalls 18.8 error bits at N = 32 — is
-measured by ``benchmarks/mlp_memory_ceiling.py`` (docs/fast-weights.md).
+value encoder instead (:func:`~ebmm.models._fast_weights.fixed_point_read`). Why the shipped
+memory (``mlp_memory-binary-erase``) is the weakest learned one — an exactly fitted MLP of this
+budget recalls 18.8 error bits at N = 32 — is measured by ``benchmarks/mlp_memory_ceiling.py``
+(docs/fast-weights.md).
 
 **Budget: the momentum is state.** What a memory needs to go on writing is counted, so the
 state is the update ``D`` and the momentum ``S``, two vectors of ``P`` floats (the empty
