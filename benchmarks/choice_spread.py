@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from harness import git_info, write_results  # noqa: E402
+from image_failures import box_area  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies import memory_trust  # noqa: E402
@@ -36,16 +37,6 @@ from ebmm.meta.read_choice import fit_choice_weights  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 READ = {"candidates": 16, "recheck": 16, "region": 3, "region_share": 0.1}
-
-
-def box_area(mask: torch.Tensor) -> torch.Tensor:
-    """``(..., H, W)`` bool -> the area of the smallest axis-aligned box holding every True (0: none)."""
-    def span(v: torch.Tensor) -> torch.Tensor:
-        idx = torch.arange(v.shape[-1]).expand(v.shape)
-        lo = torch.where(v, idx, v.shape[-1]).min(-1).values
-        hi = torch.where(v, idx, -1).max(-1).values
-        return (hi - lo + 1).clamp_min(0)
-    return span(mask.any(-1)) * span(mask.any(-2))
 
 
 def add_spread_feature() -> None:

@@ -26,7 +26,6 @@ from harness import git_info, write_results  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies.memory_trust import CHOICE_FEATURES  # noqa: E402
-from ebmm.models.ebmm import write_batch  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 
@@ -61,10 +60,10 @@ def main() -> None:
     memory = memory.with_read_options(**options) if options else memory
     task = task_from_config("images", memory.dim, args.fill, "omniglot")
     x, q, known = task.sample(args.sets, 64, split="eval", generator=torch.Generator().manual_seed(args.seed), known=True)
-    arch, params = memory.model, memory.params
+    state = memory.write(x.numpy())  # the written weights the read uses: the trust below is the read's own
     with torch.no_grad():
-        held = arch.energy.condition_read(params["static"], write_batch(arch, params, x), q).held.expand(q.shape)
-    r = torch.as_tensor(memory.read(q.numpy(), memory.write(x.numpy())))
+        held = memory.model.energy.condition_read(memory.params["static"], state.tensors, q).held.expand(q.shape)
+    r = torch.as_tensor(memory.read(q.numpy(), state))
     square, ink, wrong = ~known, x > 0.5, (r > 0.5) != (x > 0.5)
 
     def per_image(m: torch.Tensor) -> float:
