@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--transfer-fill", default="mix:16")
     ap.add_argument("--no-region-features", action="store_true",
                     help="fit the first five features alone: the read skips the region features' plans (as cheap as the fixed rule)")
+    ap.add_argument("--no-spread", action="store_true",
+                    help="fit without the spread feature (its weight stays 0): the choice as fitted before it existed")
     ap.add_argument("--no-fit", action="store_true",
                     help="score the memory's own choice_weights (as exported) against the fixed rule, without fitting")
     ap.add_argument("--shapes", action="store_true", help="also score both reads under corruptions that are not one square")
@@ -71,7 +73,8 @@ def main() -> None:
             raise SystemExit(f"--no-fit: {args.memory} has no choice_weights among its read options")
         fit, learned, base = None, base, base.with_read_options(choice_weights=None)
     else:
-        fit = fit_choice_weights(base.model, base.params, task, fills, episodes=args.episodes, region=not args.no_region_features)
+        fit = fit_choice_weights(base.model, base.params, task, fills, episodes=args.episodes, region=not args.no_region_features,
+                                 spread=not args.no_spread)
         print(f"fitted in {time.time() - t0:.0f} s: training accuracy {fit.accuracy:.4f} (fixed rule {fit.fixed_rule_accuracy:.4f})", flush=True)
         weights = list(fit.weights)
         learned = base.with_read_options(choice_weights=weights)

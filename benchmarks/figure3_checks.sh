@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 run() { echo "$ $*" >&2; "$@"; }
 weights() {  # the learned choice of a size, as a --read value
-  python -c "import json; from ebmm.energies.memory_trust import CHOICE_FEATURES as F; w=json.load(open('results/choice-fit/choice_fit_slots-$1.json'))['weights']; print(json.dumps([w[k] for k in F]))"
+  python -c "import json; from ebmm.energies.memory_trust import CHOICE_FEATURES as F; w=json.load(open('results/choice-fit/choice_fit_slots-$1.json'))['weights']; print(json.dumps([w.get(k, 0.0) for k in F]))"
 }
 slots() { echo "results/ratedistortion-omniglot-region-wide/runs/image_slots-$1"; }
 READ=(--read candidates=16 --read recheck=16 --read region=3 --read region_share=0.1)

@@ -9,7 +9,8 @@ not, the per-image quantiles, and the share of the error from images with more t
 pixels. For those images it reports whether the retrieval is another stored image, how much of
 the image's ink the square hid, and whether a compactness rule — the stored image whose
 disagreement with the query fits in the smallest bounding box — would have named the right one
-(a diagnostic with the stored images known, which no read may see). Writes
+(a diagnostic with the stored images known, which no read may see; the read's learned choice
+weighs such a box, the ``spread`` feature, since). Writes
 ``image_failures_NAME.json`` and ``.md``. Not a test.
 """
 
@@ -25,18 +26,8 @@ import torch
 from harness import git_info, write_results  # noqa: E402
 
 import ebmm  # noqa: E402
-from ebmm.energies.memory_trust import CHOICE_FEATURES  # noqa: E402
+from ebmm.energies.memory_trust import CHOICE_FEATURES, box_share  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
-
-
-def box_area(mask: torch.Tensor) -> torch.Tensor:
-    """``(..., H, W)`` bool -> the area of the smallest axis-aligned box holding every True (0: none)."""
-    def span(v: torch.Tensor) -> torch.Tensor:
-        idx = torch.arange(v.shape[-1]).expand(v.shape)
-        lo = torch.where(v, idx, v.shape[-1]).min(-1).values
-        hi = torch.where(v, idx, -1).max(-1).values
-        return (hi - lo + 1).clamp_min(0)
-    return span(mask.any(-1)) * span(mask.any(-2))
 
 
 def main() -> None:
@@ -55,7 +46,7 @@ def main() -> None:
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.read)}
     if args.choice_fit:
         weights = json.loads(args.choice_fit.read_text())["weights"]
-        options["choice_weights"] = [weights[k] for k in CHOICE_FEATURES]
+        options["choice_weights"] = [weights.get(k, 0.0) for k in CHOICE_FEATURES]
     memory = ebmm.load(args.memory)
     memory = memory.with_read_options(**options) if options else memory
     task = task_from_config("images", memory.dim, args.fill, "omniglot")
@@ -79,7 +70,7 @@ def main() -> None:
         if int(((r[b, own] > 0.5).unsqueeze(0) != stored).float().sum((-3, -2, -1)).argmin()) != own:
             other += 1
         hidden_share.append(float((ink[b, own] & square[b, own]).sum() / ink[b, own].sum().clamp_min(1)))
-        own_box += int(int(box_area(((q[b, own] > 0.5).unsqueeze(0) != stored)[:, 0]).argmin()) == own)
+        own_box += int(int(box_share(((q[b, own] > 0.5).unsqueeze(0) != stored)[:, 0]).argmin()) == own)
     row = {
         "error": float(errors.mean()), "inside_square": per_image(wrong & square), "outside_square": per_image(wrong & ~square),
         "hidden_ink_trusted": per_image(square & ink & held), "errors_at_hidden_ink_distrusted": per_image(wrong & square & ink & ~held),

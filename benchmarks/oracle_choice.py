@@ -95,7 +95,7 @@ def main() -> None:
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.read)}
     if args.choice_fit:
         weights = json.loads(args.choice_fit.read_text())["weights"]
-        options["choice_weights"] = [weights[k] for k in memory_trust.CHOICE_FEATURES]
+        options["choice_weights"] = [weights.get(k, 0.0) for k in memory_trust.CHOICE_FEATURES]
     memory = ebmm.load(args.memory).with_read_options(**options)
     task = task_from_config("images", 1024, "mix:16", "omniglot")
     x = read_selection.held_out_images(task, 64, args.images)

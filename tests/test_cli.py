@@ -318,7 +318,7 @@ def test_export_stores_read_options_of_an_image_slot_memory_and_refuses_others(t
     assert res.exit_code == 0, res.output
     out = ebmm.load(tmp_path / "out.safetensors")
     assert out.arch.energy.recheck == 3 and ebmm.load(src).arch.energy.recheck == 1
-    weights = [0.5, 0, 1, 1, 2, 0, 0, 0.25]
+    weights = [0.5, 0, 1, 1, 2, 0, 0, 0.25, 3]
     res = CliRunner().invoke(main, ["export", str(src), str(tmp_path / "w.safetensors"), "--read", f"choice_weights={weights}"])
     assert res.exit_code == 0, res.output
     assert ebmm.load(tmp_path / "w.safetensors").arch.energy.choice_weights == tuple(float(w) for w in weights)

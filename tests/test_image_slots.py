@@ -465,7 +465,7 @@ def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task
     params = arch.init_from_data(arch.init_params(), mnist_task.train)
     x, q = mnist_task.sample(2, 16, split="eval", corruption=Occlusion("zeros", 16), generator=torch.Generator().manual_seed(1))
     theta = arch.write(params, x)
-    rule = (0.0, 0.0, 1.0, 1.0, arch.energy.outlier_cost, 0.0, 0.0, 0.0)
+    rule = (0.0, 0.0, 1.0, 1.0, arch.energy.outlier_cost, 0.0, 0.0, 0.0, 0.0)
     assert len(rule) == len(memory_trust.CHOICE_FEATURES) and memory_trust.fixed_rule_weights(arch.energy.outlier_cost) == rule
     energy, static = arch.energy, params["static"]
     flat = q.reshape(-1, energy.dim)
@@ -477,9 +477,21 @@ def test_choice_weights_equal_to_the_fixed_rule_read_as_the_rule_does(mnist_task
                       trusted.reshape(-1, energy.dim), static["log_residual_weight"].exp())
     torch.testing.assert_close(features[..., 2].reshape(-1), whole.costs[:, 0], rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(features[..., 3].reshape(-1), 0.5 * whole.logdet, rtol=1e-5, atol=1e-4)
+    # spread: the box bounding the distrusted pixels, as a share of the image, counted here pixel by pixel
+    distrusted = (~trusted).reshape(-1, 32, 32)
+    for row, grid in zip(features[..., 8].reshape(-1).tolist(), distrusted):
+        ys, xs = grid.nonzero(as_tuple=True)
+        area = 0 if len(ys) == 0 else (int(ys.max() - ys.min()) + 1) * (int(xs.max() - xs.min()) + 1)
+        assert row == pytest.approx(area / 1024)
+    assert 0 < features[..., 8].min() < features[..., 8].max() <= 1
     monkeypatch.undo()
     torch.testing.assert_close(arch.with_read_options(choice_weights=list(rule)).read(params, theta, q, False),
                                arch.read(params, theta, q, False), rtol=0, atol=1e-5)
+    # weights fitted before the spread feature existed (eight) read as the ninth weighing 0
+    older = [0.1, 0.2, 1.0, 0.5, 3.0, 0.0, 0.0, 0.0]
+    assert arch.with_read_options(choice_weights=older).energy.choice_weights == (*older, 0.0)
+    torch.testing.assert_close(arch.with_read_options(choice_weights=older).read(params, theta, q, False),
+                               arch.with_read_options(choice_weights=[*older, 0.0]).read(params, theta, q, False), rtol=0, atol=0)
     with pytest.raises(ValueError, match="one weight for each"):
         arch.with_read_options(choice_weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="needs matcher=True"):
@@ -498,7 +510,7 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
     arch = EBMM.from_config(_with_energy(mcfg, recheck=8))
     params = arch.init_from_data(arch.init_params(), mnist_task.train)
     fit = fit_choice_weights(arch, params, mnist_task, ["noise:16", "zeros:16"], episodes=4, patterns=16)
-    assert len(fit.weights) == 8 and fit.queries == 128 and fit.examples > 0.9 * fit.queries
+    assert len(fit.weights) == 9 and fit.queries == 128 and fit.examples > 0.9 * fit.queries
     assert fit.accuracy > fit.fixed_rule_accuracy, fit
     learned = arch.with_read_options(choice_weights=list(fit.weights))
     errors = {"rule": 0.0, "learned": 0.0}
@@ -510,11 +522,12 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
     assert errors["learned"] < errors["rule"], errors
     # without the region features: their weights stay 0, and the read that skips their plans chooses the same
     plain = fit_choice_weights(arch, params, mnist_task, ["noise:16"], episodes=1, patterns=16, region=False)
-    assert plain.weights[5:] == (0.0, 0.0, 0.0) and any(plain.weights[:5])
+    assert plain.weights[5:8] == (0.0, 0.0, 0.0) and any(plain.weights[:5]) and plain.weights[8] != 0
+    assert fit_choice_weights(arch, params, mnist_task, ["noise:16"], episodes=1, patterns=16, spread=False).weights[8] == 0.0
     x, q = mnist_task.sample(1, 16, split="eval", corruption=Occlusion("noise", 16), generator=torch.Generator().manual_seed(6))
     theta = arch.write(params, x)
     skipped = arch.with_read_options(choice_weights=list(plain.weights)).read(params, theta, q, False)
-    tiny = [*plain.weights[:5], 1e-30, 0.0, 0.0]  # a region weight too small to matter: the plans are built
+    tiny = [*plain.weights[:5], 1e-30, 0.0, 0.0, plain.weights[8]]  # a region weight too small to matter: the plans are built
     torch.testing.assert_close(skipped, arch.with_read_options(choice_weights=tiny).read(params, theta, q, False), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="no choice to learn"):
         fit_choice_weights(arch.with_read_options(recheck=1), params, mnist_task, ["noise:16"], episodes=1)

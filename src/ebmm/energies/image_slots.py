@@ -249,6 +249,8 @@ class ImageSlotEnergy(SlotEnergy):
                 raise ValueError(f"region_keep must be a finite logit >= 0 (0: the region prior overrules any trust), got {region_keep}")
             self.region_keep, self.rerank = float(region_keep), bool(rerank)
             self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
+            if len(self.choice_weights) == len(memory_trust.CHOICE_FEATURES) - 1:  # fitted before ``spread`` existed: it weighs 0
+                self.choice_weights += (0.0,)
             if self.choice_weights and (len(self.choice_weights) != len(memory_trust.CHOICE_FEATURES) or not matcher):
                 raise ValueError(f"choice_weights weighs the matcher's rechecked candidates: it needs matcher=True and one weight for each "
                                  f"of {memory_trust.CHOICE_FEATURES}, got {len(self.choice_weights)}")

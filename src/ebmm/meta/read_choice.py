@@ -68,13 +68,13 @@ def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor, 
 
 
 def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episodes: int = 8, patterns: int = 64,
-                       seed: int = 0, l2: float = 1e-6, region: bool = True) -> ChoiceFit:
+                       seed: int = 0, l2: float = 1e-6, region: bool = True, spread: bool = True) -> ChoiceFit:
     """Learn ``choice_weights`` for ``model``'s read (its ``candidates`` and ``recheck`` as they
     are) on ``episodes`` training-split episodes of ``patterns`` images per fill in ``fills``
     (occlusions such as ``"noise:16"``), drawn from ``task`` (an image task) with ``seed``; ``l2``
-    weighs a ridge penalty on the standardised weights; ``region=False`` fits the first five
-    features alone (the region features' weights stay 0, and the read skips their Cholesky
-    factorisations: as cheap as the fixed rule). ``ValueError`` for a memory whose read has
+    weighs a ridge penalty on the standardised weights; ``region=False`` fits without the region
+    features (:data:`~ebmm.energies.memory_trust.REGION_FEATURES`: their weights stay 0, and the read skips their Cholesky
+    factorisations: as cheap as the fixed rule); ``spread=False`` keeps the ``spread`` feature's weight at 0. ``ValueError`` for a memory whose read has
     no such choice, or fewer than two candidates to judge."""
     if getattr(model.energy, "recheck", 1) < 2:
         raise ValueError("the read judges one candidate (recheck < 2): there is no choice to learn; raise recheck first")
@@ -95,7 +95,9 @@ def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episod
     fixed = torch.tensor(memory_trust.fixed_rule_weights(model.energy.outlier_cost), dtype=torch.float64)
     used = torch.ones_like(fixed)
     if not region:
-        used[5:] = 0.0
+        used[memory_trust.REGION_FEATURES] = 0.0
+    if not spread:
+        used[memory_trust.CHOICE_FEATURES.index("spread")] = 0.0
     w = (fixed * scale).clone().requires_grad_(True)  # start at the fixed rule
     opt = torch.optim.LBFGS([w], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
