@@ -55,8 +55,8 @@ def main() -> None:
     ap.add_argument("--transfer-fill", default="mix:16")
     ap.add_argument("--no-region-features", action="store_true",
                     help="fit the first five features alone: the read skips the region features' plans (as cheap as the fixed rule)")
-    ap.add_argument("--no-spread", action="store_true",
-                    help="fit without the spread feature (its weight stays 0): the choice as fitted before it existed")
+    ap.add_argument("--spread", choices=["after", "joint", "off"], default="after",
+                    help="the spread feature's weight: fitted after the others (default), with them, or 0 (the choice before it existed)")
     ap.add_argument("--no-fit", action="store_true",
                     help="score the memory's own choice_weights (as exported) against the fixed rule, without fitting")
     ap.add_argument("--shapes", action="store_true", help="also score both reads under corruptions that are not one square")
@@ -74,7 +74,7 @@ def main() -> None:
         fit, learned, base = None, base, base.with_read_options(choice_weights=None)
     else:
         fit = fit_choice_weights(base.model, base.params, task, fills, episodes=args.episodes, region=not args.no_region_features,
-                                 spread=not args.no_spread)
+                                 spread=args.spread)
         print(f"fitted in {time.time() - t0:.0f} s: training accuracy {fit.accuracy:.4f} (fixed rule {fit.fixed_rule_accuracy:.4f})", flush=True)
         weights = list(fit.weights)
         learned = base.with_read_options(choice_weights=weights)
@@ -107,7 +107,7 @@ def main() -> None:
         learned.name = args.export.stem
         learned.save(args.export)
         table += ["", f"Exported: `{args.export}`."]
-    record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "fills": None if fit is None else fills,
+    record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "fills": None if fit is None else fills, "spread": args.spread,
               "episodes": None if fit is None else args.episodes, "weights": dict(zip(CHOICE_FEATURES, weights)),
               "training_accuracy": fit and fit.accuracy, "fixed_rule_training_accuracy": fit and fit.fixed_rule_accuracy,
               "examples": fit and fit.examples, "queries": fit and fit.queries,

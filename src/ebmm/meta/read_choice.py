@@ -68,14 +68,19 @@ def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor, 
 
 
 def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episodes: int = 8, patterns: int = 64,
-                       seed: int = 0, l2: float = 1e-6, region: bool = True, spread: bool = True) -> ChoiceFit:
+                       seed: int = 0, l2: float = 1e-6, region: bool = True, spread: str = "after") -> ChoiceFit:
     """Learn ``choice_weights`` for ``model``'s read (its ``candidates`` and ``recheck`` as they
     are) on ``episodes`` training-split episodes of ``patterns`` images per fill in ``fills``
     (occlusions such as ``"noise:16"``), drawn from ``task`` (an image task) with ``seed``; ``l2``
     weighs a ridge penalty on the standardised weights; ``region=False`` fits without the region
     features (:data:`~ebmm.energies.memory_trust.REGION_FEATURES`: their weights stay 0, and the read skips their Cholesky
-    factorisations: as cheap as the fixed rule); ``spread=False`` keeps the ``spread`` feature's weight at 0. ``ValueError`` for a memory whose read has
+    factorisations: as cheap as the fixed rule). ``spread``: ``"after"`` fits the ``spread`` feature's
+    weight alone once the others are fitted without it (where the distrust is everywhere — noise
+    scattered over the image — every candidate's spread is the same, and the choice is the one
+    fitted without it), ``"joint"`` fits all at once, ``"off"`` keeps its weight at 0. ``ValueError`` for a memory whose read has
     no such choice, or fewer than two candidates to judge."""
+    if spread not in ("after", "joint", "off"):
+        raise ValueError(f"spread must be 'after', 'joint' or 'off', got {spread!r}")
     if getattr(model.energy, "recheck", 1) < 2:
         raise ValueError("the read judges one candidate (recheck < 2): there is no choice to learn; raise recheck first")
     g = torch.Generator().manual_seed(seed)
@@ -96,21 +101,36 @@ def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episod
     used = torch.ones_like(fixed)
     if not region:
         used[memory_trust.REGION_FEATURES] = 0.0
-    if not spread:
-        used[memory_trust.CHOICE_FEATURES.index("spread")] = 0.0
-    w = (fixed * scale).clone().requires_grad_(True)  # start at the fixed rule
-    opt = torch.optim.LBFGS([w], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(-(z @ (w * used)), target) + l2 * w.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    weights = w.detach() * used / scale
+    last = memory_trust.CHOICE_FEATURES.index("spread")
+    if spread != "joint":
+        used[last] = 0.0
+    w = _fit(z, target, fixed * scale, used, l2)  # start at the fixed rule
+    if spread == "after":  # the spread's weight alone, the others held where the fit without it put them
+        alone = torch.zeros_like(used)
+        alone[last] = 1.0
+        w = _fit(z, target, w, alone, l2, frozen=w * used)
+        used[last] = 1.0
+    weights = w * used / scale
 
     def accuracy(v: Tensor) -> float:
         return (torch.gather(hit[found], -1, (x @ v).argmin(-1, keepdim=True))).float().mean().item()
 
     return ChoiceFit(tuple(weights.tolist()), accuracy(weights), accuracy(fixed), int(found.sum()), int(found.numel()))
+
+
+def _fit(z: Tensor, target: Tensor, start: Tensor, free: Tensor, l2: float, frozen: Tensor | None = None) -> Tensor:
+    """The weights ``(F,)`` on standardised features ``z (Q, m, F)`` that make each ``target (Q,)``
+    candidate likeliest (softmax over the lowest weighted sums, ridge ``l2``): those where ``free``
+    is 1 fitted from ``start`` by L-BFGS, the others ``frozen`` (default 0)."""
+    frozen = torch.zeros_like(start) if frozen is None else frozen * (1 - free)
+    w = (start * free).detach().clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([w], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(-(z @ (w * free + frozen)), target) + l2 * (w * free).pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return (w * free + frozen).detach()
