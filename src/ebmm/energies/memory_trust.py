@@ -133,9 +133,9 @@ _PLAN_ROWS = 512
 #: the region prior applied to it — the Gaussian cost of the trusted pixels, ½ log det Λ_uu and the
 #: number of distrusted pixels; last, ``spread``, the area of the box bounding the pixels distrusted
 #: against the candidate, as a share of the image (one occluder covers one region: a query whose square
-#: hid nearly all its ink tells the stored images apart mainly by *where* each disagrees with it —
-#: at 13,824 floats on 2048 held-out images zeros 2.58 → 2.28, binary 2.01 → 1.63;
-#: ``benchmarks/choice_spread.py``). The recheck's fixed rule is the weights (0, 0, 1, 1, outlier_cost, 0, 0, 0, 0).
+#: hid nearly all its ink tells the stored images apart mainly by *where* each disagrees with it; its
+#: weight is fitted after the others, :func:`ebmm.meta.read_choice.fit_choice_weights`, docs/image-memories.md
+#: "A ninth feature"). The recheck's fixed rule is the weights (0, 0, 1, 1, outlier_cost, 0, 0, 0, 0).
 #: Weights fitted before ``spread`` existed (eight of them) read as before: its weight is 0.
 #: (The distrusted pixels where the query is below and above the candidate, as two more features, were
 #: tried: better under binary, worse under noise and ones at 16,128 floats; not kept. The box between the
