@@ -3,10 +3,10 @@
     python benchmarks/figure3_plot.py --out results/figure3
 
 One line per (system, fill) of the five fills, memory size on the x axis:
-- EBMM image slots with the learned choice: at 2304 and 4608 also with the occluder's ring spared
-  and the second ranking (``results/occluder-ring/figure3-512/slots-N/results.json``), at 13824
-  and 16128 ``results/choice-fit/choice_fit_slots-N.json``, and the shipped ``omniglot-slots`` with
-  its trust margin at 9216 (``results/trust-margin/trust_margin_omniglot-slots.json``);
+- EBMM image slots with the learned choice and its spread feature
+  (``results/choice-spread/choice_fit_slots-N*.json``; at 2304 and 4608 also with the occluder's
+  ring spared, and at 2304 the second ranking), and the shipped ``omniglot-slots`` as it is at 9216
+  (``results/omniglot-slots-every-fill/results.json``);
 - Memory Networks: ``results/ratedistortion-omniglot-fills/ratedistortion.json``;
 - the paper's EBMM conv and Memory Networks points (noise).
 
@@ -39,25 +39,25 @@ def _point(mean: float, p5: float | None = None, p95: float | None = None) -> Si
     return SimpleNamespace(mean=mean, p5=mean if p5 is None else p5, p95=mean if p95 is None else p95)
 
 
+#: the file of each size's EBMM row: the learned choice with the spread feature (benchmarks/choice_fit.py),
+#: at 2304 and 4608 read with the occluder's ring spared (and at 2304 the second ranking)
+CHOICE_FITS = {2304: "slots-2304-ring", 4608: "slots-4608-ring", 13824: "slots-13824", 16128: "slots-16128"}
+
+
 def ebmm_points() -> dict[str, list[tuple[int, SimpleNamespace]]]:
     """The README's EBMM rows, per fill: ``[(memory floats, point), ...]``."""
     out = {f: [] for f in FILLS}
     for n in SIZES:
-        ring = REPO / f"results/occluder-ring/figure3-512/slots-{n}/results.json"
-        if ring.exists():  # region_keep and rerank chosen on the training split (benchmarks/occluder_ring.py)
-            cells = next(iter(json.loads(ring.read_text())["results"].values()))["omniglot"]
+        if n == 9216:  # the shipped memory as it is (ebmm eval images --memory omniglot-slots)
+            every = json.loads((REPO / "results/omniglot-slots-every-fill/results.json").read_text())["results"]
+            cells = every["omniglot-slots"]["omniglot"]
             for f in FILLS:
                 c = cells[f"{f}:16"]
                 out[f].append((n, _point(c["mean"], c["p5"], c["p95"])))
             continue
-        if n == 9216:  # the shipped memory, read with its trust margin
-            held = json.loads((REPO / "results/trust-margin/trust_margin_omniglot-slots.json").read_text())["held_out"]
-            means = {f: held[f"{f}:16"]["chosen"] for f in FILLS}
-        else:
-            held = json.loads((REPO / f"results/choice-fit/choice_fit_slots-{n}.json").read_text())["held_out"]
-            means = {f: held[f"{f}:16"]["learned"] for f in FILLS}
+        held = json.loads((REPO / f"results/choice-spread/choice_fit_{CHOICE_FITS[n]}.json").read_text())["held_out"]
         for f in FILLS:
-            out[f].append((n, _point(means[f])))
+            out[f].append((n, _point(held[f"{f}:16"]["learned"])))
     return out
 
 
