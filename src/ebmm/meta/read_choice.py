@@ -21,6 +21,7 @@ applies it, ``ebmm export`` stores it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -68,7 +69,7 @@ def choice_examples(model: EBMM, params: dict, images: Tensor, queries: Tensor, 
 
 
 def fit_choice_weights(model: EBMM, params: dict, task, fills: list[str], episodes: int = 8, patterns: int = 64,
-                       seed: int = 0, l2: float = 1e-6, region: bool = True, spread: str = "after") -> ChoiceFit:
+                       seed: int = 0, l2: float = 1e-6, region: bool = True, spread: Literal["after", "joint", "off"] = "after") -> ChoiceFit:
     """Learn ``choice_weights`` for ``model``'s read (its ``candidates`` and ``recheck`` as they
     are) on ``episodes`` training-split episodes of ``patterns`` images per fill in ``fills``
     (occlusions such as ``"noise:16"``), drawn from ``task`` (an image task) with ``seed``; ``l2``
