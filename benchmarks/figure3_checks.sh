@@ -8,6 +8,8 @@
 #   results/occluder-ring    region_keep and rerank chosen at every size; the 2304 and 4608 rows with them
 #                            (512 images, the README's table; 2048 images in results/figure3-2048/slots-N-ring)
 #   results/shapes-every-system, results/figure3
+# These checks read with the eight-feature learned choice of results/choice-fit (as they were made); the
+# Figure 3 rows read with the spread feature too (results/choice-spread, docs/image-memories.md "A ninth feature").
 # usage: bash benchmarks/figure3_checks.sh   (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
