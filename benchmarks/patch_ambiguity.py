@@ -24,18 +24,9 @@ import torch
 from harness import git_info, write_results  # noqa: E402
 
 import ebmm  # noqa: E402
+from ebmm.energies.memory_trust import box_share  # noqa: E402
 from ebmm.tasks import parse_corruption  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
-
-
-def bbox_area(m: torch.Tensor) -> torch.Tensor:
-    """Area of the bounding box of each boolean map ``(..., H, W)`` (0 for an empty one)."""
-    def span(v: torch.Tensor) -> torch.Tensor:
-        ar = torch.arange(v.shape[-1])
-        hi = torch.where(v, ar, torch.full_like(ar, -1)).max(-1).values
-        lo = torch.where(v, ar, torch.full_like(ar, v.shape[-1])).min(-1).values
-        return (hi - lo + 1).clamp_min(0)
-    return span(m.any(-1)) * span(m.any(-2))
 
 
 def exact_choice(x: torch.Tensor, q: torch.Tensor) -> dict[str, float]:
@@ -44,7 +35,7 @@ def exact_choice(x: torch.Tensor, q: torch.Tensor) -> dict[str, float]:
     differ = qb.unsqueeze(2) != xb.unsqueeze(1)  # (B, query, stored, 1, H, W)
     own = torch.arange(x.shape[1])
     ham = differ.flatten(3).sum(-1)
-    area = bbox_area(differ.squeeze(3))
+    area = box_share(differ.squeeze(3))
     return {"hamming": (ham.argmin(-1) == own).float().mean().item(),
             "bbox": (area.argmin(-1) == own).float().mean().item()}
 
@@ -68,7 +59,7 @@ def memory_choice(name: str, x: torch.Tensor, q: torch.Tensor) -> dict[str, floa
         cand = gather_slots(decoded, top)  # (B, N, k, D)
         # a compactness prior on the decoded candidates: the ranking's cost times the bounding box
         # of the pixels where the query and the candidate disagree by more than 1/2
-        area = bbox_area(((q.flatten(-3).unsqueeze(-2) - cand).abs() > 0.5).reshape(*cand.shape[:-1], *x.shape[-2:]))
+        area = box_share(((q.flatten(-3).unsqueeze(-2) - cand).abs() > 0.5).reshape(*cand.shape[:-1], *x.shape[-2:]))
         compact = torch.gather(top, -1, (cost * area).argmin(-1, keepdim=True)).squeeze(-1)
         out = {"among candidates": (top == own.unsqueeze(-1)).any(-1).float().mean().item(),
                "ranking first": (top[..., 0] == own).float().mean().item(),
