@@ -90,7 +90,10 @@ empty: the fixed rule), and ``trust_margin``, the detector logit a pixel must ex
 the read's final trust (0: the detector's own decision; a margin above 0 distrusts what it barely trusts,
 each such pixel then filled from the stored image and its trusted neighbours), ``region_keep``, the
 detector logit above which the region prior leaves a pixel trusted (0: the prior overrules any trust),
-and ``rerank``, ranking the candidates again on the finally trusted pixels before the fill.
+``rerank``, ranking the candidates again on the finally trusted pixels before the fill, and ``loo_z``
+and ``loo_count``, the leave-one-out test: where more than ``loo_count`` trusted pixels of a query
+have a standardised leave-one-out residual under the Gaussian read beyond ``loo_z``, they are
+distrusted (0: off; calibrated on clean training queries by :func:`ebmm.meta.outlier_test.calibrate_leave_one_out`).
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ class ImageSlotEnergy(SlotEnergy):
     closed_form_terms = ("energy",)
     has_write_energy = True
     #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
-    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin", "region_keep", "rerank")
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin", "region_keep", "rerank", "loo_z", "loo_count")
 
     def __init__(
         self,
@@ -176,6 +179,8 @@ class ImageSlotEnergy(SlotEnergy):
         trust_margin: float = 0.0,
         region_keep: float = 0.0,
         rerank: bool = False,
+        loo_z: float = 0.0,
+        loo_count: int = 0,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -248,6 +253,11 @@ class ImageSlotEnergy(SlotEnergy):
             if not (math.isfinite(region_keep) and region_keep >= 0):
                 raise ValueError(f"region_keep must be a finite logit >= 0 (0: the region prior overrules any trust), got {region_keep}")
             self.region_keep, self.rerank = float(region_keep), bool(rerank)
+            if not (math.isfinite(loo_z) and loo_z >= 0):
+                raise ValueError(f"loo_z must be a finite z-score >= 0 (0: no leave-one-out test), got {loo_z}")
+            if isinstance(loo_count, bool) or not float(loo_count).is_integer() or loo_count < 0:
+                raise ValueError(f"loo_count must be an integer >= 0 (the outliers a query may hold before the test distrusts them), got {loo_count!r}")
+            self.loo_z, self.loo_count = float(loo_z), int(loo_count)
             self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
             if len(self.choice_weights) == len(memory_trust.CHOICE_FEATURES) - 1:  # fitted before ``spread`` existed: it weighs 0
                 self.choice_weights += (0.0,)

@@ -10,6 +10,8 @@ the networks are in :mod:`ebmm.energies.disagreement`, the Gaussian fill in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -57,13 +59,63 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        too, the pixels that say most about how strokes continue under it (told the square at 2304
        floats, 128 held-out images, distrusting that one-pixel ring as well raises the error from 14.1
        to 20.6).
+       With ``loo_z`` > 0, the leave-one-out test: each trusted pixel's residual under the
+       Gaussian read given every other pixel (:func:`leave_one_out_z`; the distrusted ones at
+       the first fill) is standardised, and where more than ``loo_count`` trusted pixels of a
+       query lie beyond ``loo_z``, those pixels are distrusted. The detector judges each pixel
+       against the blurred decoded image alone and trusts scattered corruption (a noisy or
+       flipped pixel here and there) that the pixel's neighbours contradict; the count keeps
+       the test off queries whose only outliers are the few that intact images show too. Both
+       numbers are calibrated on clean training queries (:func:`ebmm.meta.outlier_test.calibrate_leave_one_out`),
+       not on any corruption.
     4. With ``rerank``, the candidates are ranked again by the squared distance on the pixels now
        trusted, as under the clamped protocol, before the fill: the first ranking sees the
        occluder too, and a square of ink pushes the right image out of the 16 candidates for
        about one query in twenty at 2304 floats."""
+    t = memory_trust(energy, static, theta, queries, known)
+    held, logits, cand = t.held, t.logits, t.cand
+    if known is None:
+        if energy.loo_z:  # trusted pixels their neighbours contradict, where a query has more than intact ones do
+            out = held & (leave_one_out_z(t.precision, cand, t.q, held, t.gamma).abs() > energy.loo_z)
+            held = held & ~(out & (out.sum(-1, keepdim=True) > energy.loo_count))
+        if energy.region_keep or energy.trust_margin or energy.loo_z:
+            logits = torch.where(held, logits, -logits.abs())
+        if energy.rerank:  # the candidates again, ranked on the pixels now trusted (as told pixels are)
+            cand, _ = candidates(energy, static, t.flat, t.decoded, known=held.reshape(t.flat.shape).to(t.flat.dtype))
+    plan = read_plan(t.precision, cand, t.q, held, t.gamma)
+    d, lead = energy.dim, queries.shape[:-3]
+
+    def direction(_theta: Params, x: Tensor) -> Tensor:
+        return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
+
+    return ConditionedRead(plan.start(t.q).reshape(queries.shape), held.reshape(queries.shape),
+                           torch.sigmoid(logits).reshape(*lead, d), direction)
+
+
+@dataclass
+class MemoryTrust:
+    """What :func:`memory_trust` found for queries ``q (Q, D)`` (flattened; ``flat`` with their
+    leading axes): the decoded slots ``decoded (..., S, D)``, the candidates ``cand (Q, k, D)``,
+    the trusted pixels ``held (Q, D)`` and the detector's ``logits (Q, D)`` against the chosen
+    candidate, and the Gaussian read's ``precision`` Λ and ``gamma`` γ."""
+
+    q: Tensor
+    flat: Tensor
+    decoded: Tensor
+    cand: Tensor
+    held: Tensor
+    logits: Tensor
+    precision: Tensor
+    gamma: Tensor
+
+
+def memory_trust(energy: EnergyModel, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> MemoryTrust:
+    """Steps 1–3 of :func:`condition_on_memory`: the candidates, the choice among them and the
+    trust against the chosen one, with the region prior, ``region_keep`` and ``trust_margin``;
+    not the leave-one-out test nor ``rerank``, which :func:`condition_on_memory` applies on top.
+    With ``known`` the trust is exactly the known pixels (logits ±20)."""
     d = energy.dim
     slots = theta["memory.weight"]
-    lead = queries.shape[:-3]
     flat = queries.flatten(-3)
     decoded = energy.decoded_slots(static, slots)  # (..., S, D)
     told = None if known is None else known.expand(queries.shape).flatten(-3).to(flat.dtype)
@@ -95,20 +147,10 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
             held = held & ~amid
         if energy.trust_margin:  # and what the detector barely trusts, each pixel alone (not widened by the region prior)
             held = held & (logits > energy.trust_margin)
-        if energy.region_keep or energy.trust_margin:
-            logits = torch.where(held, logits, -logits.abs())
-        if energy.rerank:  # the candidates again, ranked on the pixels now trusted (as told pixels are)
-            cand, cost = candidates(energy, static, flat, decoded, known=held.reshape(flat.shape).to(flat.dtype))
     else:  # told which pixels are intact (the clamped protocol): trust exactly those
         held = known.expand(queries.shape).reshape(-1, d)
         logits = torch.where(held, 20.0, -20.0).to(q.dtype)
-    plan = read_plan(prec, cand, q, held, gamma)
-
-    def direction(_theta: Params, x: Tensor) -> Tensor:
-        return plan.newton_direction(x.reshape(-1, d)).reshape(x.shape)
-
-    return ConditionedRead(plan.start(q).reshape(queries.shape), held.reshape(queries.shape),
-                           torch.sigmoid(logits).reshape(*lead, d), direction)
+    return MemoryTrust(q, flat, decoded, cand, held, logits, prec, gamma)
 
 
 def rechecked(energy: EnergyModel, static: Params, q: Tensor, cand: Tensor, cost: Tensor) -> tuple[Tensor, ...]:
@@ -204,6 +246,21 @@ def among_distrusted(distrusted: Tensor, shape: tuple[int, int, int], window: in
     grid = distrusted.reshape(-1, c, h, w).to(torch.float32).mean(-3, keepdim=True)
     frac = nn.functional.avg_pool2d(grid, window, stride=1, padding=window // 2, count_include_pad=False)
     return (frac > share).expand(-1, c, h, w).reshape(distrusted.shape)
+
+
+def leave_one_out_z(precision: Tensor, cand: Tensor, q: Tensor, held: Tensor, gamma: Tensor) -> Tensor:
+    """``(Q, D)``: each pixel's standardised leave-one-out residual under the Gaussian read of
+    queries ``q (Q, D)`` with trusted pixels ``held (Q, D)`` and candidates ``cand (Q, S, D)``.
+    The image is the query with its distrusted pixels at the read's first fill
+    (:meth:`~ebmm.energies.gaussian_fill.ReadPlan.start`), μ the candidates' decoded images
+    weighed by the fill's responsibilities; under ``N(μ, Λ⁻¹)`` pixel i given all the others
+    has mean ``x_i − (Λ(x − μ))_i / Λ_ii`` and variance ``1 / Λ_ii``, so its z-score is
+    ``(Λ(x − μ))_i / √Λ_ii``."""
+    plan = read_plan(precision, cand, q, held, gamma)
+    x = plan.start(q)
+    mean = (torch.softmax(-plan.costs, dim=-1).unsqueeze(-2) @ cand).squeeze(-2)
+    lam = 0.5 * (precision + precision.T)
+    return ((x - mean) @ lam) / lam.diagonal().sqrt()
 
 
 def gather_slots(decoded: Tensor, top: Tensor) -> Tensor:
