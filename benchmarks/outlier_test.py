@@ -9,7 +9,7 @@ under corruptions of other shapes.
 
 1. **Calibration** (:func:`ebmm.meta.outlier_test.calibrate_leave_one_out`): ``--episodes``
    training-split episodes of 64 images, each read back *unchanged*; at ``loo_z`` = 5,
-   ``loo_count`` is the 95th percentile of how many of a clean query's trusted pixels exceed it.
+   ``loo_count`` is the 98th percentile of how many of a clean query's trusted pixels exceed it.
    No corruption is seen.
 2. **Held out**: every square fill, and every corruption of :data:`read_selection.SHAPES`
    (rows, discs, scattered noise, flipped pixels), without the test and with it, the same
