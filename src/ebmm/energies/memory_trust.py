@@ -72,7 +72,7 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        trusted, as under the clamped protocol, before the fill: the first ranking sees the
        occluder too, and a square of ink pushes the right image out of the 16 candidates for
        about one query in twenty at 2304 floats."""
-    t = memory_trust(energy, static, theta, queries, known)
+    t = judge_trust(energy, static, theta, queries, known)
     held, logits, cand = t.held, t.logits, t.cand
     if known is None:
         if energy.loo_z:  # trusted pixels their neighbours contradict, where a query has more than intact ones do
@@ -94,7 +94,7 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
 
 @dataclass
 class MemoryTrust:
-    """What :func:`memory_trust` found for queries ``q (Q, D)`` (flattened; ``flat`` with their
+    """What :func:`judge_trust` found for queries ``q (Q, D)`` (flattened; ``flat`` with their
     leading axes): the decoded slots ``decoded (..., S, D)``, the candidates ``cand (Q, k, D)``,
     the trusted pixels ``held (Q, D)`` and the detector's ``logits (Q, D)`` against the chosen
     candidate, and the Gaussian read's ``precision`` Λ and ``gamma`` γ."""
@@ -109,7 +109,7 @@ class MemoryTrust:
     gamma: Tensor
 
 
-def memory_trust(energy: EnergyModel, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> MemoryTrust:
+def judge_trust(energy: EnergyModel, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> MemoryTrust:
     """Steps 1–3 of :func:`condition_on_memory`: the candidates, the choice among them and the
     trust against the chosen one, with the region prior, ``region_keep`` and ``trust_margin``;
     not the leave-one-out test nor ``rerank``, which :func:`condition_on_memory` applies on top.

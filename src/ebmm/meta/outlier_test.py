@@ -58,7 +58,7 @@ def leave_one_out_scores(model: EBMM, params: dict, images: torch.Tensor, querie
     static = params["static"]
     with torch.no_grad():
         theta = write_batch(model, params, images)
-        t = memory_trust.memory_trust(energy, static, theta, queries)
+        t = memory_trust.judge_trust(energy, static, theta, queries)
         z = memory_trust.leave_one_out_z(t.precision, t.cand, t.q, t.held, t.gamma).abs()
     return z, t.held
 
