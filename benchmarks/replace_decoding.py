@@ -33,21 +33,33 @@ from ebmm.models.ebmm import read_batch, read_schedule, write_batch  # noqa: E40
 from ebmm.tasks import Distortion, error_bits, random_patterns  # noqa: E402
 
 
-def measure(memory: ebmm.AssociativeMemory, n: int, sets: int, seed: int) -> dict[str, float]:
+def replaced_sets(memory: ebmm.AssociativeMemory, n: int, sets: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sets`` sets of N random patterns ``(sets, N, d)`` and their ``replace:64`` queries, the
+    same for the same ``seed`` and N in every script that asks."""
     gen = torch.Generator().manual_seed(seed + n)
     x = random_patterns((sets, n, memory.dim), generator=gen)
-    q = Distortion.parse("replace:64").apply(x, generator=gen)
+    return x, Distortion.parse("replace:64").apply(x, generator=gen)
+
+
+def own_slot_descent(model, params: dict, theta: dict, q: torch.Tensor, n: int) -> torch.Tensor:
+    """The one-descent read of queries ``q (B, N, d)`` towards each query's own slot (slot i holds
+    pattern i): the candidate read's descent given the right slot, what decoding alone can do."""
+    static = params["static"]
+    trust = model.energy.condition_read(static, theta, q).trust  # (B, N, 2, d): the query's evidence
+    given = torch.cat([trust, held_slots(theta)[:, :n].unsqueeze(-2)], dim=-2)
+    gammas, momenta = read_schedule(params)
+    return read(model.energy_fn(static, given), theta, q, gammas, momenta, 0.0, model.grad_x_fn(static, given))[-1]
+
+
+def measure(memory: ebmm.AssociativeMemory, n: int, sets: int, seed: int) -> dict[str, float]:
+    x, q = replaced_sets(memory, n, sets, seed)
     one, four = memory.model.with_read_options(candidates=0), memory.model.with_read_options(candidates=4)
     params, static = memory.params, memory.params["static"]
     theta = write_batch(one, params, x)
     _, sims, _, _ = _pieces(static, theta, q, one.energy.budget)  # (B, N, S): slot i holds pattern i
     own = sims.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # (B, N, 1)
     rank = (sims > own).sum(-1)  # slots nearer than the own one
-    trust = one.energy.condition_read(static, theta, q).trust  # (B, N, 2, d): the query's evidence
-    own_codes = held_slots(theta)[:, :n]  # (B, N, d)
-    given = torch.cat([trust, own_codes.unsqueeze(-2)], dim=-2)  # the descent towards the own slot
-    gammas, momenta = read_schedule(params)
-    oracle = read(one.energy_fn(static, given), theta, q, gammas, momenta, 0.0, one.grad_x_fn(static, given))[-1]
+    oracle = own_slot_descent(one, params, theta, q, n)
     return {
         "code_width": int(code_width(torch.tensor(float(n)), memory.dim, one.energy.budget).item()),
         "own_slot_nearest": float((rank == 0).float().mean()),

@@ -35,12 +35,12 @@ from pathlib import Path
 import torch
 
 from harness import git_info, write_results  # noqa: E402
+from replace_decoding import own_slot_descent, replaced_sets  # noqa: E402
 
 import ebmm  # noqa: E402
-from ebmm.dynamics.read import read  # noqa: E402
 from ebmm.energies.compressive_slots import _pieces, code_width, held_slots  # noqa: E402
-from ebmm.models.ebmm import read_batch, read_schedule, write_batch  # noqa: E402
-from ebmm.tasks import Distortion, error_bits, random_patterns  # noqa: E402
+from ebmm.models.ebmm import read_batch, write_batch  # noqa: E402
+from ebmm.tasks import error_bits  # noqa: E402
 
 FLIP_RATE = 0.25  # replace:64 on 128 bits: 64 fresh bits, half of them wrong
 LAMBDAS = (0.0, 0.5, 1.0, 2.0)
@@ -75,9 +75,7 @@ def vamp(m_mat: torch.Tensor, y: torch.Tensor, q: torch.Tensor, iters: int = 100
 def measure(memory: ebmm.AssociativeMemory, n: int, sets: int, seed: int, r: int) -> dict:
     """Every decode of ``sets`` sets of N patterns (the same sets as ``replace_decoding.py``
     for the same seed); the candidates' scores come back for choosing λ and μ."""
-    gen = torch.Generator().manual_seed(seed + n)
-    x = random_patterns((sets, n, memory.dim), generator=gen)
-    q = Distortion.parse("replace:64").apply(x, generator=gen)
+    x, q = replaced_sets(memory, n, sets, seed)
     model = memory.model.with_read_options(candidates=0)
     params, static = memory.params, memory.params["static"]
     theta = write_batch(model, params, x)
@@ -89,24 +87,20 @@ def measure(memory: ebmm.AssociativeMemory, n: int, sets: int, seed: int, r: int
     y = slots / omega - enc_b  # (B, N, c) = A_c u_i
     _, sims, _, _ = _pieces(static, theta, q, model.energy.budget)  # (B, N, S): the read's own nearness
     top = sims.topk(r, dim=-1).indices  # (B, N, R)
+    codes = y[torch.arange(y.shape[0]).view(-1, 1, 1), top]  # (B, N, R, c): each query's candidates' codes
     qd, xd = q.double(), x.double()
-    means = torch.stack([vamp(enc_w, torch.gather(y, 1, top[..., j:j + 1].expand(-1, -1, c)), qd) for j in range(r)], -2)
+    # contiguous, as gathered rows were: the same float64 products, so the same decodes to the bit
+    means = torch.stack([vamp(enc_w, codes[..., j, :].contiguous(), qd) for j in range(r)], -2)
     given = vamp(enc_w, y, qd)
     errs = ((means > 0).double() != xd.unsqueeze(-2)).sum(-1).double()  # (B, N, R)
-    dist = (((2 * qd - 1) @ enc_w.T).unsqueeze(-2) - torch.gather(y.unsqueeze(1).expand(-1, n, -1, -1), 2,
-                                                                 top.unsqueeze(-1).expand(-1, -1, -1, c))).pow(2).sum(-1)
+    dist = (((2 * qd - 1) @ enc_w.T).unsqueeze(-2) - codes).pow(2).sum(-1)
     flips = ((means * (2 * qd - 1).unsqueeze(-2)) < 0).sum(-1).double()
     confident = (means.abs() > 0.9).double().mean(-1)
     own = top == torch.arange(n).view(1, n, 1)
-    trust = model.energy.condition_read(static, theta, q).trust
-    oracle_trust = torch.cat([trust, held_slots(theta)[:, :n].unsqueeze(-2)], dim=-2)
-    gammas, momenta = read_schedule(params)
-    l1_given = read(model.energy_fn(static, oracle_trust), theta, q, gammas, momenta, 0.0,
-                    model.grad_x_fn(static, oracle_trust))[-1]
     four = memory.model.with_read_options(candidates=4)
     return {"c": c, "query": float(error_bits(q, x).mean()),
             "shipped": float(error_bits(read_batch(four, params, theta, q)[:, -1], x).mean()),
-            "l1_given": float(error_bits(l1_given, x).mean()),
+            "l1_given": float(error_bits(own_slot_descent(model, params, theta, q, n), x).mean()),
             "vamp_given": float(((given > 0).double() != xd).sum(-1).double().mean()),
             "vamp_nearest": float(errs[..., 0].mean()), "own_in_r": float(own.any(-1).double().mean()),
             "_scores": (dist / c, flips / 32, confident, errs, own)}
