@@ -260,12 +260,12 @@ def test_show_binary_and_images(runner, tmp_path, tiny_file, monkeypatch):
 
     with Image.open(tmp_path / "i.png") as im:
         assert im.size[0] > 300
-    # --fill all: one figure per fill, the two fills outside mix included (patch: another stored image's square)
+    # --fill all: one figure per fill, the three fills outside mix included (patch: another stored image's square)
     res = runner.invoke(main, ["show", "--memory", str(path), "--dataset", "natural", "--patterns", "3",
                                "--fill", "all", "--rows", "2", "--out", str(tmp_path / "all.png")])
     assert res.exit_code == 0, res.output
     drawn = sorted(p.name for p in tmp_path.glob("all-*.png"))
-    assert drawn == sorted(f"all-{f}.png" for f in ("noise", "binary", "zeros", "ones", "mix", "grey", "patch"))
+    assert drawn == sorted(f"all-{f}.png" for f in ("noise", "binary", "zeros", "ones", "mix", "grey", "patch", "invert"))
     # a memory whose pattern shape does not match the data set is refused
     res = runner.invoke(main, ["show", "--memory", str(tiny_file), "--dataset", "natural"])
     assert res.exit_code == 2 and "stores patterns of shape (32,)" in res.output

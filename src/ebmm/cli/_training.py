@@ -55,21 +55,34 @@ def _with_overrides(tcfg, group_lr: tuple[str, ...] = (), **values):
     return dataclasses.replace(tcfg, group_lr={**tcfg.group_lr, **given}, **{k: v for k, v in values.items() if v is not None})
 
 
-def _resumed(out_dir: Path, task: str):
-    """The checkpoint of the ``task`` run saved in ``out_dir`` (for ``--resume``)."""
+def _resumed(out_dir: Path, task: str, option: str = "--resume", name: str | None = None):
+    """The checkpoint of the ``task`` run saved in ``out_dir`` (for ``--resume``; ``--from`` reads
+    the file ``name`` there, e.g. the run's best memory)."""
     from ..checkpoint import load_checkpoint
     from ..meta.trainer import CHECKPOINT_NAME
 
     try:
-        ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
+        ck = load_checkpoint(out_dir / (name or CHECKPOINT_NAME))
     except EBMMError as e:
-        raise click.ClickException(f"--resume: {e}") from None
+        raise click.ClickException(f"{option}: {e}") from None
     if ck.train_config is None:
-        raise click.ClickException(f"--resume: {out_dir} holds no training configuration")
+        raise click.ClickException(f"{option}: {out_dir} holds no training configuration")
     if ck.train_config.task != task:
-        raise click.ClickException(f"--resume: {out_dir} is a {ck.train_config.task} run; continue it with "
-                                   f"`ebmm train {ck.train_config.task} --resume`")
+        raise click.ClickException(f"{option}: {out_dir} is a {ck.train_config.task} run; continue it with "
+                                   f"`ebmm train {ck.train_config.task} {option}`")
     return ck
+
+
+def _started_from(run_dir: Path, task: str):
+    """``--from RUN``: the checkpoint a new run starts from — ``RUN``'s best memory where it has one,
+    else its last checkpoint — whose model, weights and training settings the new run takes
+    (a fresh optimiser, step 0, its own directory)."""
+    from ..meta.trainer import BEST_NAME, CHECKPOINT_NAME
+
+    best = (run_dir / BEST_NAME).is_file()
+    if not best and not (run_dir / CHECKPOINT_NAME).is_file():
+        raise click.BadParameter(f"{run_dir} holds no {BEST_NAME} or {CHECKPOINT_NAME}", param_hint="--from")
+    return _resumed(run_dir, task, "--from", BEST_NAME if best else CHECKPOINT_NAME)
 
 
 def _echo_summary(result, out_dir: Path, **extra):

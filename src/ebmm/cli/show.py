@@ -84,7 +84,8 @@ SHOW_DATASETS = ("binary", "omniglot", "natural", "mnist", "cifar")
 @click.option("--distortion", default="erase:64", show_default=True, help="Binary patterns: KIND:K.")
 @click.option("--fill", type=click.Choice([*OCCLUSION_FILLS, "all"]), default="noise", show_default=True,
               help="Images: what fills the 16×16 block (grey: one random value per image; patch: the same square of "
-                   "another stored image); 'all' draws one figure per fill (OUT-FILL.png).")
+                   "another stored image; invert: the image's own pixels inverted); 'all' draws one figure per fill "
+                   "(OUT-FILL.png).")
 @click.option("--rows", type=click.IntRange(1), default=6, show_default=True, help="Patterns shown.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("ebmm-show.png"), show_default=True)

@@ -9,7 +9,7 @@ import click
 
 from ..errors import EBMMError, TrainingInterrupted
 from ._app import main, _set_threads, _parse_distortion, _energy_args, _json_or_text, _key_values
-from ._training import _training_options, _with_overrides, _resumed, _echo_summary, _hint_unused_gpu, _stopped, _training_failed, _missing_package
+from ._training import _training_options, _with_overrides, _resumed, _started_from, _echo_summary, _hint_unused_gpu, _stopped, _training_failed, _missing_package
 
 
 @main.group()
@@ -123,16 +123,22 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_sl
 @click.option("--memory-floats", type=click.IntRange(1),
               help="Memory size in float32; the writable width d nearest it is used (default 8224 fc, 9232 conv).")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Images stored per episode (paper: 64).")
-@click.option("--distortion", help="FILL:SIDE, FILL noise|zeros: the occluded square (default noise:16).")
+@click.option("--distortion", help="FILL:SIDE (a square; FILL noise|binary|zeros|ones|mix|grey|patch or fills joined by '+'), "
+                                   "FILL:P% (P % of the pixels, scattered), or several joined by '|', each image drawing one: "
+                                   "e.g. 'mix:16|noise:10%'. Default: the preset's (slots: mix:16, others noise:16).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/images"), show_default=True,
               help="Run directory: checkpoint, best memory, metrics, config.")
+@click.option("--from", "start_from", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Start a new run from another run's best memory (else its last checkpoint): its model, weights and "
+                   "training settings, a fresh optimiser at step 0; the options given override the settings (e.g. "
+                   "--distortion to fine-tune on other corruptions). Not with --resume, --energy-arg or --preset.")
 @click.option("--energy-arg", "energy_args", multiple=True, metavar="KEY=VALUE",
               help="An energy constructor argument on top of the preset's (VALUE as JSON, or a bare string), e.g. "
                    "--energy-arg detector_features=gap; repeatable; not with --resume.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out (its data set and model).")
 def train_images(dataset, data_path, preset, energy, memory_floats, patterns, distortion, energy_args, steps, episodes, lr, clip_norm,
                  group_lr, seed,
-                 compile_, checkpoint_every, eval_every, out_dir, resume, threads, quiet, device, precision):
+                 compile_, checkpoint_every, eval_every, out_dir, start_from, resume, threads, quiet, device, precision):
     """Meta-train an image memory (paper §4.2): store a batch of images, retrieve them from
     copies with a random square occluded. Held-out images score the memory (Hamming error on
     Omniglot and MNIST, squared error on natural images and CIFAR, per image)."""
@@ -143,7 +149,22 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
     _set_threads(threads)
     if resume and energy_args:
         raise click.BadParameter("a resumed run keeps its own energy", param_hint="--energy-arg")
-    if resume:
+    start = None
+    if start_from is not None:
+        ctx = click.get_current_context()
+        given = [o for o, p in (("--resume", "resume"), ("--energy-arg", "energy_args"), ("--preset", "preset"),
+                                ("--energy", "energy"), ("--memory-floats", "memory_floats"), ("--dataset", "dataset"),
+                                ("--data", "data_path"))
+                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.BadParameter(f"a run started --from another takes its model and data; not with {', '.join(given)}",
+                                     param_hint="--from")
+        if start_from.resolve() == Path(out_dir).resolve():
+            raise click.BadParameter("--out must be a new directory, not the run it starts from (or use --resume)",
+                                     param_hint="--from")
+        ck = _started_from(start_from, "images")
+        model, tcfg, start = ck.model, ck.train_config, ck.params
+    elif resume:
         ck = _resumed(out_dir, "images")
         model, tcfg = ck.model, ck.train_config
     else:
@@ -167,15 +188,15 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--distortion") from None
         if not isinstance(spec, Occlusion):
-            raise click.BadParameter(f"images take FILL:SIDE (FILL one of {OCCLUSION_FILLS}, or fills joined by '+'), "
-                                     f"got {distortion!r}", param_hint="--distortion")
+            raise click.BadParameter(f"images take FILL:SIDE or FILL:P% (FILL one of {OCCLUSION_FILLS}, or fills joined by "
+                                     f"'+'), got {distortion!r}", param_hint="--distortion")
     tcfg = _with_overrides(tcfg, group_lr, patterns=patterns, steps=steps, distortion=distortion, episodes=episodes, lr=lr, clip_norm=clip_norm,
                            seed=seed, compile=compile_, checkpoint_every=checkpoint_every, eval_every=eval_every,
                            device=device, precision=precision)
     _hint_unused_gpu(tcfg, quiet)
     try:
         task = task_from_config(tcfg.task, model.dim, tcfg.distortion, tcfg.dataset, tcfg.data_path)
-        result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task)
+        result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, task=task, params=start)
     except TrainingInterrupted as e:
         raise _stopped(e) from None
     except EBMMError as e:

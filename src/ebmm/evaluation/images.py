@@ -66,7 +66,8 @@ def images_table_markdown(results: dict[str, dict[tuple[str, str], ErrorStats]],
              "|---|---|---|---|---|---|---|---|---|"]
     for name, row in results.items():
         for (dataset, occlusion), st in row.items():
-            lines.append(f"| {name} | {sizes[name]} | {dataset} | {occlusion} | {protocol} | {metrics[dataset]} | "
+            cell = str(occlusion).replace("|", "\\|")  # 'mix:16|noise:10%' inside a table cell
+            lines.append(f"| {name} | {sizes[name]} | {dataset} | {cell} | {protocol} | {metrics[dataset]} | "
                          f"{st.query_mean:.1f} | {st} | {st.patterns} |")
     return "\n".join(lines)
 
@@ -90,6 +91,7 @@ def ratedistortion_markdown(dataset: str, rows: list[dict], protocol: str = "fre
         pts = paper_points(dataset, r["system"]) if scored == dataset else []
         near = min(pts, key=lambda p: abs(p[0] - r["memory_size"])) if pts else None
         paper = f"{near[1]} at {near[0]}" if near else "—"
-        lines.append(f"| {r['system']} | {r['memory_size']} | {r['steps']} | {scored} | {r.get('distortion', '—')} | {protocol} | "
+        cell = str(r.get("distortion", "—")).replace("|", "\\|")
+        lines.append(f"| {r['system']} | {r['memory_size']} | {r['steps']} | {scored} | {cell} | {protocol} | "
                      f"{st.query_mean:.1f} | {st} | {paper} |")
     return "\n".join(lines)

@@ -114,12 +114,13 @@ def run_ratedistortion(
             for scored in (dataset, *transfer):
                 if scored not in tasks:
                     tasks[scored] = task if scored == dataset else task_from_config("images", model.dim, str(task.corruption), scored)
-                for fill in fills or (task.corruption.kind,):
-                    stats = evaluate_images(memory, tasks[scored], tcfg.patterns, f"{fill}:{side}", min_patterns=min_patterns,
+                # each fill in the training square's size; without fills, the training corruption itself
+                for occlusion in [f"{fill}:{side}" for fill in fills] if fills else [str(task.corruption)]:
+                    stats = evaluate_images(memory, tasks[scored], tcfg.patterns, occlusion, min_patterns=min_patterns,
                                             clamp_known=clamp_known)
-                    log(f"  {name} {scored} {fill}:{side}: {task.metric} {stats} (query {stats.query_mean:.1f})")
+                    log(f"  {name} {scored} {occlusion}: {task.metric} {stats} (query {stats.query_mean:.1f})")
                     rows.append({"system": system, "requested_size": size, "memory_size": model.memory_size(), "steps": trained_steps,
-                                 "dataset": scored, "distortion": f"{fill}:{side}", "stats": stats,
+                                 "dataset": scored, "distortion": occlusion, "stats": stats,
                                  **({"read_options": read_options} if scored_model is not model else {})})
             configs[name] = {"model": model.config_dict(), "train": to_dict(tcfg)}
     protocol = "clamped" if clamp_known else "free"

@@ -24,6 +24,7 @@ from .images import (
     occlude,
     occlude_with_mask,
     occlusion_mask,
+    scatter_mask,
     sample_image_episodes,
     squared_error,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "occlude",
     "occlude_with_mask",
     "occlusion_mask",
+    "scatter_mask",
     "check_corruption",
     "parse_corruption",
     "random_patterns",

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .binary import DISTORTION_KINDS, Distortion, error_bits, sample_episodes
-from .images import OCCLUSION_FILLS, fill_choices, hamming_error, occlude, occlude_with_mask, squared_error
+from .images import OCCLUSION_FILLS, fill_choices, hamming_error, occlude_with_mask, squared_error
 
 IMAGE_METRICS = {"hamming": hamming_error, "squared": squared_error}
 SPLITS = ("train", "eval")
@@ -35,37 +35,81 @@ class Occlusion:
     ``binary``, ``zeros``, ``ones``, ``mix`` (one of those four per image) or a ``+``-joined list
     of fills to draw from (``noise+binary+zeros``); written ``noise:16``
     (:mod:`ebmm.tasks.images`). ``count`` is named like a distortion's so a curriculum ramps the
-    square's side."""
+    square's side.
+
+    ``scattered``: instead of a square, each pixel is replaced with probability ``count`` % —
+    corruption with no region, written ``noise:10%``. ``alternatives``: other occlusions each
+    image may get instead — every image draws one of ``(self, *alternatives)`` uniformly; written
+    with ``|``, ``mix:16|noise:10%`` (squares under any fill, or 10 % scattered noise). ``kind``
+    and ``count`` are the first one's (what a square's fill or side is read from)."""
 
     kind: str
     count: int
+    scattered: bool = False
+    alternatives: tuple[Occlusion, ...] = ()
 
     def __post_init__(self):
-        if self.count < 1:
-            raise ValueError(f"bad occlusion {self}: expected FILL:SIDE with SIDE >= 1")
+        if self.count < 1 or (self.scattered and self.count > 100):
+            raise ValueError(f"bad occlusion {self}: expected FILL:SIDE with SIDE >= 1, or FILL:P% with P in [1, 100]")
         try:
             fill_choices(self.kind)
         except ValueError as e:
             raise ValueError(f"bad occlusion {self}: {e}") from None
+        object.__setattr__(self, "alternatives", tuple(self.alternatives))
+        if any(not isinstance(a, Occlusion) or a.alternatives for a in self.alternatives):
+            raise ValueError(f"bad occlusion {self}: alternatives are single occlusions (FILL:SIDE or FILL:P%)")
 
     @property
     def fills(self) -> tuple[str, ...]:
         """The basic fills this occlusion draws from (one for a single fill)."""
         return fill_choices(self.kind)
 
+    @property
+    def parts(self) -> tuple[Occlusion, ...]:
+        """The single occlusions an image draws from: ``(self,)`` without alternatives."""
+        if not self.alternatives:
+            return (self,)
+        return (Occlusion(self.kind, self.count, self.scattered), *self.alternatives)
+
+    @classmethod
+    def parse(cls, spec: str) -> Occlusion:
+        """``FILL:SIDE``, ``FILL:P%`` or several joined by ``|``; ``ValueError`` otherwise."""
+        parts = []
+        for part in spec.split("|"):
+            kind, sep, count = part.strip().partition(":")
+            scattered = count.endswith("%")
+            count = count[:-1] if scattered else count
+            if not (sep and count.isdigit()):
+                raise ValueError(f"bad occlusion {part!r} in {spec!r}: expected FILL:SIDE (a square) or FILL:P% "
+                                 "(P % of the pixels, scattered), several joined by '|'")
+            parts.append(cls(kind, int(count), scattered))
+        return cls(parts[0].kind, parts[0].count, parts[0].scattered, tuple(parts[1:]))
+
     def __str__(self) -> str:
-        return f"{self.kind}:{self.count}"
+        return "|".join(f"{p.kind}:{p.count}{'%' if p.scattered else ''}" for p in self.parts)
 
     def with_count(self, count: int) -> Occlusion:
-        return Occlusion(self.kind, count)
+        """The same occlusion with ``count`` for the first one; alternatives scale by the same ratio
+        (a curriculum ramps them together)."""
+        ratio = count / self.count
+        return Occlusion(self.kind, count, self.scattered,
+                         tuple(Occlusion(a.kind, max(1, round(a.count * ratio)), a.scattered) for a in self.alternatives))
 
     def apply(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """Occlude ``images (..., C, H, W)``; returns a new tensor."""
-        return occlude(images, self.count, self.kind, generator=generator)
+        return self.corrupt(images, generator=generator)[0]
 
     def corrupt(self, images: Tensor, *, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """:meth:`apply` (same draws) that also returns the hidden pixels ``(..., C, H, W)`` bool."""
-        return occlude_with_mask(images, self.count, self.kind, generator=generator)
+        if not self.alternatives:
+            return occlude_with_mask(images, self.count, self.kind, generator=generator, scattered=self.scattered)
+        outs = [occlude_with_mask(images, p.count, p.kind, generator=generator, scattered=p.scattered) for p in self.parts]
+        draw = generator.device if generator is not None else images.device
+        which = torch.randint(0, len(outs), (*images.shape[:-3], 1, 1, 1), generator=generator, device=draw).to(images.device)
+        occluded, hidden = outs[0]
+        for i, (o, h) in enumerate(outs[1:], start=1):
+            occluded, hidden = torch.where(which == i, o, occluded), torch.where(which == i, h, hidden)
+        return occluded, hidden
 
 
 def check_corruption(spec: str | Distortion | Occlusion, event_shape: tuple[int, ...] | int) -> Distortion | Occlusion:
@@ -82,26 +126,27 @@ def check_corruption(spec: str | Distortion | Occlusion, event_shape: tuple[int,
         return spec
     if not isinstance(spec, Occlusion):
         raise ValueError(f"images take an occlusion like 'noise:16', got {spec}")
-    if spec.count > min(shape[-2:]):
-        raise ValueError(f"a {spec.count}-pixel square does not fit {tuple(shape[-2:])} images")
+    for part in spec.parts:
+        if not part.scattered and part.count > min(shape[-2:]):
+            raise ValueError(f"a {part.count}-pixel square does not fit {tuple(shape[-2:])} images")
     return spec
 
 
 def parse_corruption(spec: str | Distortion | Occlusion) -> Distortion | Occlusion:
     """``erase|replace|flip|zero:K`` -> :class:`Distortion`; ``FILL:SIDE`` (``noise``, ``binary``,
-    ``zeros``, ``ones``, ``mix`` or fills joined by ``+``) ->
-    :class:`Occlusion`. Raises ``ValueError`` naming every accepted kind."""
+    ``zeros``, ``ones``, ``mix`` or fills joined by ``+``), ``FILL:P%`` (scattered) or several
+    joined by ``|`` -> :class:`Occlusion`. Raises ``ValueError`` naming every accepted kind."""
     if isinstance(spec, (Distortion, Occlusion)):
         return spec
     kind, sep, count = str(spec).partition(":")
-    if sep and count.isdigit() and (kind in OCCLUSION_FILLS or "+" in kind):
-        return Occlusion(kind, int(count))
+    if sep and (kind in OCCLUSION_FILLS or "+" in kind) and (count.isdigit() or "|" in count or count.endswith("%")):
+        return Occlusion.parse(str(spec))
     if kind in DISTORTION_KINDS or not sep:
         return Distortion.parse(spec)
     raise ValueError(
         f"bad corruption {spec!r}: expected KIND:K with KIND one of {DISTORTION_KINDS} (binary patterns, "
-        f"K positions) or {OCCLUSION_FILLS} (images, a K×K square; fills may be joined by '+'), e.g. 'erase:64', "
-        f"'noise:16' or 'noise+zeros:16'"
+        f"K positions) or {OCCLUSION_FILLS} (images, a K×K square, or K% of the pixels scattered; fills may be joined "
+        f"by '+', occlusions by '|'), e.g. 'erase:64', 'noise:16', 'noise+zeros:16', 'noise:10%' or 'mix:16|noise:10%'"
     )
 
 

@@ -7,8 +7,11 @@ random 0/1 values at the stored images' own mean intensity — the ink density o
 image, and ``"noise+zeros"`` (any ``+``-joined list) one of the listed fills: a memory can be
 trained on some fills and scored on another it never saw. Two more, outside ``"mix"``, for such
 tests: ``"grey"`` a constant drawn per image uniformly in [0, 1] (a flat square whose value
-marks nothing), and ``"patch"`` the same square of the next image in the set (real ink of
-another stored image: an occluder that looks like data). Errors are counted per image:
+marks nothing), ``"patch"`` the same square of the next image in the set (real ink of another
+stored image: an occluder that looks like data), and ``"invert"`` the image's own pixels
+inverted (``1 − x``: every pixel it hides is wrong, at a value the data takes). Instead of one
+square, a fill may also replace a share of the pixels scattered over the whole image
+(:func:`scatter_mask`; written ``noise:10%``): no region at all. Errors are counted per image:
 :func:`hamming_error` on binarised images (Omniglot), :func:`squared_error` otherwise (CIFAR).
 Images are float ``(..., C, H, W)`` in [0, 1], as :mod:`ebmm.data` loads them.
 """
@@ -20,11 +23,11 @@ import torch
 from torch import Tensor
 
 #: what can fill an occluded square (``"mix"``: one of the first four per image, drawn uniformly)
-OCCLUSION_FILLS = ("noise", "binary", "zeros", "ones", "mix", "grey", "patch")
+OCCLUSION_FILLS = ("noise", "binary", "zeros", "ones", "mix", "grey", "patch", "invert")
 #: the fills ``"mix"`` draws from
 BASIC_FILLS = ("noise", "binary", "zeros", "ones")
 #: fills that ``"+"``-joined lists may name besides those (not in ``"mix"``)
-EXTRA_FILLS = ("grey", "patch")
+EXTRA_FILLS = ("grey", "patch", "invert")
 
 
 def fill_choices(fill: str) -> tuple[str, ...]:
@@ -60,6 +63,22 @@ def occlusion_mask(
     return (rows >= top) & (rows < top + block) & (cols >= left) & (cols < left + block)
 
 
+def scatter_mask(
+    shape: tuple[int, ...] | torch.Size,
+    percent: int,
+    *,
+    generator: torch.Generator | None = None,
+    device=None,
+) -> Tensor:
+    """A boolean ``(..., 1, H, W)`` mask for images of ``shape (..., C, H, W)``, True on each
+    pixel independently with probability ``percent / 100`` (``percent`` in [1, 100]): corruption
+    scattered over the image, with no region."""
+    if not 0 < percent <= 100:
+        raise ValueError(f"percent must be in [1, 100], got {percent}")
+    *lead, _, h, w = shape
+    return torch.rand((*lead, 1, h, w), generator=generator, device=device) < percent / 100
+
+
 def occlude(
     images: Tensor,
     block: int = 16,
@@ -82,14 +101,17 @@ def occlude_with_mask(
     fill: str = "noise",
     *,
     generator: torch.Generator | None = None,
+    scattered: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """:func:`occlude` (same draws) that also returns where: ``(occluded (..., C, H, W),
-    hidden (..., C, H, W) bool)``."""
+    hidden (..., C, H, W) bool)``. With ``scattered``, ``block`` is a percentage of pixels
+    (:func:`scatter_mask`) instead of a square's side."""
     choices = fill_choices(fill)
     # drawn where the generator lives (the library's are CPU generators), then moved: the same
     # occlusions whatever device the images are on
     draw = generator.device if generator is not None else images.device
-    mask = occlusion_mask(images.shape, block, generator=generator, device=draw).to(images.device)
+    where = scatter_mask if scattered else occlusion_mask
+    mask = where(images.shape, block, generator=generator, device=draw).to(images.device)
     new = _fill_values(images, choices, generator, draw)
     return torch.where(mask, new, images), mask.expand(images.shape)
 
@@ -113,6 +135,8 @@ def _fill_values(images: Tensor, choices: tuple[str, ...], generator: torch.Gene
                 raise ValueError(f"the patch fill takes the square from another image of the set: images of shape "
                                  f"(..., N, C, H, W) with N >= 2, got {tuple(shape)}")
             return images.roll(1, dims=-4)
+        if fill == "invert":  # the image's own pixels inverted
+            return 1.0 - images
         return torch.full_like(images, 1.0 if fill == "ones" else 0.0)
 
     if len(choices) == 1:
