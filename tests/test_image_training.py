@@ -117,6 +117,7 @@ def test_train_images_cli_trains_resumes_and_saves_a_loadable_image_memory(tmp_p
     (["--distortion", "erase:64"], "images take FILL:SIDE"),
     (["--distortion", "smoke:16"], "bad corruption"),
     (["--distortion", "noise+fog:16"], "'+'-joined list"),
+    (["--distortion", "mix:16|noise:101%"], "P in [1, 100]"),
     (["--memory-floats", "100000"], "width"),
     (["--energy-arg", "nonsense=1"], "nonsense"),
 ])
@@ -250,3 +251,34 @@ def test_one_check_of_a_corruption_against_a_pattern_shape():
             check_corruption(spec, shape)
     res = CliRunner().invoke(main, ["table1", "--no-train", "--distortion", "erase:129"])
     assert res.exit_code == 2 and "cannot corrupt erase:129 in 128-dimensional patterns" in res.output
+
+
+def test_train_images_from_another_run_starts_at_its_best_memory_under_a_new_corruption(tmp_path):
+    """``--from RUN``: a new run with RUN's model and weights (its best memory), step 0, a fresh
+    optimiser, the options given on top — here a mixture of a square and scattered pixels."""
+    from ebmm.checkpoint import load_checkpoint
+
+    runner = CliRunner()
+    src, new = tmp_path / "src", tmp_path / "new"
+    res = runner.invoke(main, ["train", "images", "--dataset", "natural", "--preset", "tiny", "--energy", "resnet_conv",
+                               "--memory-floats", "2308", "--patterns", "4", "--steps", "2", "--eval-every", "0",
+                               "--lr", "1e-2", "--out", str(src), "--quiet"])
+    assert res.exit_code == 0, res.output
+    source = load_checkpoint(src / "checkpoint.safetensors")  # no evaluation, so no best memory: the last checkpoint
+    fresh = source.model.init_params(seed=0)
+    res = runner.invoke(main, ["train", "images", "--from", str(src), "--distortion", "zeros:8|noise:10%", "--steps", "1",
+                               "--lr", "1e-9", "--eval-every", "0", "--out", str(new), "--quiet"])
+    assert res.exit_code == 0, res.output
+    started = load_checkpoint(new / "checkpoint.safetensors")
+    assert started.step == 1 and str(started.train_config.distortion) == "zeros:8|noise:10%"
+    assert json.loads((new / "config.json").read_text())["train"]["distortion"] == "zeros:8|noise:10%"
+    moved_from_source = max((started.params[g][k] - source.params[g][k]).abs().max().item()
+                            for g in source.params for k in source.params[g])
+    moved_from_fresh = max((started.params[g][k] - fresh[g][k]).abs().max().item() for g in fresh for k in fresh[g])
+    assert moved_from_source < 1e-5 < moved_from_fresh, (moved_from_source, moved_from_fresh)
+    for bad, message in ((["--resume"], "not with --resume"), (["--preset", "slots"], "not with --preset"),
+                         (["--out", str(src)], "new directory")):
+        res = runner.invoke(main, ["train", "images", "--from", str(src), "--steps", "1", "--out", str(tmp_path / "x"), *bad])
+        assert res.exit_code == 2 and message in res.output, res.output
+    res = runner.invoke(main, ["train", "images", "--from", str(tmp_path), "--steps", "1", "--out", str(tmp_path / "y")])
+    assert res.exit_code == 2 and "holds no best.safetensors" in res.output, res.output

@@ -139,3 +139,47 @@ def test_grey_and_patch_fills_hide_the_square_with_a_flat_value_or_another_image
         occlude_with_mask(images[0, :1], 16, "patch", generator=gen)
     with pytest.raises(ValueError, match="patch"):
         fill_choices("smoke")
+
+
+@pytest.mark.parametrize("spec, ok", [("noise:10%", True), ("invert:5%", True), ("mix:16|noise:10%", True),
+                                      ("zeros:8|binary+ones:3%|noise:16", True), ("noise:0%", False), ("noise:101%", False),
+                                      ("noise:10%%", False), ("mix:16|", False), ("mix:16|fog:3%", False)])
+def test_scattered_and_mixed_occlusion_specs_round_trip_or_say_why(spec, ok):
+    if ok:
+        occ = parse_corruption(spec)
+        assert isinstance(occ, Occlusion) and str(occ) == spec and parse_corruption(str(occ)) == occ
+    else:
+        with pytest.raises(ValueError, match="occlusion|fill|corruption"):
+            parse_corruption(spec)
+
+
+def test_scattered_occlusion_hides_a_share_of_pixels_anywhere_not_a_square(gen):
+    images = (torch.rand(8, 64, 1, 32, 32, generator=gen) < 0.2).float()
+    q, hidden = parse_corruption("zeros:10%").corrupt(images, generator=gen)
+    share = hidden.float().mean().item()
+    assert 0.09 < share < 0.11, share
+    rows_hit = hidden.any(-1).sum(-1).float().mean().item()  # a 16×16 square touches 16 rows; scattered pixels nearly all 32
+    assert rows_hit > 30, rows_hit
+    assert (q[hidden] == 0).all() and torch.equal(q[~hidden], images[~hidden])
+    # invert: every hidden pixel of binary images comes back wrong, and nothing else does
+    q, hidden = parse_corruption("invert:5%").corrupt(images, generator=gen)
+    torch.testing.assert_close(hamming_error(q, images), hidden.flatten(-3).sum(-1).float())
+    # the curriculum scales a percentage like a side
+    assert str(parse_corruption("mix:16|noise:10%").with_count(8)) == "mix:8|noise:5%"
+
+
+def test_a_mixture_of_occlusions_gives_each_image_one_of_them(gen):
+    images = torch.full((4, 64, 1, 32, 32), 0.5)
+    q, hidden = parse_corruption("zeros:16|ones:10%").corrupt(images, generator=gen)
+    per_image = hidden.flatten(-3).sum(-1)
+    square = per_image == 256
+    zeros_only = (q == 0).flatten(-3).any(-1) & ~(q == 1).flatten(-3).any(-1)
+    ones_only = (q == 1).flatten(-3).any(-1) & ~(q == 0).flatten(-3).any(-1)
+    assert torch.equal(square, zeros_only) and torch.equal(~square, ones_only)  # never both in one image
+    assert 0.3 < square.float().mean().item() < 0.7  # about half each
+    again = parse_corruption("zeros:16|ones:10%").corrupt(images, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], parse_corruption("zeros:16|ones:10%").corrupt(images, generator=torch.Generator().manual_seed(0))[0])
+    with pytest.raises(ValueError, match="does not fit"):
+        from ebmm.tasks.episodes import check_corruption
+
+        check_corruption("noise:10%|zeros:40", (1, 32, 32))
