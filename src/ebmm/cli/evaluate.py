@@ -90,8 +90,9 @@ def _with_read_options(memory, options: dict):
 @click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Omniglot or CIFAR-10 location.")
 @click.option("--patterns", "-N", type=click.IntRange(1), default=64, show_default=True, help="Images stored per set.")
 @click.option("--distortion", default="noise:16", show_default=True,
-              help="Comma-separated FILL:SIDE, FILL one of noise, binary, zeros, ones, mix, grey, patch (or fills joined by '+'); "
-                   "one row per fill, e.g. noise:16,binary:16,zeros:16,ones:16,mix:16.")
+              help="Comma-separated FILL:SIDE (a square) or FILL:P% (P % of the pixels, scattered), FILL one of noise, binary, "
+                   "zeros, ones, mix, grey, patch, invert (or fills joined by '+'), several joined by '|' for a mixture; one row "
+                   "per entry, e.g. noise:16,binary:16,zeros:16,ones:16,mix:16,noise:10%,invert:5%.")
 @click.option("--clamp-known", is_flag=True,
               help="The clamped protocol: every memory is told which pixels the square hid (default: the free protocol, "
                    "the query alone).")
@@ -122,7 +123,8 @@ def eval_images(memory_names, datasets, data_path, patterns, distortion, clamp_k
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--distortion") from None
         if not isinstance(spec, Occlusion):
-            raise click.BadParameter(f"images take FILL:SIDE (FILL one of {OCCLUSION_FILLS}), got {part!r}", param_hint="--distortion")
+            raise click.BadParameter(f"images take FILL:SIDE or FILL:P% (FILL one of {OCCLUSION_FILLS}), got {part!r}",
+                                     param_hint="--distortion")
         specs.append(spec)
     if not specs:
         raise click.BadParameter("give at least one FILL:SIDE", param_hint="--distortion")

@@ -123,7 +123,7 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_sl
 @click.option("--memory-floats", type=click.IntRange(1),
               help="Memory size in float32; the writable width d nearest it is used (default 8224 fc, 9232 conv).")
 @click.option("--patterns", "-N", type=click.IntRange(1), help="Images stored per episode (paper: 64).")
-@click.option("--distortion", help="FILL:SIDE (a square; FILL noise|binary|zeros|ones|mix|grey|patch or fills joined by '+'), "
+@click.option("--distortion", help="FILL:SIDE (a square; FILL noise|binary|zeros|ones|mix|grey|patch|invert or fills joined by '+'), "
                                    "FILL:P% (P % of the pixels, scattered), or several joined by '|', each image drawing one: "
                                    "e.g. 'mix:16|noise:10%'. Default: the preset's (slots: mix:16, others noise:16).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/images"), show_default=True,
@@ -131,7 +131,8 @@ IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_sl
 @click.option("--from", "start_from", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Start a new run from another run's best memory (else its last checkpoint): its model, weights and "
                    "training settings, a fresh optimiser at step 0; the options given override the settings (e.g. "
-                   "--distortion to fine-tune on other corruptions). Not with --resume, --energy-arg or --preset.")
+                   "--distortion to fine-tune on other corruptions). Not with --resume, --preset, --energy, --energy-arg, "
+                   "--memory-floats, --dataset or --data.")
 @click.option("--energy-arg", "energy_args", multiple=True, metavar="KEY=VALUE",
               help="An energy constructor argument on top of the preset's (VALUE as JSON, or a bare string), e.g. "
                    "--energy-arg detector_features=gap; repeatable; not with --resume.")
