@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ._base import ConditionedRead, EnergyModel, Params
 from .disagreement import detect, rank_slots, whitener
-from .gaussian_fill import read_plan
+from .gaussian_fill import ReadPlan, read_plan
 
 
 def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, queries: Tensor, known: Tensor | None = None) -> ConditionedRead:
@@ -76,15 +76,21 @@ def condition_on_memory(energy: EnergyModel, static: Params, theta: Params, quer
        about one query in twenty at 2304 floats."""
     t = judge_trust(energy, static, theta, queries, known)
     held, logits, cand = t.held, t.logits, t.cand
+    plan = None  # the read's plan, where the test's own plan still holds (nothing distrusted, no second ranking)
     if known is None:
         if energy.loo_z:  # trusted pixels their neighbours contradict, where a query has more than intact ones do
-            out = held & (leave_one_out_z(t.precision, cand, t.q, held, t.gamma).abs() > energy.loo_z)
-            held = held & ~(out & (out.sum(-1, keepdim=True) > energy.loo_count))
+            plan = read_plan(t.precision, cand, t.q, held, t.gamma)
+            out = held & (leave_one_out_z(t.precision, cand, t.q, held, t.gamma, plan=plan).abs() > energy.loo_z)
+            fired = out & (out.sum(-1, keepdim=True) > energy.loo_count)
+            if fired.any():
+                held, plan = held & ~fired, None
         if energy.region_keep or energy.trust_margin or energy.loo_z:
             logits = torch.where(held, logits, -logits.abs())
         if energy.rerank:  # the candidates again, ranked on the pixels now trusted (as told pixels are)
             cand, _ = candidates(energy, static, t.flat, t.decoded, known=held.reshape(t.flat.shape).to(t.flat.dtype))
-    plan = read_plan(t.precision, cand, t.q, held, t.gamma)
+            plan = None
+    if plan is None:
+        plan = read_plan(t.precision, cand, t.q, held, t.gamma)
     d, lead = energy.dim, queries.shape[:-3]
 
     def direction(_theta: Params, x: Tensor) -> Tensor:
@@ -250,15 +256,16 @@ def among_distrusted(distrusted: Tensor, shape: tuple[int, int, int], window: in
     return (frac > share).expand(-1, c, h, w).reshape(distrusted.shape)
 
 
-def leave_one_out_z(precision: Tensor, cand: Tensor, q: Tensor, held: Tensor, gamma: Tensor) -> Tensor:
+def leave_one_out_z(precision: Tensor, cand: Tensor, q: Tensor, held: Tensor, gamma: Tensor, plan: ReadPlan | None = None) -> Tensor:
     """``(Q, D)``: each pixel's standardised leave-one-out residual under the Gaussian read of
     queries ``q (Q, D)`` with trusted pixels ``held (Q, D)`` and candidates ``cand (Q, S, D)``.
     The image is the query with its distrusted pixels at the read's first fill
     (:meth:`~ebmm.energies.gaussian_fill.ReadPlan.start`), μ the candidates' decoded images
     weighed by the fill's responsibilities; under ``N(μ, Λ⁻¹)`` pixel i given all the others
     has mean ``x_i − (Λ(x − μ))_i / Λ_ii`` and variance ``1 / Λ_ii``, so its z-score is
-    ``(Λ(x − μ))_i / √Λ_ii``."""
-    plan = read_plan(precision, cand, q, held, gamma)
+    ``(Λ(x − μ))_i / √Λ_ii``. ``plan``: :func:`read_plan` of these same arguments, where the
+    caller has it already (built here otherwise)."""
+    plan = read_plan(precision, cand, q, held, gamma) if plan is None else plan
     x = plan.start(q)
     mean = (torch.softmax(-plan.costs, dim=-1).unsqueeze(-2) @ cand).squeeze(-2)
     lam = 0.5 * (precision + precision.T)
