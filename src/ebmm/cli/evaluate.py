@@ -100,7 +100,7 @@ def _with_read_options(memory, options: dict):
 @click.option("--seed", type=int, default=1234, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write results.json and table.md here.")
 @click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
-              help="A read-time option for every memory (image slots: recheck, outlier_cost, candidates, region, region_share, choice_weights, trust_margin, region_keep, rerank, loo_z, loo_count), "
+              help="A read-time option for every memory (image slots: recheck, outlier_cost, candidates, region, region_share, choice_weights, trust_margin, region_keep, rerank, loo_z, loo_count, box_fill), "
                    "e.g. --read region=3 --read region_share=0.1 --read 'choice_weights=[0, 0, 1, 1, 2, 0, 0, 0]'; repeatable.")
 @click.option("--threads", type=click.IntRange(1))
 @_device_option

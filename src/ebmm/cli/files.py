@@ -108,7 +108,7 @@ def write(memory_name, store_path, state_path, state_out, device):
 @click.option("--note", default="", help="Free text stored with the memory (e.g. the training command).")
 @click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
               help="A read-time option of the energy to store with the memory (image slots: recheck, outlier_cost, region, region_share, "
-                   "candidates, choice_weights, trust_margin, region_keep, rerank, loo_z, loo_count; compressive slots: candidates), e.g. --read recheck=4; "
+                   "candidates, choice_weights, trust_margin, region_keep, rerank, loo_z, loo_count, box_fill; compressive slots: candidates), e.g. --read recheck=4; "
                    "repeatable.")
 def export(source, dest, name, note, read_options):
     """Write the memory of a run directory or checkpoint (SOURCE) to DEST without optimiser

@@ -31,7 +31,7 @@ from ._training import _missing_package
 @click.option("--detector-from", type=click.Path(exists=True, path_type=Path),
               help="image_slots: start every new run's trust detector from this checkpoint or run directory's.")
 @click.option("--read", "read_options", multiple=True, metavar="KEY=VALUE",
-              help="image_slots: a read-time option for scoring (recheck, outlier_cost, candidates, region, region_share, choice_weights, trust_margin, region_keep, rerank, loo_z, loo_count), e.g. --read recheck=4.")
+              help="image_slots: a read-time option for scoring (recheck, outlier_cost, candidates, region, region_share, choice_weights, trust_margin, region_keep, rerank, loo_z, loo_count, box_fill), e.g. --read recheck=4.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Default: results/ratedistortion-DATASET.")
 @click.option("--threads", type=click.IntRange(1))
 @click.option("--quiet", is_flag=True, help="No progress bars.")

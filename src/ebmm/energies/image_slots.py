@@ -93,7 +93,9 @@ detector logit above which the region prior leaves a pixel trusted (0: the prior
 ``rerank``, ranking the candidates again on the finally trusted pixels before the fill, and ``loo_z``
 and ``loo_count``, the leave-one-out test: where more than ``loo_count`` trusted pixels of a query
 have a standardised leave-one-out residual under the Gaussian read beyond ``loo_z``, they are
-distrusted (0: off; calibrated on clean training queries by :func:`ebmm.meta.outlier_test.calibrate_leave_one_out`).
+distrusted (0: off; calibrated on clean training queries by :func:`ebmm.meta.outlier_test.calibrate_leave_one_out`),
+and ``box_fill``, the occluder's box: where the pixels distrusted (after the region prior) fill at least
+that share of the box bounding them, the whole box is distrusted (0: off; :func:`~ebmm.energies.memory_trust.fill_box`).
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class ImageSlotEnergy(SlotEnergy):
     closed_form_terms = ("energy",)
     has_write_energy = True
     #: arguments that change only how a read uses the slow weights (``EBMM.with_read_options``)
-    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin", "region_keep", "rerank", "loo_z", "loo_count")
+    READ_OPTIONS = ("recheck", "outlier_cost", "candidates", "region", "region_share", "choice_weights", "trust_margin", "region_keep", "rerank", "loo_z", "loo_count", "box_fill")
 
     def __init__(
         self,
@@ -181,6 +183,7 @@ class ImageSlotEnergy(SlotEnergy):
         rerank: bool = False,
         loo_z: float = 0.0,
         loo_count: int = 0,
+        box_fill: float = 0.0,
     ):
         nn.Module.__init__(self)
         shape = tuple(int(s) for s in shape)
@@ -258,6 +261,9 @@ class ImageSlotEnergy(SlotEnergy):
             if isinstance(loo_count, bool) or not float(loo_count).is_integer() or loo_count < 0:
                 raise ValueError(f"loo_count must be an integer >= 0 (the outliers a query may hold before the test distrusts them), got {loo_count!r}")
             self.loo_z, self.loo_count = float(loo_z), int(loo_count)
+            if not (math.isfinite(box_fill) and 0 <= box_fill <= 1):
+                raise ValueError(f"box_fill must be a share in [0, 1] (0: off; the least share of its bounding box the distrust must fill), got {box_fill}")
+            self.box_fill = float(box_fill)
             self.choice_weights = tuple(float(v) for v in choice_weights) if choice_weights else ()
             if len(self.choice_weights) == len(memory_trust.CHOICE_FEATURES) - 1:  # fitted before ``spread`` existed: it weighs 0
                 self.choice_weights += (0.0,)
