@@ -94,8 +94,8 @@ detector logit above which the region prior leaves a pixel trusted (0: the prior
 and ``loo_count``, the leave-one-out test: where more than ``loo_count`` trusted pixels of a query
 have a standardised leave-one-out residual under the Gaussian read beyond ``loo_z``, they are
 distrusted (0: off; calibrated on clean training queries by :func:`ebmm.meta.outlier_test.calibrate_leave_one_out`),
-and ``box_fill``, the occluder's box: where the pixels distrusted (after the region prior) fill at least
-that share of the box bounding them, the whole box is distrusted (0: off; :func:`~ebmm.energies.memory_trust.fill_box`).
+and ``box_fill``, the occluder's box: where the pixels the detector distrusts fill at least that share
+of the box bounding them, the whole box is distrusted (0: off; :func:`~ebmm.energies.memory_trust.fill_box`).
 """
 
 from __future__ import annotations

@@ -215,13 +215,8 @@ def fixed_rule_weights(outlier_cost: float) -> tuple[float, ...]:
 def box_share(mask: Tensor) -> Tensor:
     """``mask (..., H, W)`` bool -> the area of the smallest axis-aligned box holding every True
     pixel, as a share of ``H·W`` (0: none)."""
-    def span(v: Tensor) -> Tensor:
-        idx = torch.arange(v.shape[-1], device=v.device).expand(v.shape)
-        lo = torch.where(v, idx, v.shape[-1]).min(-1).values
-        hi = torch.where(v, idx, -1).max(-1).values
-        return (hi - lo + 1).clamp_min(0)
     h, w = mask.shape[-2:]
-    return (span(mask.any(-1)) * span(mask.any(-2))).to(torch.float32) / (h * w)
+    return bounding_box(mask).flatten(-2).sum(-1).to(torch.float32) / (h * w)
 
 
 def bounding_box(mask: Tensor) -> Tensor:
