@@ -7,7 +7,7 @@
 #   results/occluder-region  the region prior chosen again at 2304 and 4608
 #   results/occluder-ring    region_keep and rerank chosen at every size; the 2304 and 4608 rows with them
 #                            (512 images, the README's table; 2048 images in results/figure3-2048/slots-N-ring)
-#   results/box-fill         the occluder's box chosen at 2304-16,128; the 2304 / 4608 rows' MNIST cells; 2304 on 2048 images
+#   results/box-fill         the occluder's box chosen at 2304-16,128; the 2304 / 4608 rows' MNIST cells and 2048-image rows
 #   results/shapes-every-system, results/figure3
 # These checks read with the eight-feature learned choice of results/choice-fit (as they were made); the
 # Figure 3 rows read with the spread feature too (results/choice-spread, docs/image-memories.md "A ninth feature").
@@ -61,7 +61,7 @@ run python benchmarks/shapes_every_system.py --system 'EBMM image slots=omniglot
   --system 'delta rule=results/ratedistortion-omniglot-delta-rule/runs/delta_rule-9216' \
   --images 512 --threads 1 --out results/shapes-every-system
 # the occluder's box (read option box_fill; docs/image-memories.md "The occluder's box"), on the Figure 3 rows' read
-# with the spread feature (results/choice-spread): chosen at every size, the 2304 and 4608 rows' MNIST cells, 2304 on 2048 images
+# with the spread feature (results/choice-spread): chosen at every size, the 2304 and 4608 rows' MNIST cells and their rows on 2048 images
 spread() {
   python -c "import json; from ebmm.energies.memory_trust import CHOICE_FEATURES as F; w=json.load(open('results/choice-spread/choice_fit_$1.json'))['weights']; print(json.dumps([w.get(k, 0.0) for k in F]))"
 }
@@ -77,9 +77,8 @@ for n in 2304 4608 13824 16128; do
   if [ $n -le 4608 ]; then
     run ebmm eval images --memory $M "${BOX[@]}" --read box_fill=0.4 --dataset mnist --distortion mix:16 --min-patterns 512 \
       --threads 1 --out results/box-fill/mnist/slots-$n
+    run ebmm eval images --memory $M "${BOX[@]}" --read box_fill=0.4 --dataset omniglot --distortion $SQUARES \
+      --min-patterns 2048 --seed 2026 --threads 1 --out results/figure3-2048/slots-$n-ring-spread-box
   fi
 done
-run ebmm eval images --memory results/runs/omniglot-slots-2304 "${READ[@]}" --read region_keep=4 --read rerank=true \
-  --read "choice_weights=$(spread slots-2304-ring)" --read box_fill=0.4 --dataset omniglot --distortion $SQUARES \
-  --min-patterns 2048 --seed 2026 --threads 1 --out results/figure3-2048/slots-2304-ring-spread-box
 run python benchmarks/figure3_plot.py --out results/figure3
