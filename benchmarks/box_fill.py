@@ -30,7 +30,6 @@ import argparse
 import read_selection  # noqa: E402
 
 SHARES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
-HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
 
 
 def main() -> None:
@@ -38,7 +37,7 @@ def main() -> None:
     read_selection.add_arguments(ap, select_images=256)
     ap.add_argument("--values", default=",".join(map(str, SHARES)), help="the shares tried, the first the reference (0: off)")
     ap.add_argument("--select", default="mix:16,scattered noise 10 %", help="what the share is chosen on (training split), comma-separated")
-    ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out square fills")
+    read_selection.add_held_out(ap)
     read_selection.option_report(ap.parse_args(), "box_fill", 0.0, "box_fill", "The read's occluder box on {memory} (issue 24)", "off")
 
 

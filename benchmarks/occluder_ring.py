@@ -37,14 +37,13 @@ import read_selection  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 KEEPS = (0.0, 3.0, 4.0, 5.0, 6.0, 8.0)
-HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     read_selection.add_arguments(ap, select_images=256)
     ap.add_argument("--keeps", default=",".join(map(str, KEEPS)), help="region_keep values tried (0: off)")
-    ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out square fills")
+    read_selection.add_held_out(ap)
     ap.add_argument("--no-shapes", action="store_true", help="skip the corruptions that are not one square")
     args = ap.parse_args()
     t0 = time.time()

@@ -30,14 +30,13 @@ import read_selection  # noqa: E402
 from ebmm.meta.outlier_test import calibrate_leave_one_out  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
-HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     read_selection.add_arguments(ap, select_images=0)
     ap.add_argument("--episodes", type=int, default=8, help="clean training episodes of 64 images to calibrate on")
-    ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out square fills")
+    read_selection.add_held_out(ap)
     ap.add_argument("--no-shapes", action="store_true", help="score the square fills alone")
     args = ap.parse_args()
     t0 = time.time()

@@ -29,6 +29,16 @@ def add_arguments(ap: argparse.ArgumentParser, select_images: int) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
 
 
+#: the square fills every read option's benchmark scores held out by default: the training mixture's four, the
+#: mixture itself, and ``grey`` (a flat fill of random value, in no training mixture)
+SQUARE_FILLS = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
+
+
+def add_held_out(ap: argparse.ArgumentParser) -> None:
+    """``--held-out``: the held-out square fills, comma-separated (default :data:`SQUARE_FILLS`)."""
+    ap.add_argument("--held-out", default=",".join(SQUARE_FILLS), help="the held-out square fills")
+
+
 def load(args: argparse.Namespace) -> tuple[AssociativeMemory, str]:
     """The memory of ``--memory`` read with ``--read``'s options (threads set), and the name of
     the output files."""

@@ -30,7 +30,6 @@ import argparse
 import read_selection  # noqa: E402
 
 MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
-HELD_OUT = ("noise:16", "binary:16", "zeros:16", "ones:16", "mix:16", "grey:16")
 
 
 def main() -> None:
@@ -38,7 +37,7 @@ def main() -> None:
     read_selection.add_arguments(ap, select_images=256)
     ap.add_argument("--margins", dest="values", default=",".join(map(str, MARGINS)))
     ap.add_argument("--select", default="mix:16,scattered noise 10 %", help="what the margin is chosen on (training split), comma-separated")
-    ap.add_argument("--held-out", default=",".join(HELD_OUT), help="the held-out square fills")
+    read_selection.add_held_out(ap)
     read_selection.option_report(ap.parse_args(), "trust_margin", 0.0, "trust_margin", "The read's trust margin on {memory} (issue 24)", "margin 0")
 
 
