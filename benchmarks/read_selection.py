@@ -142,15 +142,18 @@ def shapes_side_by_side(base: AssociativeMemory, chosen: AssociativeMemory, task
 
 
 def select_option(memory: AssociativeMemory, option: str, values: list[float], select: list[str], task: ImageTask,
-                  patterns: int, images: int) -> tuple[dict[float, list[float]], dict[float, float], float]:
+                  patterns: int, images: int, apply=None) -> tuple[dict[float, list[float]], dict[float, float], float]:
     """Choose the read option ``option`` among ``values`` on training-split images: the value with
     the lowest mean over ``select`` (square fills of the task, or :data:`SHAPES`) of the error
-    relative to the first value's, each corruption weighed alike whatever its size. Returns the
-    errors ``{value: [error per corruption]}``, the relative means and the chosen value."""
+    relative to the first value's, each corruption weighed alike whatever its size. ``apply(value)``
+    gives the read options a value sets (None: ``{option: value}``; an option that moves others
+    with it, such as ``recheck`` with ``candidates``). Returns the errors ``{value: [error per
+    corruption]}``, the relative means and the chosen value."""
+    apply = apply or (lambda v: {option: v})
     x_train = task.sample(max(1, images // patterns), patterns, split="train", generator=torch.Generator().manual_seed(4))[0]
     grid = {}
     for v in values:
-        read = memory.with_read_options(**{option: v})
+        read = memory.with_read_options(**apply(v))
         errs = []
         for kind in select:
             if kind in SHAPES:
@@ -164,11 +167,12 @@ def select_option(memory: AssociativeMemory, option: str, values: list[float], s
     return grid, relative, min(relative, key=relative.get)
 
 
-def option_report(args: argparse.Namespace, option: str, off: float, stem: str, title: str, base_label: str) -> None:
+def option_report(args: argparse.Namespace, option: str, off: float, stem: str, title: str, base_label: str, apply=None) -> None:
     """The whole of a read option's benchmark (``trust_margin.py``, ``box_fill.py``): load ``--memory``,
     choose ``option`` among ``--values`` on the training split (:func:`select_option`, over ``--select``),
     score ``option=off`` and the chosen value side by side on held-out square fills (``--held-out``) and
-    every :data:`SHAPES` corruption, and write ``{stem}_NAME.json`` / ``.md`` under ``--out``."""
+    every :data:`SHAPES` corruption, and write ``{stem}_NAME.json`` / ``.md`` under ``--out``. ``apply``
+    as in :func:`select_option`."""
     import sys
     import time
 
@@ -180,8 +184,9 @@ def option_report(args: argparse.Namespace, option: str, off: float, stem: str, 
     task = task_from_config("images", 1024, "noise:16", "omniglot")
     values = [float(v) for v in args.values.split(",")]
     select = args.select.split(",")
-    grid, relative, chosen = select_option(memory, option, values, select, task, 64, args.select_images)
-    base, best = memory.with_read_options(**{option: off}), memory.with_read_options(**{option: chosen})
+    apply = apply or (lambda v: {option: v})
+    grid, relative, chosen = select_option(memory, option, values, select, task, 64, args.select_images, apply)
+    base, best = memory.with_read_options(**apply(off)), memory.with_read_options(**apply(chosen))
     held = held_out(base, best, task, 64, [f for f in args.held_out.split(",") if f], args.images)
     shapes = shapes_side_by_side(base, best, task, 64, args.images)
     table = [f"Selection (training split, {args.select_images} images per column; mean Hamming error per image):", "",
