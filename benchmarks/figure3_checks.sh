@@ -8,6 +8,7 @@
 #   results/occluder-ring    region_keep and rerank chosen at every size; the 2304 and 4608 rows with them
 #                            (512 images, the README's table; 2048 images in results/figure3-2048/slots-N-ring)
 #   results/box-fill         the occluder's box chosen at 2304-16,128; the 2304 / 4608 rows' MNIST cells and 2048-image rows
+#   results/recheck-width    how many stored images the read judges, chosen at 2304, 13,824, 16,128; MNIST cells, zeros on 2048 images
 #   results/shapes-every-system, results/figure3
 # These checks read with the eight-feature learned choice of results/choice-fit (as they were made); the
 # Figure 3 rows read with the spread feature too (results/choice-spread, docs/image-memories.md "A ninth feature").
@@ -80,5 +81,20 @@ for n in 2304 4608 13824 16128; do
     run ebmm eval images --memory $M "${BOX[@]}" --read box_fill=0.4 --dataset omniglot --distortion $SQUARES \
       --min-patterns 2048 --seed 2026 --threads 1 --out results/figure3-2048/slots-$n-ring-spread-box
   fi
+done
+# how many stored images the read judges (read options candidates / recheck; docs/image-memories.md "How many stored images
+# the read judges"): chosen at 2304, 13,824 and 16,128 on each row's read (32 of every slot); their MNIST cells and zeros on 2048 images
+for n in 2304 13824 16128; do
+  case $n in
+    2304) WIDE=("${READ[@]}" --read region_keep=4 --read rerank=true --read "choice_weights=$(spread slots-2304-ring)" --read box_fill=0.4) ;;
+    *) WIDE=("${READ[@]}" --read "choice_weights=$(spread slots-$n)") ;;
+  esac
+  M=$(slots $n); [ $n = 2304 ] && M=results/runs/omniglot-slots-2304
+  run python benchmarks/recheck_width.py --memory $M --name slots-$n "${WIDE[@]}" --values 16,32 --images 512 --select-images 1024 \
+    --threads 1 --out results/recheck-width
+  run ebmm eval images --memory $M "${WIDE[@]}" --read candidates=64 --read recheck=32 --dataset mnist --distortion mix:16 \
+    --min-patterns 512 --threads 1 --out results/recheck-width/mnist/slots-$n
+  run ebmm eval images --memory $M "${WIDE[@]}" --read candidates=64 --read recheck=32 --dataset omniglot --distortion zeros:16 \
+    --min-patterns 2048 --seed 2026 --threads 1 --out results/figure3-2048/slots-$n-recheck-32
 done
 run python benchmarks/figure3_plot.py --out results/figure3
