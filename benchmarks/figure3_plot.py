@@ -6,7 +6,8 @@ One line per (system, fill) of the five fills, memory size on the x axis:
 - EBMM image slots with the learned choice and its spread feature
   (``results/choice-spread/choice_fit_slots-N*.json``; at 2304 and 4608 also with the occluder's
   ring spared, and at 2304 the second ranking; at 2304 and 4608 also with the occluder's box,
-  ``results/box-fill/box_fill_slots-N.json``), and the shipped ``omniglot-slots`` as it is at 9216
+  ``results/box-fill/box_fill_slots-N.json``; at 2304, 13,824 and 16,128 judging 32 stored images,
+  ``results/recheck-width/recheck_width_slots-N.json``), and the shipped ``omniglot-slots`` as it is at 9216
   (``results/omniglot-slots-every-fill/results.json``);
 - Memory Networks: ``results/ratedistortion-omniglot-fills/ratedistortion.json``;
 - the paper's EBMM conv and Memory Networks points (noise).
@@ -46,6 +47,9 @@ CHOICE_FITS = {2304: "slots-2304-ring", 4608: "slots-4608-ring", 13824: "slots-1
 #: the sizes whose row reads with the occluder's box too (``box_fill``, chosen on the training split; the rest chose
 #: it within noise of off, or were not changed): the file of ``benchmarks/box_fill.py``'s results
 BOX_FILLS = {2304: "slots-2304", 4608: "slots-4608"}
+#: the sizes whose row judges more stored images before it chooses (``recheck`` 32 of every slot, chosen on the
+#: training split by ``benchmarks/recheck_width.py``; at 2304 on the read with the occluder's box): the file of its results
+RECHECK_WIDTHS = {2304: "slots-2304", 13824: "slots-13824", 16128: "slots-16128"}
 
 
 def ebmm_points() -> dict[str, list[tuple[int, SimpleNamespace]]]:
@@ -58,6 +62,11 @@ def ebmm_points() -> dict[str, list[tuple[int, SimpleNamespace]]]:
             for f in FILLS:
                 c = cells[f"{f}:16"]
                 out[f].append((n, _point(c["mean"], c["p5"], c["p95"])))
+            continue
+        if n in RECHECK_WIDTHS:  # the same read judging more stored images (benchmarks/recheck_width.py)
+            held = json.loads((REPO / f"results/recheck-width/recheck_width_{RECHECK_WIDTHS[n]}.json").read_text())["held_out"]
+            for f in FILLS:
+                out[f].append((n, _point(held[f"{f}:16"]["chosen"])))
             continue
         if n in BOX_FILLS:  # the same read with the occluder's box (benchmarks/box_fill.py, chosen on the training split)
             held = json.loads((REPO / f"results/box-fill/box_fill_{BOX_FILLS[n]}.json").read_text())["held_out"]
