@@ -11,7 +11,7 @@ of zeros that hides most of a character's ink makes the query nearly blank: stor
 little ink then rank nearer than the one it copies, which can fall out of the 16 judged (at
 16,128 floats, 512 held-out images under zeros: 3 of the 9 queries read with the wrong image,
 each costing about 110 pixels, had their own image outside the 16; the other 6 are ambiguous —
-several stored images agree with the query outside some square). Judging more costs a Cholesky
+several stored images agree with the query outside some square; ``benchmarks/zeros_failures.py``). Judging more costs a Cholesky
 factorisation per candidate.
 
 A width K reads every slot (``candidates`` = the slots held, at most 64 here) and judges the
