@@ -25,20 +25,13 @@ Writes ``box_fill_NAME.json`` and ``.md``. Not a test.
 
 from __future__ import annotations
 
-import argparse
-
 import read_selection  # noqa: E402
 
 SHARES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    read_selection.add_arguments(ap, select_images=256)
-    ap.add_argument("--values", default=",".join(map(str, SHARES)), help="the shares tried, the first the reference (0: off)")
-    ap.add_argument("--select", default="mix:16,scattered noise 10 %", help="what the share is chosen on (training split), comma-separated")
-    read_selection.add_held_out(ap)
-    read_selection.option_report(ap.parse_args(), "box_fill", 0.0, "box_fill", "The read's occluder box on {memory} (issue 24)", "off")
+    read_selection.option_main(__doc__, "box_fill", 0.0, SHARES, "share", "box_fill", "The read's occluder box on {memory} (issue 24)", "off")
 
 
 if __name__ == "__main__":

@@ -66,13 +66,16 @@ run python benchmarks/shapes_every_system.py --system 'EBMM image slots=omniglot
 spread() {
   python -c "import json; from ebmm.energies.memory_trust import CHOICE_FEATURES as F; w=json.load(open('results/choice-spread/choice_fit_$1.json'))['weights']; print(json.dumps([w.get(k, 0.0) for k in F]))"
 }
-for n in 2304 4608 13824 16128; do
-  case $n in
-    2304) BOX=("${READ[@]}" --read region_keep=4 --read rerank=true --read "choice_weights=$(spread slots-2304-ring)") ;;
-    4608) BOX=("${READ[@]}" --read region_keep=4 --read rerank=false --read "choice_weights=$(spread slots-4608-ring)") ;;
-    *) BOX=("${READ[@]}" --read "choice_weights=$(spread slots-$n)") ;;
+row() {  # the Figure 3 row of size $1 before the read options chosen below: its memory M and read ROW
+  M=$(slots $1); [ $1 = 2304 ] && M=results/runs/omniglot-slots-2304
+  case $1 in
+    2304) ROW=("${READ[@]}" --read region_keep=4 --read rerank=true --read "choice_weights=$(spread slots-2304-ring)") ;;
+    4608) ROW=("${READ[@]}" --read region_keep=4 --read rerank=false --read "choice_weights=$(spread slots-4608-ring)") ;;
+    *) ROW=("${READ[@]}" --read "choice_weights=$(spread slots-$1)") ;;
   esac
-  M=$(slots $n); [ $n = 2304 ] && M=results/runs/omniglot-slots-2304
+}
+for n in 2304 4608 13824 16128; do
+  row $n; BOX=("${ROW[@]}")
   run python benchmarks/box_fill.py --memory $M --name slots-$n "${BOX[@]}" $([ $n -gt 4608 ] && echo --values 0,0.4,0.5,0.6) \
     --images 512 --threads 1 --out results/box-fill
   if [ $n -le 4608 ]; then
@@ -85,11 +88,7 @@ done
 # how many stored images the read judges (read options candidates / recheck; docs/image-memories.md "How many stored images
 # the read judges"): chosen at 2304, 13,824 and 16,128 on each row's read (32 of every slot); their MNIST cells and zeros on 2048 images
 for n in 2304 13824 16128; do
-  case $n in
-    2304) WIDE=("${READ[@]}" --read region_keep=4 --read rerank=true --read "choice_weights=$(spread slots-2304-ring)" --read box_fill=0.4) ;;
-    *) WIDE=("${READ[@]}" --read "choice_weights=$(spread slots-$n)") ;;
-  esac
-  M=$(slots $n); [ $n = 2304 ] && M=results/runs/omniglot-slots-2304
+  row $n; WIDE=("${ROW[@]}" $([ $n = 2304 ] && echo --read box_fill=0.4))   # on the row as read after the box
   run python benchmarks/recheck_width.py --memory $M --name slots-$n "${WIDE[@]}" --values 16,32 --images 512 --select-images 1024 \
     --threads 1 --out results/recheck-width
   run ebmm eval images --memory $M "${WIDE[@]}" --read candidates=64 --read recheck=32 --dataset mnist --distortion mix:16 \

@@ -50,6 +50,8 @@ BOX_FILLS = {2304: "slots-2304", 4608: "slots-4608"}
 #: the sizes whose row judges more stored images before it chooses (``recheck`` 32 of every slot, chosen on the
 #: training split by ``benchmarks/recheck_width.py``; at 2304 on the read with the occluder's box): the file of its results
 RECHECK_WIDTHS = {2304: "slots-2304", 13824: "slots-13824", 16128: "slots-16128"}
+#: where a row read with a chosen read option comes from, the latest option first (its file holds the earlier ones' read)
+READ_OPTION_ROWS = ((RECHECK_WIDTHS, "results/recheck-width/recheck_width_{}.json"), (BOX_FILLS, "results/box-fill/box_fill_{}.json"))
 
 
 def ebmm_points() -> dict[str, list[tuple[int, SimpleNamespace]]]:
@@ -63,13 +65,9 @@ def ebmm_points() -> dict[str, list[tuple[int, SimpleNamespace]]]:
                 c = cells[f"{f}:16"]
                 out[f].append((n, _point(c["mean"], c["p5"], c["p95"])))
             continue
-        if n in RECHECK_WIDTHS:  # the same read judging more stored images (benchmarks/recheck_width.py)
-            held = json.loads((REPO / f"results/recheck-width/recheck_width_{RECHECK_WIDTHS[n]}.json").read_text())["held_out"]
-            for f in FILLS:
-                out[f].append((n, _point(held[f"{f}:16"]["chosen"])))
-            continue
-        if n in BOX_FILLS:  # the same read with the occluder's box (benchmarks/box_fill.py, chosen on the training split)
-            held = json.loads((REPO / f"results/box-fill/box_fill_{BOX_FILLS[n]}.json").read_text())["held_out"]
+        chosen = next((path.format(sizes[n]) for sizes, path in READ_OPTION_ROWS if n in sizes), None)
+        if chosen:  # the row read with a read option chosen on the training split: that benchmark's held-out "chosen" column
+            held = json.loads((REPO / chosen).read_text())["held_out"]
             for f in FILLS:
                 out[f].append((n, _point(held[f"{f}:16"]["chosen"])))
             continue

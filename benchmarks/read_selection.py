@@ -167,6 +167,21 @@ def select_option(memory: AssociativeMemory, option: str, values: list[float], s
     return grid, relative, min(relative, key=relative.get)
 
 
+def option_main(doc: str, option: str, off: float, values: tuple[float, ...], what: str, stem: str, title: str, base_label: str,
+                apply=None, values_flag: str = "--values") -> None:
+    """The command line of a one-option benchmark (``trust_margin.py``, ``box_fill.py``,
+    ``recheck_width.py``): the memory and sizes (:func:`add_arguments`), the values tried
+    (``values_flag``, default ``values``, the first the reference), what they are chosen on
+    (``--select``: ``mix:16`` and 10 % scattered noise) and the held-out fills, then
+    :func:`option_report`. ``what`` names the option in the help."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_arguments(ap, select_images=256)
+    ap.add_argument(values_flag, dest="values", default=",".join(map(str, values)), help=f"the {what}s tried, the first the reference")
+    ap.add_argument("--select", default="mix:16,scattered noise 10 %", help=f"what the {what} is chosen on (training split), comma-separated")
+    add_held_out(ap)
+    option_report(ap.parse_args(), option, off, stem, title, base_label, apply)
+
+
 def option_report(args: argparse.Namespace, option: str, off: float, stem: str, title: str, base_label: str, apply=None) -> None:
     """The whole of a read option's benchmark (``trust_margin.py``, ``box_fill.py``): load ``--memory``,
     choose ``option`` among ``--values`` on the training split (:func:`select_option`, over ``--select``),

@@ -29,8 +29,6 @@ Writes ``recheck_width_NAME.json`` and ``.md``. Not a test.
 
 from __future__ import annotations
 
-import argparse
-
 import read_selection  # noqa: E402
 
 WIDTHS = (16, 32, 64)
@@ -44,13 +42,8 @@ def width(k: float, slots: int = 64) -> dict[str, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    read_selection.add_arguments(ap, select_images=256)
-    ap.add_argument("--values", default=",".join(map(str, WIDTHS)), help="the widths tried, the first the reference")
-    ap.add_argument("--select", default="mix:16,scattered noise 10 %", help="what the width is chosen on (training split), comma-separated")
-    read_selection.add_held_out(ap)
-    read_selection.option_report(ap.parse_args(), "recheck", 16, "recheck_width", "How many stored images the read judges, on {memory} (issue 24)",
-                                 "16 judged", apply=width)
+    read_selection.option_main(__doc__, "recheck", 16, WIDTHS, "width", "recheck_width",
+                               "How many stored images the read judges, on {memory} (issue 24)", "16 judged", apply=width)
 
 
 if __name__ == "__main__":

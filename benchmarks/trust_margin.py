@@ -25,20 +25,14 @@ Writes ``trust_margin_NAME.json`` and ``.md``. Not a test.
 
 from __future__ import annotations
 
-import argparse
-
 import read_selection  # noqa: E402
 
 MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    read_selection.add_arguments(ap, select_images=256)
-    ap.add_argument("--margins", dest="values", default=",".join(map(str, MARGINS)))
-    ap.add_argument("--select", default="mix:16,scattered noise 10 %", help="what the margin is chosen on (training split), comma-separated")
-    read_selection.add_held_out(ap)
-    read_selection.option_report(ap.parse_args(), "trust_margin", 0.0, "trust_margin", "The read's trust margin on {memory} (issue 24)", "margin 0")
+    read_selection.option_main(__doc__, "trust_margin", 0.0, MARGINS, "margin", "trust_margin", "The read's trust margin on {memory} (issue 24)",
+                               "margin 0", values_flag="--margins")
 
 
 if __name__ == "__main__":

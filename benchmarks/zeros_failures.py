@@ -10,7 +10,7 @@ costs 65–140) is listed with
 - its ink: in all, and visible outside the square;
 - whether its own stored image (its slot) was among those the read judges — the ``candidates``
   ranked by distance to the whole query, then the matcher's ``recheck`` first of them;
-- how many of the set's *exact* stored images agree with the query outside some 16×16 square
+- how many of the set's *exact* stored images agree with the query outside some square of the fill's size
   (within 2 pixels): more than one, and no read told only the query can tell them apart.
 
 Writes ``zeros_failures_NAME.json`` and ``.md``. Not a test.
@@ -31,15 +31,20 @@ from ebmm.tasks import parse_corruption  # noqa: E402
 from ebmm.tasks.episodes import task_from_config  # noqa: E402
 
 
-def agreeing(images: torch.Tensor, query: torch.Tensor, side: int = 16, slack: int = 2) -> int:
-    """How many binary ``images (S, H, W)`` agree with the binary ``query (H, W)`` outside some
-    ``side × side`` square, within ``slack`` pixels."""
-    h, w = query.shape
+def outside_squares(h: int, w: int, side: int = 16) -> torch.Tensor:
+    """bool ``(P, H, W)``: for each of the P positions of a ``side × side`` square in an ``H × W``
+    image, the pixels outside it."""
     outside = torch.ones(h - side + 1, w - side + 1, h, w, dtype=torch.bool)
     for r in range(h - side + 1):
         for c in range(w - side + 1):
             outside[r, c, r:r + side, c:c + side] = False
-    off = ((images.unsqueeze(1) != query) & outside.flatten(0, 1)).flatten(2).sum(-1)  # (S, positions)
+    return outside.flatten(0, 1)
+
+
+def agreeing(images: torch.Tensor, query: torch.Tensor, outside: torch.Tensor, slack: int = 2) -> int:
+    """How many binary ``images (S, H, W)`` agree with the binary ``query (H, W)`` outside some
+    square of ``outside`` (:func:`outside_squares`), within ``slack`` pixels."""
+    off = ((images.unsqueeze(1) != query) & outside).flatten(2).sum(-1)  # (S, positions)
     return int((off.min(-1).values <= slack).sum())
 
 
@@ -54,6 +59,7 @@ def main() -> None:
     model, params = memory.model, memory.params
     energy, static = model.energy, params["static"]
     task = task_from_config("images", 1024, "noise:16", "omniglot")
+    outside = outside_squares(*task.event_shape[-2:], side=parse_corruption(args.fill).count)
     rows, total = [], []
     for s in range(args.sets):
         x, q, known = task.sample(1, 64, split="eval", corruption=parse_corruption(args.fill),
@@ -73,9 +79,10 @@ def main() -> None:
         xs, qs, kn = (x[0, :, 0] > 0.5), (q[0, :, 0] > 0.5), known[0, :, 0]
         for i in torch.nonzero(err > args.wrong).flatten().tolist():
             rows.append({"set": s, "query": i, "error": int(err[i]), "ink": int(xs[i].sum()), "visible_ink": int((qs[i] & kn[i]).sum()),
-                         "own_judged": bool((judged[i] == own[i]).any()), "agreeing_stored": agreeing(xs, qs[i])})
-    mean = float(torch.cat(total).mean())
-    wrong_share = sum(r["error"] for r in rows) / len(torch.cat(total))
+                         "own_judged": bool((judged[i] == own[i]).any()), "agreeing_stored": agreeing(xs, qs[i], outside)})
+    errors = torch.cat(total)
+    mean = float(errors.mean())
+    wrong_share = sum(r["error"] for r in rows) / len(errors)
     table = [f"{args.fill}, {args.sets} sets of 64 held-out images: mean error {mean:.2f} pixels, of which {wrong_share:.2f} from the "
              f"{len(rows)} queries above {args.wrong:g}.", "",
              "| set | query | error | ink | visible ink | own image judged | exact stored images agreeing outside some square |",
