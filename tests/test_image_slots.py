@@ -669,6 +669,7 @@ def test_box_fill_distrusts_the_square_the_detector_half_trusts_and_nothing_outs
     square = ~known.expand(q.shape).reshape(32, -1).bool()
     held = {b: model.with_read_options(box_fill=b).energy.condition_read(params["static"], theta, q).held.reshape(32, -1) for b in (0.0, 0.4)}
     assert (held[0.4] <= held[0.0]).all()
+    assert torch.equal(held[0.0], model.energy.condition_read(params["static"], theta, q).held.reshape(32, -1))  # 0 is the shipped read
     covered = {b: float((~h & square).sum() / square.sum()) for b, h in held.items()}
     outside = {b: int((~h & ~square).sum()) for b, h in held.items()}
     assert covered[0.4] > 0.995 and covered[0.4] > covered[0.0], covered  # measured 1.0 against 0.989
