@@ -102,11 +102,13 @@ PRESETS["slots-replace"] = (PRESETS["slots"][0], _replace(PRESETS["slots"][1], d
 # Untrained, 512 patterns per N = 96/128/160/192/256: b = 0: 0.74/5.63/18.8/26.4/33.2 error
 # bits; b = 2: 0.74/5.04/19.5/27.1/32.7; b = 4: 0.73/10.0/25.0/29.5/31.9 (η = 0.3, b = 0:
 # 0.79/10.7/22.3/27.6/32.6; K = 100 changes little). Past N = 128 a code of ≤ 51 floats cannot
-# locate 32 wrong bits among 128, and the read stays near the query.
+# locate 32 wrong bits among 128, and the read stays near the query. So the code narrows to no
+# less than 64 floats (min_width): the memory holds the newest 129 patterns well rather than all
+# of them badly (benchmarks/compressive_floor.py; the shipped file adds the read's novelty test).
 _compressive = PRESETS["compressive"][0]
 PRESETS["compressive-replace"] = (
     _replace(_compressive, energy=_replace(_compressive.energy, kwargs={**_compressive.energy.kwargs, "anchor": 0.02,
-                                                                        "anchor_slope": 2.0}),
+                                                                        "anchor_slope": 2.0, "min_width": 64}),
              read=_replace(_compressive.read, steps=30)),
     _replace(PRESETS["compressive"][1], distortion="replace:64", steps=400, group_lr={"read": 10.0, "static/anchor": 30.0}),
 )

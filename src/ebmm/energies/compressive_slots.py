@@ -91,11 +91,11 @@ class CompressiveSlotEnergy(EnergyModel):
 
     closed_form_terms = ("energy",)
 
-    READ_OPTIONS = ("candidates",)
+    READ_OPTIONS = ("candidates", "novelty", "novelty_misfit")
 
     def __init__(self, dim: int = 128, budget: int = 8256, capacity: int = 512, beta: float = 1e5,
                  curvature: float = 1.0, anchor: float = 4.0, anchor_norm: int = 1, anchor_slope: float = 0.0,
-                 candidates: int = 0):
+                 candidates: int = 0, min_width: int = 0, novelty: float = 0.0, novelty_misfit: float = 0.0):
         super().__init__()
         for name, v in (("dim", dim), ("budget", budget), ("capacity", capacity)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -109,9 +109,19 @@ class CompressiveSlotEnergy(EnergyModel):
                 raise ValueError(f"{name} must be > 0, got {v}")
         if anchor_norm not in (1, 2):
             raise ValueError(f"anchor_norm must be 1 or 2, got {anchor_norm!r}")
+        if isinstance(min_width, bool) or not isinstance(min_width, int) or not 0 <= min_width <= dim:
+            raise ValueError(f"min_width must be an integer in [0, dim = {dim}] (0: the code narrows without limit), got {min_width!r}")
+        if isinstance(novelty, bool) or not isinstance(novelty, (int, float)) or not (novelty >= 0 and math.isfinite(novelty)):
+            raise ValueError(f"novelty must be a finite number >= 0 (0: every read keeps its descent), got {novelty!r}")
+        if isinstance(novelty_misfit, bool) or not isinstance(novelty_misfit, (int, float)) or not (novelty_misfit >= 0 and math.isfinite(novelty_misfit)):
+            raise ValueError(f"novelty_misfit must be a finite number >= 0, got {novelty_misfit!r}")
         self.dim, self.budget, self.capacity, self.anchor_norm = dim, budget, capacity, anchor_norm
-        self.candidates = candidates
-        self.memory = CompressiveTable(capacity, dim)
+        self.candidates, self.min_width, self.novelty = candidates, min_width, float(novelty)
+        self.novelty_misfit = float(novelty_misfit)
+        # the table's rows: one per pattern up to `capacity`, or, with a floor on the width, the
+        # ⌊B / min_width⌋ slots that fill the budget at that width (the newest patterns are kept)
+        self.slots = capacity if min_width == 0 else min(capacity, budget // min_width)
+        self.memory = CompressiveTable(self.slots, dim)
         self.encoder = nn.Linear(dim, dim)
         with torch.no_grad():
             q, _ = torch.linalg.qr(torch.randn(dim, dim))
@@ -141,7 +151,7 @@ class CompressiveSlotEnergy(EnergyModel):
         static = {"encoder.weight": self.encoder.weight, "encoder.bias": self.encoder.bias,
                   "log_beta": self.log_beta, "curvature_raw": self.curvature_raw}
         theta = {"memory.weight": self.memory.weight, "memory.count": self.memory.count}
-        return _energy(static, theta, x, trust, self.budget, self.anchor_norm)
+        return _energy(static, theta, x, trust, self.budget, self.anchor_norm, self.min_width)
 
     def grad_x(self, static: Params, theta: Params, x: Tensor, trust: Tensor | None = None) -> Tensor:
         """``∇ₓE = 2 Aᵀ P_c (μ φ_c − Σ_j r_j k_j)`` plus the query term's ``w ⊙ sign(x − q)``
@@ -149,10 +159,10 @@ class CompressiveSlotEnergy(EnergyModel):
         rows) ``r`` is that slot alone."""
         if trust is not None and trust.shape[-2] == 3:
             mu = nn.functional.softplus(static["curvature_raw"])
-            phi = _code(static, theta, x, self.budget)
+            phi = _code(static, theta, x, self.budget, self.min_width)
             target = trust[..., 2, : phi.shape[-1]]
         else:
-            phi, sims, beta, mu = _pieces(static, theta, x, self.budget)
+            phi, sims, beta, mu = _pieces(static, theta, x, self.budget, self.min_width)
             target = torch.softmax(beta * sims, dim=-1) @ held_slots(theta)[..., : phi.shape[-1]]  # (..., M, w)
         g = 2.0 * (mu * phi - target) @ static["encoder.weight"][: phi.shape[-1]]
         if x.dim() == 1:
@@ -167,13 +177,16 @@ class CompressiveSlotEnergy(EnergyModel):
         """The read starts at the query and descends E plus the query's evidence (module
         docstring); with ``candidates`` R > 0, once towards each of the R slots whose codes are
         nearest the query's, keeping the descent that ends at the lowest E."""
-        eta = anchor_weight(static, theta["memory.count"], self.dim, self.budget).unsqueeze(-1).unsqueeze(-1)  # (..., 1, 1)
+        eta = anchor_weight(static, theta["memory.count"], self.dim, self.budget, self.min_width).unsqueeze(-1).unsqueeze(-1)  # (..., 1, 1)
         confidence = (2.0 * queries - 1.0).abs()
         weights = eta * (confidence if self.anchor_norm == 1 else confidence.pow(2))
         trust = torch.stack([weights, queries], dim=-2)  # (..., M, 2, d)
+        keep_query = self._novelty_test(static, theta, queries, confidence)
         if self.candidates == 0:
-            return ConditionedRead(queries, torch.zeros_like(queries, dtype=torch.bool), trust, None)
-        _, sims, _, _ = _pieces(static, theta, queries, self.budget)  # (..., M, S)
+            # with a choice to make (the novelty test) the read takes `held` as it is: the clamped entries included
+            held = torch.zeros_like(queries, dtype=torch.bool) if known is None or keep_query is None else known.expand(queries.shape)
+            return ConditionedRead(queries, held, trust, None, keep_query)
+        _, sims, _, _ = _pieces(static, theta, queries, self.budget, self.min_width)  # (..., M, S)
         r = min(self.candidates, sims.shape[-1])
         near, top = sims.topk(r, dim=-1)  # (..., M, R): the slots nearest the query's code
         empty = near < -1e8  # fewer slots written than R in this episode: no descent there counts
@@ -192,14 +205,43 @@ class CompressiveSlotEnergy(EnergyModel):
         def choose(iterates: Tensor) -> Tensor:
             """``(K, ..., M·R, d) -> (K, ..., M, d)``: each query's descent of lowest energy (the
             whole energy, every slot, at its last iterate)."""
-            last = _energy(static, theta, iterates[-1], rows_trust[..., :2, :], self.budget, self.anchor_norm)
+            last = _energy(static, theta, iterates[-1], rows_trust[..., :2, :], self.budget, self.anchor_norm, self.min_width)
             last = last.unflatten(-1, top.shape[-2:]).masked_fill(empty, float("inf"))  # (..., M, R)
             pick = last.argmin(-1)  # (..., M)
             steps = iterates.unflatten(-2, top.shape[-2:])  # (K, ..., M, R, d)
             index = pick.unsqueeze(-1).unsqueeze(-1).expand(*pick.shape, 1, steps.shape[-1])
-            return torch.gather(steps, -2, index.expand(steps.shape[0], *index.shape)).squeeze(-2)
+            chosen = torch.gather(steps, -2, index.expand(steps.shape[0], *index.shape)).squeeze(-2)
+            return chosen if keep_query is None else keep_query(chosen)
 
         return ConditionedRead(start, held, rows_trust, None, choose)
+
+    def _novelty_test(self, static: Params, theta: Params, queries: Tensor, confidence: Tensor):
+        """With ``novelty`` τ > 0, once the memory has dropped patterns (more written than it has
+        slots), a function ``(K, ..., M, d) -> (K, ..., M, d)`` that gives back the query, every
+        iterate, where the read's end x overrode more of the query's evidence than τ, counting
+        also how far the stored codes are from the end's bits (λ = ``novelty_misfit``):
+
+        ``Σ_i |2q_i − 1| |x_i − q_i| + λ min_j ‖φ_c(x̄) − k_j‖² > τ``,  x̄ = [x > ½]
+
+        — such a query is likelier one the memory no longer holds than one it does (module
+        docstring). None when there is nothing to test."""
+        if self.novelty == 0.0 or self.min_width == 0:
+            return None
+        dropped = theta["memory.count"] > self.slots  # (...): has this memory forgotten anything?
+        if not bool(dropped.any()):
+            return None
+
+        def keep_query(iterates: Tensor) -> Tensor:
+            end = iterates[-1]
+            score = (confidence * (end - queries).abs()).sum(-1)  # (..., M) the query's evidence overridden
+            if self.novelty_misfit > 0:
+                phi, sims, _, _ = _pieces(static, theta, (end > 0.5).to(end.dtype), self.budget, self.min_width)
+                misfit = phi.pow(2).sum(-1) - 2.0 * sims.max(-1).values  # ‖φ − k_j‖² to the nearest stored code
+                score = score + self.novelty_misfit * misfit
+            novel = (score > self.novelty) & dropped.unsqueeze(-1)
+            return torch.where(novel.unsqueeze(-1), queries.expand_as(iterates), iterates)
+
+        return keep_query
 
     # --- the write ------------------------------------------------------------------------------
     def direct_write(self, static: Params, theta: Params, patterns: Tensor, rates: dict[str, Tensor],
@@ -214,56 +256,63 @@ class CompressiveSlotEnergy(EnergyModel):
         held = count.detach().round()  # the count is an integer; it carries no gradient
         new_count = held + m.sum(-1)
         most = int(new_count.max().item()) if new_count.numel() else 0
-        if most > self.capacity:
+        if self.min_width == 0 and most > self.capacity:
             raise ValueError(f"this memory holds at most {self.capacity} patterns per set (its capacity); "
                              f"writing these would hold {most}")
-        most = max(most, 1)  # only the first `most` rows can hold anything: the rest stay zero
-        pos = held.unsqueeze(-1) + torch.cumsum(m, -1) - m  # (..., N) the slot of each pattern
-        onehot = (pos.unsqueeze(-1) == torch.arange(most, device=slots.device, dtype=pos.dtype)).to(slots.dtype)
+        most = min(max(most, 1), self.slots)  # only the first `most` rows can hold anything: the rest stay zero
+        pos = held.unsqueeze(-1) + torch.cumsum(m, -1) - m  # (..., N) each pattern's place in the order written
+        # with a floor on the width the table is a ring of `slots` rows: pattern p goes to row
+        # p mod slots, and only the newest `slots` patterns written survive (one pass, any N)
+        m = m * (pos >= (new_count - self.slots).unsqueeze(-1)).to(m.dtype)
+        row = torch.remainder(pos, self.slots)
+        onehot = (row.unsqueeze(-1) == torch.arange(most, device=slots.device, dtype=pos.dtype)).to(slots.dtype)
         onehot = onehot * m.unsqueeze(-1)  # (..., N, most)
         phi = (2.0 * patterns - 1.0) @ static["encoder.weight"].T + static["encoder.bias"]
         omega = rates["energy"][0, 0]
         head = slots[..., :most, :]
         written = onehot.sum(-2).unsqueeze(-1)  # (..., most, 1): 1 for the slots written now
         head = head * (1.0 - written) + omega * (onehot.transpose(-1, -2) @ phi)
-        cols = code_columns(new_count, self.dim, self.budget).unsqueeze(-2)  # (..., 1, d)
+        cols = code_columns(new_count, self.dim, self.budget, floor=self.min_width).unsqueeze(-2)  # (..., 1, d)
         rows = (torch.arange(most, device=slots.device, dtype=new_count.dtype) < new_count.unsqueeze(-1)).to(head.dtype)
         head = head * cols * rows.unsqueeze(-1)
-        tail = slots.new_zeros(*slots.shape[:-2], self.capacity - most, self.dim)
+        tail = slots.new_zeros(*slots.shape[:-2], self.slots - most, self.dim)
         return {"memory.weight": torch.cat([head, tail], dim=-2), "memory.count": new_count}
 
 
-def anchor_weight(static: Params, count: Tensor, dim: int, budget: int) -> Tensor:
+def anchor_weight(static: Params, count: Tensor, dim: int, budget: int, floor: int = 0) -> Tensor:
     """η holding ``count (...)`` patterns: ``softplus(a + b log(d / c))``, c the code width — how
     much the query's evidence weighs may change as the code narrows (a and b meta-learned)."""
-    width = code_width(count, dim, budget)
+    width = code_width(count, dim, budget, floor=floor)
     return nn.functional.softplus(static["anchor_raw"] + static["anchor_slope"] * torch.log(dim / width))
 
 
-def code_width(count: Tensor, dim: int, budget: int, overhead: int = 0) -> Tensor:
+def code_width(count: Tensor, dim: int, budget: int, overhead: int = 0, floor: int = 0) -> Tensor:
     """Floats of code per stored pattern holding ``count`` (float) patterns in ``budget`` floats:
-    ``min(d, ⌊budget / count⌋ − overhead)``, ``overhead`` the floats each slot spends on
-    anything else (a written flag: 1, for the baselines' ``width_follows_n`` layout)."""
-    return torch.clamp(torch.div(budget, count.clamp_min(1.0), rounding_mode="floor") - overhead, max=dim)
+    ``min(d, max(floor, ⌊budget / count⌋ − overhead))``, ``overhead`` the floats each slot spends
+    on anything else (a written flag: 1, for the baselines' ``width_follows_n`` layout), ``floor``
+    the narrowest code kept (0: none; past ``⌊budget / floor⌋`` patterns the oldest are dropped)."""
+    width = torch.div(budget, count.clamp_min(1.0), rounding_mode="floor") - overhead
+    return torch.clamp(width.clamp_min(floor), max=dim)
 
 
-def code_columns(count: Tensor, dim: int, budget: int, overhead: int = 0) -> Tensor:
+def code_columns(count: Tensor, dim: int, budget: int, overhead: int = 0, floor: int = 0) -> Tensor:
     """``(..., d)`` 0/1: the code coordinates in use holding ``count (...)`` patterns
     (:func:`code_width`)."""
-    width = code_width(count, dim, budget, overhead)
+    width = code_width(count, dim, budget, overhead, floor)
     return (torch.arange(dim, device=count.device, dtype=count.dtype) < width.unsqueeze(-1)).to(count.dtype)
 
 
-def _energy(static: Params, theta: Params, x: Tensor, trust: Tensor | None, budget: int, anchor_norm: int) -> Tensor:
+def _energy(static: Params, theta: Params, x: Tensor, trust: Tensor | None, budget: int, anchor_norm: int,
+            floor: int = 0) -> Tensor:
     """E(x) plus the query term: ``x (..., M, d) -> (..., M)`` (``(d,) -> ()``); ``trust`` as in
     :meth:`CompressiveSlotEnergy.forward` (a third row: the energy of that slot's code alone)."""
     if trust is not None and trust.shape[-2] == 3:
         mu = nn.functional.softplus(static["curvature_raw"])
-        phi = _code(static, theta, x, budget)
+        phi = _code(static, theta, x, budget, floor)
         k = trust[..., 2, : phi.shape[-1]]
         e = 0.5 * mu * phi.pow(2).sum(-1) - (phi * k).sum(-1) + 0.5 * k.pow(2).sum(-1)
     else:
-        phi, sims, beta, mu = _pieces(static, theta, x, budget)
+        phi, sims, beta, mu = _pieces(static, theta, x, budget, floor)
         e = 0.5 * mu * phi.pow(2).sum(-1) - torch.logsumexp(beta * sims, dim=-1) / beta
     if trust is not None:
         gap = x - trust[..., 1, :]
@@ -272,21 +321,21 @@ def _energy(static: Params, theta: Params, x: Tensor, trust: Tensor | None, budg
     return e.squeeze(0) if x.dim() == 1 else e
 
 
-def _code(static: Params, theta: Params, x: Tensor, budget: int) -> Tensor:
+def _code(static: Params, theta: Params, x: Tensor, budget: int, floor: int = 0) -> Tensor:
     """``φ_c (..., M, w)``: the query's code, zero past each episode's code width c, computed only
     up to the widest code of the batch, w (``x (d,)`` gives ``(1, w)``): at N = 256 a quarter of
     the encoder's rows."""
     count, dim = theta["memory.count"], static["encoder.weight"].shape[-1]
-    w = int(code_width(count.min(), dim, budget).item()) if count.numel() else dim
-    cols = code_columns(count, dim, budget)[..., :w].unsqueeze(-2)  # (..., 1, w)
+    w = int(code_width(count.min(), dim, budget, floor=floor).item()) if count.numel() else dim
+    cols = code_columns(count, dim, budget, floor=floor)[..., :w].unsqueeze(-2)  # (..., 1, w)
     phi = (2.0 * x - 1.0) @ static["encoder.weight"][:w].T + static["encoder.bias"][:w]
     return (phi.unsqueeze(0) if phi.dim() == 1 else phi) * cols
 
 
-def _pieces(static: Params, theta: Params, x: Tensor, budget: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _pieces(static: Params, theta: Params, x: Tensor, budget: int, floor: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``φ_c (..., M, w)`` (:func:`_code`), slot similarities ``(..., M, S)`` (−10⁹ for slots not
     written), β and μ."""
-    phi, count = _code(static, theta, x, budget), theta["memory.count"]
+    phi, count = _code(static, theta, x, budget, floor), theta["memory.count"]
     slots = held_slots(theta)[..., : phi.shape[-1]]
     held = torch.arange(slots.shape[-2], device=slots.device, dtype=count.dtype) < count.unsqueeze(-1)  # (..., S)
     sims = phi @ slots.transpose(-1, -2) - 0.5 * slots.pow(2).sum(-1).unsqueeze(-2)
