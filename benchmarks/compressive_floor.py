@@ -49,9 +49,10 @@ from ebmm.tasks import error_bits  # noqa: E402
 
 
 def with_floor(memory: ebmm.AssociativeMemory, min_width: int, novelty: float = 0.0, misfit: float = 0.0) -> tuple[EBMM, dict]:
-    """The memory's model and meta-parameters with a floor ``min_width`` on the code width and the
-    novelty test (τ = ``novelty``, λ = ``misfit``): the same slow weights; the writable table's
-    initial value resized to the floor's ``⌊B / min_width⌋`` rows (it is zero)."""
+    """The memory's model and meta-parameters with a floor ``min_width`` on the code width (0: none,
+    whatever the memory had) and the novelty test (τ = ``novelty``, λ = ``misfit``): the same slow
+    weights; the writable table's initial value resized to the floor's ``⌊B / min_width⌋`` rows
+    (it is zero)."""
     cfg = memory.model.config
     energy = dataclasses.replace(cfg.energy, kwargs={**cfg.energy.kwargs, "min_width": min_width, "novelty": float(novelty),
                                                      "novelty_misfit": float(misfit)})
@@ -77,7 +78,7 @@ def misfit(model: EBMM, params: dict, theta: dict, out: torch.Tensor) -> torch.T
 
 def curve(memory: ebmm.AssociativeMemory, counts: list[int], sets: int, seed: int) -> dict[int, dict[str, float]]:
     """Error bits per stored pattern with m patterns held at ``⌊B / m⌋`` floats each (no floor)."""
-    model, params = memory.model, memory.params
+    model, params = with_floor(memory, 0)
     rows = {}
     for m in counts:
         x, q = replaced_sets(memory, m, sets, seed)
@@ -125,7 +126,8 @@ def score(memory: ebmm.AssociativeMemory, floor: int, tau: float, lam: float, ns
         x, q = replaced_sets(memory, n, sets, seed)
         e = error_bits(read_batch(model, params, write_batch(model, params, x), q)[:, -1], x)
         kept = min(n, model.energy.slots)
-        no_floor = error_bits(read_batch(memory.model, memory.params, write_batch(memory.model, memory.params, x), q)[:, -1], x)
+        free, free_params = with_floor(memory, 0)
+        no_floor = error_bits(read_batch(free, free_params, write_batch(free, free_params, x), q)[:, -1], x)
         rows[n] = {"error_bits": float(e.mean()), "held": float(e[:, n - kept:].mean()),
                    "dropped": float(e[:, : n - kept].mean()) if n > kept else None, "patterns_held": kept,
                    "no_floor": float(no_floor.mean()), "query": float(error_bits(q, x).mean())}
