@@ -218,13 +218,15 @@ class CompressiveSlotEnergy(EnergyModel):
     def _novelty_test(self, static: Params, theta: Params, queries: Tensor, confidence: Tensor):
         """With ``novelty`` τ > 0, once the memory has dropped patterns (more written than it has
         slots), a function ``(K, ..., M, d) -> (K, ..., M, d)`` that gives back the query, every
-        iterate, where the read's end x overrode more of the query's evidence than τ, counting
-        also how far the stored codes are from the end's bits (λ = ``novelty_misfit``):
+        iterate, where the read's end x overrode more of the query's evidence than τ bits per
+        128 the query states, counting also how far the stored codes are from the end's bits
+        (λ = ``novelty_misfit``):
 
-        ``Σ_i |2q_i − 1| |x_i − q_i| + λ min_j ‖φ_c(x̄) − k_j‖² > τ``,  x̄ = [x > ½]
+        ``Σ_i |2q_i − 1| |x_i − q_i| + λ min_j ‖φ_c(x̄) − k_j‖² > τ · Σ_i |2q_i − 1| / d``,  x̄ = [x > ½]
 
         — such a query is likelier one the memory no longer holds than one it does (module
-        docstring). None when there is nothing to test."""
+        docstring). A query stating every bit (``replace``) is held to τ; one with half its bits
+        erased (at ½) to τ / 2. None when there is nothing to test."""
         if self.novelty == 0.0 or self.min_width == 0:
             return None
         dropped = theta["memory.count"] > self.slots  # (...): has this memory forgotten anything?
@@ -238,7 +240,8 @@ class CompressiveSlotEnergy(EnergyModel):
                 phi, sims, _, _ = _pieces(static, theta, (end > 0.5).to(end.dtype), self.budget, self.min_width)
                 misfit = phi.pow(2).sum(-1) - 2.0 * sims.max(-1).values  # ‖φ − k_j‖² to the nearest stored code
                 score = score + self.novelty_misfit * misfit
-            novel = (score > self.novelty) & dropped.unsqueeze(-1)
+            stated = confidence.sum(-1) / confidence.shape[-1]  # (..., M) the share of its bits the query states
+            novel = (score > self.novelty * stated) & dropped.unsqueeze(-1)
             return torch.where(novel.unsqueeze(-1), queries.expand_as(iterates), iterates)
 
         return keep_query
