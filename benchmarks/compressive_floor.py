@@ -2,6 +2,8 @@
 patterns well rather than all of them badly, and give back the query of a pattern no longer held.
 
     python benchmarks/compressive_floor.py [--memory binary-compressive-replace] [--sets 8] [--save FILE]
+    python benchmarks/compressive_floor.py --floors 51 --save FILE --name binary-compressive-both \
+        --stem compressive_floor_51       # the floor that drops nothing up to N = 160: one memory for erase and replace
 
 The compressive memory gives each of N patterns ``c = ⌊8256 / N⌋`` floats. Under ``replace:64``
 its error per pattern falls steeply with c (``curve`` below: 64 patterns or fewer at full width
@@ -26,7 +28,7 @@ The script
 4. with ``--save FILE``, writes the chosen memory (the same meta-parameters, the floor and τ
    set) as a ``.safetensors`` file ``ebmm.load`` reads.
 
-Writes ``compressive_floor.json`` and ``.md``. Not a test.
+Writes ``compressive_floor.json`` and ``.md`` (``--stem``). Not a test.
 """
 
 from __future__ import annotations
@@ -128,8 +130,12 @@ def score(memory: ebmm.AssociativeMemory, floor: int, tau: float, lam: float, ns
         kept = min(n, model.energy.slots)
         free, free_params = with_floor(memory, 0)
         no_floor = error_bits(read_batch(free, free_params, write_batch(free, free_params, x), q)[:, -1], x)
+        plain, plain_params = with_floor(memory, floor)  # the floor without the novelty test
+        untested = error_bits(read_batch(plain, plain_params, write_batch(plain, plain_params, x), q)[:, -1], x)
         rows[n] = {"error_bits": float(e.mean()), "held": float(e[:, n - kept:].mean()),
                    "dropped": float(e[:, : n - kept].mean()) if n > kept else None, "patterns_held": kept,
+                   "dropped_without_test": float(untested[:, : n - kept].mean()) if n > kept else None,
+                   "held_without_test": float(untested[:, n - kept:].mean()),
                    "no_floor": float(no_floor.mean()), "query": float(error_bits(q, x).mean())}
         print("score", n, rows[n], flush=True)
     return rows
@@ -148,6 +154,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--save", type=Path, help="write the chosen memory here (.safetensors)")
+    ap.add_argument("--name", help="the saved memory's name (default: the memory's)")
+    ap.add_argument("--stem", default="compressive_floor", help="name of the result files")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -162,22 +170,24 @@ def main() -> None:
     if args.save is not None:
         model, params = with_floor(memory, floor, tau, lam)
         info = {k: v for k, v in memory.info.items() if k != "description"}
-        EnergyMemory(model, params, name=memory.name, info=info).save(args.save)
+        EnergyMemory(model, params, name=args.name or memory.name, info=info).save(args.save)
         print("saved", args.save)
     table = ["Error per stored pattern against its code width (m patterns held at ⌊8256 / m⌋ floats, all of them queried):", "",
              "| patterns held | floats each | error bits |", "|---|---|---|"]
     table += [f"| {m} | {r['width']} | {r['error_bits']:.2f} |" for m, r in widths.items()]
     table += ["", f"Chosen on training sets (N = {args.choose_ns}): floor **{floor}** floats (≤ {rows[max(rows)]['patterns_held']} patterns held), "
               f"novelty τ = **{tau:g}** bits, misfit weight λ = **{lam:g}**. Held out, every pattern queried:", "",
-              "| N | patterns held | with the floor | of those held | of those dropped | without the floor | query |",
-              "|---|---|---|---|---|---|---|"]
+              "| N | patterns held | with the floor | of those held | of those dropped | without the novelty test: held / dropped | without the floor | query |",
+              "|---|---|---|---|---|---|---|---|"]
     for n, r in rows.items():
         dropped = "—" if r["dropped"] is None else f"{r['dropped']:.2f}"
-        table.append(f"| {n} | {r['patterns_held']} | {r['error_bits']:.2f} | {r['held']:.2f} | {dropped} | {r['no_floor']:.2f} | {r['query']:.2f} |")
+        untested = f"{r['held_without_test']:.2f} / " + ("—" if r["dropped_without_test"] is None else f"{r['dropped_without_test']:.2f}")
+        table.append(f"| {n} | {r['patterns_held']} | {r['error_bits']:.2f} | {r['held']:.2f} | {dropped} | {untested} | "
+                     f"{r['no_floor']:.2f} | {r['query']:.2f} |")
     record = {"command": "python benchmarks/compressive_floor.py " + " ".join(sys.argv[1:]), "git": git_info(),
               "memory": args.memory, "sets": args.sets, "seed": args.seed, "curve": widths,
               "chosen": {"min_width": floor, "novelty": tau, "novelty_misfit": lam}, "choice": choice, "rows": rows}
-    write_results(args.out, "compressive_floor", record,
+    write_results(args.out, args.stem, record,
                   f"`replace:64`: a floor on the code width ({args.memory}, {args.sets} sets per N, error bits)", table)
 
 

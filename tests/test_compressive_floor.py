@@ -167,3 +167,16 @@ def test_the_novelty_test_holds_a_query_to_the_bits_it_states(gen):
     gave_back = (after[:, :, :63] == q[:, None, :63]).all(-1).all(1)
     assert float(gave_back.float().mean()) > 0.8
     assert float(error_bits(after[:, -1, 63:], x[:, 63:]).mean()) < 0.5  # the held ones: exact
+
+
+@pytest.mark.parametrize("distortion, share", [("replace:64", 0.9), ("erase:64", 0.6)])
+def test_one_shipped_memory_stays_below_the_query_under_either_distortion_at_256(gen, distortion, share):
+    """binary-compressive-both (floor 51: the newest 161 of 256 held): measured 25.6 and 14.7 of
+    the query's 32 error bits under replace:64 and erase:64 at N = 256 (MANN 26.0, Memory Networks
+    laid out for N 15.8: its margins are thin, README)."""
+    memory = ebmm.load("binary-compressive-both")
+    assert (memory.model.energy.min_width, memory.model.energy.slots) == (51, 161)
+    x = random_patterns((256, 128), generator=gen)
+    q = Distortion.parse(distortion).apply(x, generator=gen)
+    out = torch.from_numpy(memory.read(q.numpy(), memory.write(x.numpy())))
+    assert float(error_bits(out, x).mean()) < share * float(error_bits(q, x).mean())
