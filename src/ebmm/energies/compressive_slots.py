@@ -23,6 +23,22 @@ writing N₁ patterns and then N₂ more gives exactly the table of writing all 
 (tested). The written count rides along as ``memory.count`` (an integer in the state, not a
 float of the budget).
 
+**A floor on the width** (``min_width`` c₀ > 0): the code stops narrowing at c₀ floats, so the
+memory holds ``⌊B / c₀⌋`` patterns (129 at 64) and its table is a ring — pattern p goes to row
+p mod that many, the newest are kept and the oldest dropped — still one matrix product per
+write, still the same table written at once or in parts. Under ``replace:64`` the read decodes
+a code of 64 floats and cannot decode one of 43 or 32, and the error per pattern against the
+width is not convex: holding fewer patterns at a width that decodes costs less on average than
+holding all at one that does not (docs/binary-memories.md, *A floor on the code width*).
+
+**The novelty test** (``novelty`` τ, ``novelty_misfit`` λ; read-time options). Once the memory
+has dropped patterns (its count exceeds its slots), the read gives back the query — every
+iterate — where its end x overrode more of the query than a held pattern's read does:
+``Σ_i |2q_i − 1| |x_i − q_i| + λ min_j ‖φ_c(x̄) − k_j‖² > τ Σ_i |2q_i − 1| / d``, x̄ = [x > ½]
+(the query evidence overridden, plus how far the nearest stored code is from the end's bits;
+τ counts per bit the query states). A dropped pattern's query otherwise descends into another
+slot and ends about 50 bits from its pattern.
+
 **Reading** is gradient descent on the energy plus the query's own evidence: a read of query q
 descends
 
@@ -62,7 +78,8 @@ patterns one state holds (the table's rows; more raise ``ValueError``); ``beta``
 (η = softplus(a + b log(d / c))); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
 query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``);
 ``candidates`` R, descents per query (0: one descent on the whole energy; a read-time option,
-``memory.with_read_options(candidates=R)``).
+``memory.with_read_options(candidates=R)``); ``min_width`` c₀ the narrowest code (0: no floor;
+at most d); ``novelty`` τ ≥ 0 (0: off) and ``novelty_misfit`` λ ≥ 0, the novelty test.
 """
 
 from __future__ import annotations
