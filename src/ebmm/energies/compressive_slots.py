@@ -73,7 +73,8 @@ error bits), under ``erase:64`` N = 256 goes from 9.41 to 7.05; a read costs abo
 descent at N = 64 and less at N = 256.
 
 **Arguments:** ``dim`` d; ``budget`` B (floats the table may hold); ``capacity`` the most
-patterns one state holds (the table's rows; more raise ``ValueError``); ``beta`` initial β;
+patterns one state holds (the table's rows; more raise ``ValueError``; with a floor the table
+has ``min(capacity, ⌊B / min_width⌋)`` rows and more drop the oldest); ``beta`` initial β;
 ``curvature`` initial μ; ``anchor`` the initial η at full width and ``anchor_slope`` the initial b
 (η = softplus(a + b log(d / c))); ``anchor_norm`` 1 (the pull ``η w |x − q|``, w = |2q − 1|: a sparse change of the
 query is cheap, the convex relaxation of decoding a few wrong bits) or 2 (``½ η w² (x − q)²``);
@@ -267,9 +268,9 @@ class CompressiveSlotEnergy(EnergyModel):
     def direct_write(self, static: Params, theta: Params, patterns: Tensor, rates: dict[str, Tensor],
                      mask: Tensor | None = None) -> Params:
         """Store ``patterns (..., N, d)`` (those of ``mask (..., N)``, None: all) after the
-        ``count`` already held: slot ``count + i`` gets ``ω φ(x_i)``, then every slot keeps the
-        first ``c(count + N)`` coordinates. One matrix product for any N. ``ValueError`` past
-        ``capacity``."""
+        ``count`` already held: slot ``count + i`` (modulo the slots, with a floor) gets ``ω φ(x_i)``,
+        then every slot keeps the first ``c(count + N)`` coordinates. One matrix product for any
+        N. ``ValueError`` past ``capacity`` without a floor; with one the oldest are dropped."""
         slots, count = theta["memory.weight"], theta["memory.count"]
         m = torch.ones(patterns.shape[:-1], dtype=patterns.dtype, device=patterns.device) if mask is None else mask
         m = m.to(patterns.dtype)
