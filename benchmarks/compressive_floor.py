@@ -34,36 +34,19 @@ Writes ``compressive_floor.json`` and ``.md`` (``--stem``). Not a test.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import torch
 
 from harness import git_info, write_results  # noqa: E402
-from replace_decoding import replaced_sets  # noqa: E402
+from replace_decoding import replaced_sets, with_floor  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies.compressive_slots import _pieces, code_width  # noqa: E402
 from ebmm.memory import EnergyMemory  # noqa: E402
 from ebmm.models.ebmm import EBMM, read_batch, write_batch  # noqa: E402
 from ebmm.tasks import error_bits  # noqa: E402
-
-
-def with_floor(memory: ebmm.AssociativeMemory, min_width: int, novelty: float = 0.0, misfit: float = 0.0) -> tuple[EBMM, dict]:
-    """The memory's model and meta-parameters with a floor ``min_width`` on the code width (0: none,
-    whatever the memory had) and the novelty test (τ = ``novelty``, λ = ``misfit``): the same slow
-    weights; the writable table's initial value resized to the floor's ``⌊B / min_width⌋`` rows
-    (it is zero)."""
-    cfg = memory.model.config
-    energy = dataclasses.replace(cfg.energy, kwargs={**cfg.energy.kwargs, "min_width": min_width, "novelty": float(novelty),
-                                                     "novelty_misfit": float(misfit)})
-    model = EBMM.from_config(dataclasses.replace(cfg, energy=energy), memory.model.closed_form)
-    table = memory.params["init"]["memory.weight"]
-    if table.abs().max() > 0:
-        raise ValueError("the memory's table starts non-zero: resizing it would change what it writes")
-    init = {**memory.params["init"], "memory.weight": table.new_zeros(model.energy.slots, table.shape[-1])}
-    return model, {**memory.params, "init": init}
 
 
 def overridden(out: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from harness import git_info, write_results  # noqa: E402
-from replace_decoding import own_slot_descent, replaced_sets  # noqa: E402
+from replace_decoding import own_slot_descent, replaced_sets, without_floor  # noqa: E402
 
 import ebmm  # noqa: E402
 from ebmm.energies.compressive_slots import _pieces, code_width, held_slots  # noqa: E402
@@ -125,7 +125,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    memory = ebmm.load(args.memory)
+    memory = without_floor(ebmm.load(args.memory))
     rows = {}
     with torch.no_grad():
         for n in (int(v) for v in args.ns.split(",")):

@@ -139,9 +139,9 @@ def test_the_shipped_replace_memory_holds_the_newest_129_and_beats_the_query_at_
     state = memory.write(x.numpy()[100:], state=state)  # in parts: N need not be known in advance
     out = torch.from_numpy(memory.read(q.numpy(), state))
     e, e_q = error_bits(out, x), error_bits(q, x)
-    assert float(e[127:].mean()) < 0.2 * float(e_q[127:].mean())  # held: measured 2.1 of 32
-    assert float(e[:127].mean()) < float(e_q[:127].mean()) + 2  # dropped: about the query (measured 32.9)
-    assert float(e.mean()) < 0.65 * float(e_q.mean())  # measured 17.4 of 31.9 (MANN: 26.0)
+    assert float(e[127:].mean()) < 0.2 * float(e_q[127:].mean())  # held: measured 1.4 of 32
+    assert float(e[:127].mean()) < float(e_q[:127].mean()) + 2  # dropped: about the query (measured 32.5)
+    assert float(e.mean()) < 0.65 * float(e_q.mean())  # measured 16.8 of 31.9 (MANN: 26.0)
 
 
 @pytest.mark.parametrize("candidates", [0, 3])
@@ -171,7 +171,7 @@ def test_the_novelty_test_holds_a_query_to_the_bits_it_states(gen):
 
 @pytest.mark.parametrize("distortion, share", [("replace:64", 0.9), ("erase:64", 0.6)])
 def test_one_shipped_memory_stays_below_the_query_under_either_distortion_at_256(gen, distortion, share):
-    """binary-compressive-both (floor 51: the newest 161 of 256 held): measured 25.6 and 14.7 of
+    """binary-compressive-both (floor 51: the newest 161 of 256 held): measured 25.5 and 14.9 of
     the query's 32 error bits under replace:64 and erase:64 at N = 256 (MANN 26.0, Memory Networks
     laid out for N 15.8: its margins are thin, README)."""
     memory = ebmm.load("binary-compressive-both")
