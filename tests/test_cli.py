@@ -390,3 +390,40 @@ def test_capacity_of_several_memories_at_several_budgets_is_one_table(runner, tm
     assert "| hopfield-hebb | 8256 |" in (out / "capacity.md").read_text()
     res = runner.invoke(main, ["capacity", "--budget", "0.1,x"])
     assert res.exit_code == 2 and "comma-separated numbers" in res.output
+
+
+def test_train_binary_from_a_run_a_file_or_a_shipped_memory_starts_at_its_weights(runner, tmp_path):
+    """``--from``: a new run at step 0 whose first held-out error is the source's (its weights),
+    with the run's or file's settings, else --preset's; what would change the model is refused."""
+    src = tmp_path / "src"
+    res = runner.invoke(main, ["train", "binary", "--preset", "tiny", "--steps", "4", "--out", str(src), "--quiet",
+                               "--eval-every", "2", "--checkpoint-every", "2"])
+    assert res.exit_code == 0, res.output
+    best = json.loads(res.output.strip().splitlines()[-1])["best_eval_error_bits"]
+
+    def first_eval(run) -> float:
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return next(r["eval_error_bits"] for r in rows if "eval_error_bits" in r and r["step"] == 0)
+
+    for source in (src, src / "best.safetensors"):  # the run directory, then its best memory as a file
+        new = tmp_path / f"from-{source.name}"
+        res = runner.invoke(main, ["train", "binary", "--from", str(source), "--steps", "1", "--eval-every", "1",
+                                   "--out", str(new), "--quiet"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.output.strip().splitlines()[-1])["step"] == 1
+        assert first_eval(new) == pytest.approx(best)
+    shipped = tmp_path / "shipped"  # a shipped name: its model and weights, --preset's settings
+    res = runner.invoke(main, ["train", "binary", "--from", "binary-compressive-replace", "--preset", "compressive-replace",
+                               "-N", "24", "--min-patterns", "16", "--episodes", "2", "--steps", "1", "--eval-every", "0",
+                               "--out", str(shipped), "--quiet"])
+    assert res.exit_code == 0, res.output
+    trained = ebmm.load(shipped / "checkpoint.safetensors")
+    assert trained.model.config == ebmm.load("binary-compressive-replace").model.config
+    for bad, match in ((["--energy", "logcosh"], "takes its model"), (["--resume"], "takes its model"),
+                       (["--model", "mann"], "takes its model")):
+        res = runner.invoke(main, ["train", "binary", "--from", str(src), *bad, "--out", str(tmp_path / "bad")])
+        assert res.exit_code != 0 and match in res.output, res.output
+    res = runner.invoke(main, ["train", "binary", "--from", "no-such-memory", "--out", str(tmp_path / "bad")])
+    assert res.exit_code != 0 and "unknown memory" in res.output
+    res = runner.invoke(main, ["train", "binary", "--from", str(src), "--out", str(src)])
+    assert res.exit_code != 0 and "new directory" in res.output

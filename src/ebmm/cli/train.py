@@ -47,9 +47,14 @@ def train():
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
               help="A learned baseline's field (VALUE as JSON), e.g. --model memory_networks --model-arg width_follows_n=true; "
                    "repeatable; not with --resume.")
+@click.option("--from", "start_from", metavar="RUN|FILE|NAME",
+              help="Start a new run from a memory: another run's best memory (else its last checkpoint), a .safetensors "
+                   "memory, or a shipped name. Its model and weights, a fresh optimiser at step 0; the training settings "
+                   "of the run or file where it has them, else --preset's; the options given override them. Not with "
+                   "--resume, --model, --model-arg, --energy, --hidden, -K, -T or --write-chunk.")
 def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_kind, distortion, energy, hidden, episodes,
-                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, model_args, lr, clip_norm, group_lr, seed, compile_,
-                 checkpoint_every, eval_every, threads, quiet, device, precision):
+                 read_steps, write_steps, write_chunk, clamp_known, episode_chunks, model_args, start_from, lr, clip_norm, group_lr,
+                 seed, compile_, checkpoint_every, eval_every, threads, quiet, device, precision):
     """Meta-train an energy memory (or a learned baseline) on random 128-bit patterns."""
     from ..models.ebmm import EBMM
     from ..models import model_from_config, system_kinds
@@ -62,6 +67,21 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
         raise click.BadParameter(f"unknown model {model_kind!r}; choose one of {sorted(kinds)}", param_hint="--model")
     mcfg, tcfg = binary_base(preset, model_kind)
     baseline = None
+    start_model = start = None
+    if start_from is not None:
+        ctx = click.get_current_context()
+        given = [o for o, p in (("--resume", "resume"), ("--model", "model_kind"), ("--model-arg", "model_args"),
+                                ("--energy", "energy"), ("--hidden", "hidden"), ("--read-steps", "read_steps"),
+                                ("--write-steps", "write_steps"), ("--write-chunk", "write_chunk"))
+                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.BadParameter(f"a run started --from a memory takes its model; not with {', '.join(given)}",
+                                     param_hint="--from")
+        if Path(start_from).resolve() == Path(out_dir).resolve():
+            raise click.BadParameter("--out must be a new directory, not the run it starts from (or use --resume)",
+                                     param_hint="--from")
+        start_model, run_tcfg, start = _binary_start(start_from)
+        tcfg = run_tcfg or tcfg
     if resume:  # the saved run's configuration is the base; explicit options still override
         ck = _resumed(out_dir, "binary")
         tcfg = ck.train_config
@@ -86,7 +106,9 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
                            lr=lr, clip_norm=clip_norm, seed=seed, compile=compile_, checkpoint_every=checkpoint_every,
                            eval_every=eval_every, clamp_known=clamp_known, write_chunks=episode_chunks,
                            device=device, precision=precision)
-    if baseline is None:
+    if start_model is not None:
+        model = start_model
+    elif baseline is None:
         try:
             mcfg = energy_memory_config(mcfg, max_patterns=tcfg.patterns, energy=energy, hidden=hidden, read_steps=read_steps,
                                         write_steps=write_steps, write_chunk=write_chunk)
@@ -98,12 +120,36 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     _parse_distortion(tcfg.distortion, (model.dim,))
     _hint_unused_gpu(tcfg, quiet)
     try:
-        result = run(model, tcfg, out_dir, resume=resume, progress=not quiet)
+        result = run(model, tcfg, out_dir, resume=resume, progress=not quiet, params=start)
     except TrainingInterrupted as e:
         raise _stopped(e) from None
     except (EBMMError, ValueError) as e:
         raise _training_failed(e) from None
     _echo_summary(result, out_dir)
+
+
+def _binary_start(source: str):
+    """``train binary --from SOURCE``: ``(model, training settings or None, weights)`` of a run
+    directory (its best memory, else its last checkpoint, and the run's settings), a
+    ``.safetensors`` memory (its settings where it keeps them) or a shipped name (none)."""
+    from ..checkpoint import load_checkpoint
+    from ..registry import load
+
+    path = Path(source)
+    if path.is_dir():
+        ck = _started_from(path, "binary")
+        return ck.model, ck.train_config, ck.params
+    try:
+        if path.is_file():
+            ck = load_checkpoint(path)
+            settings = ck.train_config if ck.train_config is not None and ck.train_config.task == "binary" else None
+            return ck.model, settings, ck.params
+        memory = load(source)
+    except EBMMError as e:
+        raise click.BadParameter(str(e), param_hint="--from") from None
+    if getattr(memory, "params", None) is None or getattr(memory, "model", None) is None:
+        raise click.BadParameter(f"{source} has no meta-parameters to train (a classical rule)", param_hint="--from")
+    return memory.model, None, memory.params
 
 
 IMAGE_ENERGY_DEFAULT_FLOATS = {"resnet_fc": 8224, "resnet_conv": 9232, "image_slots": 9232}  # the paper's mid-range
