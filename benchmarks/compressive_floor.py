@@ -43,22 +43,10 @@ from harness import git_info, write_results  # noqa: E402
 from replace_decoding import replaced_sets, with_floor  # noqa: E402
 
 import ebmm  # noqa: E402
-from ebmm.energies.compressive_slots import _pieces, code_width  # noqa: E402
+from ebmm.energies.compressive_slots import code_misfit, code_width, query_overridden  # noqa: E402
 from ebmm.memory import EnergyMemory  # noqa: E402
-from ebmm.models.ebmm import EBMM, read_batch, write_batch  # noqa: E402
+from ebmm.models.ebmm import read_batch, write_batch  # noqa: E402
 from ebmm.tasks import error_bits  # noqa: E402
-
-
-def overridden(out: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """``Σ_i |2q_i − 1| |x_i − q_i|``, the query evidence a read's end overrode (``(..., d) -> (...)``)."""
-    return ((2 * q - 1).abs() * (out - q).abs()).sum(-1)
-
-
-def misfit(model: EBMM, params: dict, theta: dict, out: torch.Tensor) -> torch.Tensor:
-    """``min_j ‖φ_c(x̄) − k_j‖²``, x̄ the end's bits: how far the nearest stored code is from them."""
-    e = model.energy
-    phi, sims, _, _ = _pieces(params["static"], theta, (out > 0.5).to(out.dtype), e.budget, e.min_width)
-    return phi.pow(2).sum(-1) - 2.0 * sims.max(-1).values
 
 
 def curve(memory: ebmm.AssociativeMemory, counts: list[int], sets: int, seed: int) -> dict[int, dict[str, float]]:
@@ -81,8 +69,9 @@ def reads(memory: ebmm.AssociativeMemory, floor: int, n: int, sets: int, seed: i
     x, q = replaced_sets(memory, n, sets, seed)
     theta = write_batch(model, params, x)
     out = read_batch(model, params, theta, q)[:, -1]
-    return {"read": error_bits(out, x), "query": error_bits(q, x), "overridden": overridden(out, q),
-            "misfit": misfit(model, params, theta, out)}
+    e = model.energy
+    return {"read": error_bits(out, x), "query": error_bits(q, x), "overridden": query_overridden(out, q),
+            "misfit": code_misfit(params["static"], theta, out, e.budget, e.min_width)}
 
 
 def choose(memory: ebmm.AssociativeMemory, floors: list[int], taus: list[float], lams: list[float], ns: list[int],

@@ -69,17 +69,10 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     baseline = None
     start_model = start = None
     if start_from is not None:
-        ctx = click.get_current_context()
-        given = [o for o, p in (("--resume", "resume"), ("--model", "model_kind"), ("--model-arg", "model_args"),
-                                ("--energy", "energy"), ("--hidden", "hidden"), ("--read-steps", "read_steps"),
-                                ("--write-steps", "write_steps"), ("--write-chunk", "write_chunk"))
-                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
-        if given:
-            raise click.BadParameter(f"a run started --from a memory takes its model; not with {', '.join(given)}",
-                                     param_hint="--from")
-        if Path(start_from).resolve() == Path(out_dir).resolve():
-            raise click.BadParameter("--out must be a new directory, not the run it starts from (or use --resume)",
-                                     param_hint="--from")
+        _check_from(start_from, out_dir, "a memory takes its model",
+                    (("--resume", "resume"), ("--model", "model_kind"), ("--model-arg", "model_args"), ("--energy", "energy"),
+                     ("--hidden", "hidden"), ("--read-steps", "read_steps"), ("--write-steps", "write_steps"),
+                     ("--write-chunk", "write_chunk")))
         start_model, run_tcfg, start = _binary_start(start_from)
         tcfg = run_tcfg or tcfg
     if resume:  # the saved run's configuration is the base; explicit options still override
@@ -128,6 +121,19 @@ def train_binary(preset, patterns, min_patterns, steps, out_dir, resume, model_k
     _echo_summary(result, out_dir)
 
 
+def _check_from(start_from, out_dir: Path, takes: str, refused: tuple[tuple[str, str], ...]) -> None:
+    """``--from``'s usage errors: an option of ``refused`` (flag, parameter) given on the command
+    line (the run started from ``takes`` them: "a run started --from {takes}"), or ``--out`` the
+    source itself."""
+    ctx = click.get_current_context()
+    given = [o for o, p in refused if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.BadParameter(f"a run started --from {takes}; not with {', '.join(given)}", param_hint="--from")
+    if Path(start_from).resolve() == Path(out_dir).resolve():
+        raise click.BadParameter("--out must be a new directory, not the run it starts from (or use --resume)",
+                                 param_hint="--from")
+
+
 def _binary_start(source: str):
     """``train binary --from SOURCE``: ``(model, training settings or None, weights)`` of a run
     directory (its best memory, else its last checkpoint, and the run's settings), a
@@ -144,11 +150,9 @@ def _binary_start(source: str):
             ck = load_checkpoint(path)
             settings = ck.train_config if ck.train_config is not None and ck.train_config.task == "binary" else None
             return ck.model, settings, ck.params
-        memory = load(source)
+        memory = load(source)  # a shipped name (a classical rule too: the trainer says it has nothing to train)
     except EBMMError as e:
         raise click.BadParameter(str(e), param_hint="--from") from None
-    if getattr(memory, "params", None) is None or getattr(memory, "model", None) is None:
-        raise click.BadParameter(f"{source} has no meta-parameters to train (a classical rule)", param_hint="--from")
     return memory.model, None, memory.params
 
 
@@ -198,17 +202,9 @@ def train_images(dataset, data_path, preset, energy, memory_floats, patterns, di
         raise click.BadParameter("a resumed run keeps its own energy", param_hint="--energy-arg")
     start = None
     if start_from is not None:
-        ctx = click.get_current_context()
-        given = [o for o, p in (("--resume", "resume"), ("--energy-arg", "energy_args"), ("--preset", "preset"),
-                                ("--energy", "energy"), ("--memory-floats", "memory_floats"), ("--dataset", "dataset"),
-                                ("--data", "data_path"))
-                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
-        if given:
-            raise click.BadParameter(f"a run started --from another takes its model and data; not with {', '.join(given)}",
-                                     param_hint="--from")
-        if start_from.resolve() == Path(out_dir).resolve():
-            raise click.BadParameter("--out must be a new directory, not the run it starts from (or use --resume)",
-                                     param_hint="--from")
+        _check_from(start_from, out_dir, "another takes its model and data",
+                    (("--resume", "resume"), ("--energy-arg", "energy_args"), ("--preset", "preset"), ("--energy", "energy"),
+                     ("--memory-floats", "memory_floats"), ("--dataset", "dataset"), ("--data", "data_path")))
         ck = _started_from(start_from, "images")
         model, tcfg, start = ck.model, ck.train_config, ck.params
     elif resume:

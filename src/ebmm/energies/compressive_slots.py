@@ -253,11 +253,9 @@ class CompressiveSlotEnergy(EnergyModel):
 
         def keep_query(iterates: Tensor) -> Tensor:
             end = iterates[-1]
-            score = (confidence * (end - queries).abs()).sum(-1)  # (..., M) the query's evidence overridden
+            score = query_overridden(end, queries)  # (..., M)
             if self.novelty_misfit > 0:
-                phi, sims, _, _ = _pieces(static, theta, (end > 0.5).to(end.dtype), self.budget, self.min_width)
-                misfit = phi.pow(2).sum(-1) - 2.0 * sims.max(-1).values  # ‖φ − k_j‖² to the nearest stored code
-                score = score + self.novelty_misfit * misfit
+                score = score + self.novelty_misfit * code_misfit(static, theta, end, self.budget, self.min_width)
             stated = confidence.sum(-1) / confidence.shape[-1]  # (..., M) the share of its bits the query states
             novel = (score > self.novelty * stated) & dropped.unsqueeze(-1)
             return torch.where(novel.unsqueeze(-1), queries.expand_as(iterates), iterates)
@@ -298,6 +296,20 @@ class CompressiveSlotEnergy(EnergyModel):
         head = head * cols * rows.unsqueeze(-1)
         tail = slots.new_zeros(*slots.shape[:-2], self.slots - most, self.dim)
         return {"memory.weight": torch.cat([head, tail], dim=-2), "memory.count": new_count}
+
+
+def query_overridden(x: Tensor, queries: Tensor) -> Tensor:
+    """``Σ_i |2q_i − 1| |x_i − q_i|``: how much of the query's evidence a read's end x overrode
+    (``(..., d) -> (...)``), the novelty test's first term."""
+    return ((2.0 * queries - 1.0).abs() * (x - queries).abs()).sum(-1)
+
+
+def code_misfit(static: Params, theta: Params, x: Tensor, budget: int, floor: int = 0) -> Tensor:
+    """``min_j ‖φ_c(x̄) − k_j‖²``, x̄ = [x > ½]: how far the nearest stored code is from the bits of a
+    read's end (``(..., M, d) -> (..., M)``; 0 where they are a stored pattern), the novelty
+    test's second term."""
+    phi, sims, _, _ = _pieces(static, theta, (x > 0.5).to(x.dtype), budget, floor)
+    return phi.pow(2).sum(-1) - 2.0 * sims.max(-1).values
 
 
 def anchor_weight(static: Params, count: Tensor, dim: int, budget: int, floor: int = 0) -> Tensor:
